@@ -1,0 +1,13 @@
+//! The PAPI workspace.
+//!
+//! Without features this crate is the model shared by the browser app and the
+//! sync server: the document schema, document ids and the reporting calendar.
+//! It compiles for both targets and pulls in neither UI nor server code. The
+//! `ui` feature adds the Leptos app that Trunk builds for the browser.
+
+pub mod calendar;
+pub mod ids;
+pub mod schema;
+
+#[cfg(feature = "ui")]
+pub mod ui;

@@ -1,0 +1,513 @@
+//! Typed access to the documents, shared by the app and the server.
+//!
+//! The plan document's layout (keys of the automerge root map):
+//!
+//! | key | value |
+//! |---|---|
+//! | `kind` | `"plan"` |
+//! | `schema` | layout version, `1` |
+//! | `title`, `agency`, `province`, `objective` | text |
+//! | `start_year`, `end_year` | integers |
+//! | `reporting` | map: `half_year_due`, `annual_due`, each a map of `month`, `day` |
+//! | `legal_bases` | list of text |
+//! | `targets` | list of maps: `id`, `text`, `kind`, `value`, `from_year`, `to_year` |
+//! | `dimensions` | list of maps: `number`, `name`, `name_en`, `measures` |
+//! | `measures` | list of maps: `id`, `text`, `group` (optional), `units` (list of unit ids; `"*"` means every unit), `retired` |
+//! | `extra_items` | list of maps: `id`, `unit`, `text` |
+//!
+//! Human text is stored as automerge text objects so that several people can
+//! edit it at once. Readers also accept plain strings, which other
+//! automerge-repo clients may write.
+
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::ReportingSettings;
+
+pub const PLAN_SCHEMA: i64 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub title: String,
+    pub agency: String,
+    pub province: String,
+    pub start_year: i32,
+    pub end_year: i32,
+    pub reporting: ReportingSettings,
+    pub legal_bases: Vec<String>,
+    pub objective: String,
+    pub targets: Vec<Target>,
+    pub dimensions: Vec<Dimension>,
+    pub extra_items: Vec<ExtraItem>,
+}
+
+/// A numeric objective of the plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub id: String,
+    pub text: String,
+    /// `province_rank_at_most`, `province_rank_gain` or `department_rank_gain`.
+    pub kind: String,
+    pub value: i64,
+    pub from_year: i32,
+    pub to_year: i32,
+}
+
+/// One of the eight PAPI dimensions (lĩnh vực).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dimension {
+    pub number: u8,
+    pub name: String,
+    pub name_en: String,
+    pub measures: Vec<Measure>,
+}
+
+/// A measure (nội dung, giải pháp) under a dimension.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    pub id: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Unit ids that carry it out; `"*"` means every unit.
+    pub units: Vec<String>,
+    #[serde(default)]
+    pub retired: bool,
+}
+
+/// An item one unit reports on besides the measures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExtraItem {
+    pub id: String,
+    pub unit: String,
+    pub text: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("the document has no {0}")]
+    Missing(String),
+    #[error("{0} has the wrong type")]
+    WrongType(String),
+    #[error("this is a {found} document, not a {expected}")]
+    WrongKind {
+        expected: &'static str,
+        found: String,
+    },
+    #[error(transparent)]
+    Automerge(#[from] automerge::AutomergeError),
+}
+
+impl Plan {
+    /// Writes the whole plan into an empty document.
+    pub fn write_new(&self, doc: &mut Automerge) -> Result<(), SchemaError> {
+        doc.transact(|tx| self.write(tx))
+            .map(|_| ())
+            .map_err(|failure| failure.error)
+    }
+
+    fn write<T: Transactable>(&self, tx: &mut T) -> Result<(), SchemaError> {
+        tx.put(ROOT, "kind", "plan")?;
+        tx.put(ROOT, "schema", PLAN_SCHEMA)?;
+        put_text(tx, &ROOT, "title", &self.title)?;
+        put_text(tx, &ROOT, "agency", &self.agency)?;
+        put_text(tx, &ROOT, "province", &self.province)?;
+        put_text(tx, &ROOT, "objective", &self.objective)?;
+        tx.put(ROOT, "start_year", i64::from(self.start_year))?;
+        tx.put(ROOT, "end_year", i64::from(self.end_year))?;
+
+        let reporting = tx.put_object(ROOT, "reporting", ObjType::Map)?;
+        for (key, due) in [
+            ("half_year_due", self.reporting.half_year_due),
+            ("annual_due", self.reporting.annual_due),
+        ] {
+            let m = tx.put_object(&reporting, key, ObjType::Map)?;
+            tx.put(&m, "month", i64::from(due.month))?;
+            tx.put(&m, "day", i64::from(due.day))?;
+        }
+
+        let bases = tx.put_object(ROOT, "legal_bases", ObjType::List)?;
+        for (i, basis) in self.legal_bases.iter().enumerate() {
+            let t = tx.insert_object(&bases, i, ObjType::Text)?;
+            tx.splice_text(&t, 0, 0, basis)?;
+        }
+
+        let targets = tx.put_object(ROOT, "targets", ObjType::List)?;
+        for (i, target) in self.targets.iter().enumerate() {
+            let m = tx.insert_object(&targets, i, ObjType::Map)?;
+            tx.put(&m, "id", target.id.as_str())?;
+            put_text(tx, &m, "text", &target.text)?;
+            tx.put(&m, "kind", target.kind.as_str())?;
+            tx.put(&m, "value", target.value)?;
+            tx.put(&m, "from_year", i64::from(target.from_year))?;
+            tx.put(&m, "to_year", i64::from(target.to_year))?;
+        }
+
+        let dimensions = tx.put_object(ROOT, "dimensions", ObjType::List)?;
+        for (i, dim) in self.dimensions.iter().enumerate() {
+            let d = tx.insert_object(&dimensions, i, ObjType::Map)?;
+            tx.put(&d, "number", i64::from(dim.number))?;
+            put_text(tx, &d, "name", &dim.name)?;
+            put_text(tx, &d, "name_en", &dim.name_en)?;
+            let measures = tx.put_object(&d, "measures", ObjType::List)?;
+            for (j, measure) in dim.measures.iter().enumerate() {
+                let m = tx.insert_object(&measures, j, ObjType::Map)?;
+                tx.put(&m, "id", measure.id.as_str())?;
+                put_text(tx, &m, "text", &measure.text)?;
+                if let Some(group) = &measure.group {
+                    put_text(tx, &m, "group", group)?;
+                }
+                let units = tx.put_object(&m, "units", ObjType::List)?;
+                for (k, unit) in measure.units.iter().enumerate() {
+                    tx.insert(&units, k, unit.as_str())?;
+                }
+                tx.put(&m, "retired", measure.retired)?;
+            }
+        }
+
+        let extras = tx.put_object(ROOT, "extra_items", ObjType::List)?;
+        for (i, item) in self.extra_items.iter().enumerate() {
+            let m = tx.insert_object(&extras, i, ObjType::Map)?;
+            tx.put(&m, "id", item.id.as_str())?;
+            tx.put(&m, "unit", item.unit.as_str())?;
+            put_text(tx, &m, "text", &item.text)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the plan from a document, checking its shape as it goes.
+    pub fn read<D: ReadDoc>(doc: &D) -> Result<Plan, SchemaError> {
+        let r = Reader { doc };
+        let kind = r.string(&ROOT, "kind", "kind")?;
+        if kind != "plan" {
+            return Err(SchemaError::WrongKind {
+                expected: "plan",
+                found: kind,
+            });
+        }
+        let reporting = r.object(&ROOT, "reporting", "reporting")?;
+        let due = |key: &str| -> Result<_, SchemaError> {
+            let m = r.object(&reporting, key, key)?;
+            Ok(crate::calendar::DueDay {
+                month: r.int(&m, "month", key)? as u32,
+                day: r.int(&m, "day", key)? as u32,
+            })
+        };
+        let reporting = ReportingSettings {
+            half_year_due: due("half_year_due")?,
+            annual_due: due("annual_due")?,
+        };
+
+        let bases = r.object(&ROOT, "legal_bases", "legal_bases")?;
+        let legal_bases = r
+            .items(&bases)
+            .into_iter()
+            .map(|basis| r.text_value(&bases, basis, "legal basis"))
+            .collect::<Result<_, _>>()?;
+
+        let targets_obj = r.object(&ROOT, "targets", "targets")?;
+        let mut targets = Vec::new();
+        for t in r.item_objects(&targets_obj, "target")? {
+            targets.push(Target {
+                id: r.string(&t, "id", "target id")?,
+                text: r.text(&t, "text", "target text")?,
+                kind: r.string(&t, "kind", "target kind")?,
+                value: r.int(&t, "value", "target value")?,
+                from_year: r.int(&t, "from_year", "target year")? as i32,
+                to_year: r.int(&t, "to_year", "target year")? as i32,
+            });
+        }
+
+        let dims_obj = r.object(&ROOT, "dimensions", "dimensions")?;
+        let mut dimensions = Vec::new();
+        for d in r.item_objects(&dims_obj, "dimension")? {
+            let measures_obj = r.object(&d, "measures", "measures")?;
+            let mut measures = Vec::new();
+            for m in r.item_objects(&measures_obj, "measure")? {
+                let units_obj = r.object(&m, "units", "measure units")?;
+                let units = r
+                    .items(&units_obj)
+                    .into_iter()
+                    .map(|u| r.scalar_string(u, "unit id"))
+                    .collect::<Result<_, _>>()?;
+                measures.push(Measure {
+                    id: r.string(&m, "id", "measure id")?,
+                    text: r.text(&m, "text", "measure text")?,
+                    group: r.optional_text(&m, "group")?,
+                    units,
+                    retired: r.bool(&m, "retired")?,
+                });
+            }
+            dimensions.push(Dimension {
+                number: r.int(&d, "number", "dimension number")? as u8,
+                name: r.text(&d, "name", "dimension name")?,
+                name_en: r.text(&d, "name_en", "dimension name")?,
+                measures,
+            });
+        }
+
+        let extras_obj = r.object(&ROOT, "extra_items", "extra_items")?;
+        let mut extra_items = Vec::new();
+        for e in r.item_objects(&extras_obj, "extra item")? {
+            extra_items.push(ExtraItem {
+                id: r.string(&e, "id", "extra item id")?,
+                unit: r.string(&e, "unit", "extra item unit")?,
+                text: r.text(&e, "text", "extra item text")?,
+            });
+        }
+
+        Ok(Plan {
+            title: r.text(&ROOT, "title", "title")?,
+            agency: r.text(&ROOT, "agency", "agency")?,
+            province: r.text(&ROOT, "province", "province")?,
+            start_year: r.int(&ROOT, "start_year", "start_year")? as i32,
+            end_year: r.int(&ROOT, "end_year", "end_year")? as i32,
+            reporting,
+            legal_bases,
+            objective: r.text(&ROOT, "objective", "objective")?,
+            targets,
+            dimensions,
+            extra_items,
+        })
+    }
+}
+
+fn put_text<T: Transactable>(
+    tx: &mut T,
+    obj: &ObjId,
+    key: &str,
+    value: &str,
+) -> Result<(), SchemaError> {
+    let t = tx.put_object(obj, key, ObjType::Text)?;
+    tx.splice_text(&t, 0, 0, value)?;
+    Ok(())
+}
+
+/// Reads values by key and names the field in its errors.
+struct Reader<'a, D> {
+    doc: &'a D,
+}
+
+type Item<'a> = (Value<'a>, ObjId);
+
+impl<D: ReadDoc> Reader<'_, D> {
+    fn get(&self, obj: &ObjId, key: &str, what: &str) -> Result<Item<'_>, SchemaError> {
+        self.doc
+            .get(obj, key)?
+            .ok_or_else(|| SchemaError::Missing(what.to_string()))
+    }
+
+    fn object(&self, obj: &ObjId, key: &str, what: &str) -> Result<ObjId, SchemaError> {
+        match self.get(obj, key, what)? {
+            (Value::Object(_), id) => Ok(id),
+            _ => Err(SchemaError::WrongType(what.to_string())),
+        }
+    }
+
+    fn items(&self, list: &ObjId) -> Vec<Item<'_>> {
+        self.doc
+            .list_range(list, ..)
+            .map(|i| {
+                let id = i.id();
+                (i.value.into_value(), id)
+            })
+            .collect()
+    }
+
+    fn item_objects(&self, list: &ObjId, what: &str) -> Result<Vec<ObjId>, SchemaError> {
+        self.items(list)
+            .into_iter()
+            .map(|item| match item {
+                (Value::Object(ObjType::Map), id) => Ok(id),
+                _ => Err(SchemaError::WrongType(what.to_string())),
+            })
+            .collect()
+    }
+
+    fn scalar_string(&self, item: Item<'_>, what: &str) -> Result<String, SchemaError> {
+        match item.0 {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Str(s) => Ok(s.to_string()),
+                _ => Err(SchemaError::WrongType(what.to_string())),
+            },
+            _ => Err(SchemaError::WrongType(what.to_string())),
+        }
+    }
+
+    fn text_value(
+        &self,
+        _parent: &ObjId,
+        item: Item<'_>,
+        what: &str,
+    ) -> Result<String, SchemaError> {
+        match item {
+            (Value::Object(ObjType::Text), id) => Ok(self.doc.text(&id)?),
+            other => self.scalar_string(other, what),
+        }
+    }
+
+    fn string(&self, obj: &ObjId, key: &str, what: &str) -> Result<String, SchemaError> {
+        let item = self.get(obj, key, what)?;
+        self.scalar_string(item, what)
+    }
+
+    fn text(&self, obj: &ObjId, key: &str, what: &str) -> Result<String, SchemaError> {
+        let item = self.get(obj, key, what)?;
+        self.text_value(obj, item, what)
+    }
+
+    fn optional_text(&self, obj: &ObjId, key: &str) -> Result<Option<String>, SchemaError> {
+        match self.doc.get(obj, key)? {
+            None => Ok(None),
+            Some(item) => self.text_value(obj, item, key).map(Some),
+        }
+    }
+
+    fn int(&self, obj: &ObjId, key: &str, what: &str) -> Result<i64, SchemaError> {
+        match self.get(obj, key, what)?.0 {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Int(n) => Ok(*n),
+                ScalarValue::Uint(n) => {
+                    i64::try_from(*n).map_err(|_| SchemaError::WrongType(what.into()))
+                }
+                ScalarValue::F64(f) if f.fract() == 0.0 => Ok(*f as i64),
+                _ => Err(SchemaError::WrongType(what.to_string())),
+            },
+            _ => Err(SchemaError::WrongType(what.to_string())),
+        }
+    }
+
+    fn bool(&self, obj: &ObjId, key: &str) -> Result<bool, SchemaError> {
+        match self.doc.get(obj, key)? {
+            None => Ok(false),
+            Some((Value::Scalar(s), _)) => match s.as_ref() {
+                ScalarValue::Boolean(b) => Ok(*b),
+                _ => Err(SchemaError::WrongType(key.to_string())),
+            },
+            Some(_) => Err(SchemaError::WrongType(key.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::calendar::DueDay;
+
+    pub fn small_plan() -> Plan {
+        Plan {
+            title: "Kế hoạch cải thiện Chỉ số PAPI".into(),
+            agency: "Sở Tài chính".into(),
+            province: "Sóc Trăng".into(),
+            start_year: 2022,
+            end_year: 2030,
+            reporting: ReportingSettings {
+                half_year_due: DueDay { month: 6, day: 15 },
+                annual_due: DueDay { month: 12, day: 15 },
+            },
+            legal_bases: vec!["Nghị quyết số 76/NQ-CP".into()],
+            objective: "Vào nhóm 30 tỉnh đứng đầu".into(),
+            targets: vec![Target {
+                id: "province-top30".into(),
+                text: "Nhóm 30 tỉnh".into(),
+                kind: "province_rank_at_most".into(),
+                value: 30,
+                from_year: 2025,
+                to_year: 2025,
+            }],
+            dimensions: vec![Dimension {
+                number: 1,
+                name: "Tham gia của người dân ở cấp cơ sở".into(),
+                name_en: "Participation at local levels".into(),
+                measures: vec![
+                    Measure {
+                        id: "d1-m1".into(),
+                        text: "Đẩy mạnh công tác thông tin, truyền thông".into(),
+                        group: None,
+                        units: vec!["*".into()],
+                        retired: false,
+                    },
+                    Measure {
+                        id: "d1-m2".into(),
+                        text: "Nâng cao chất lượng dịch vụ y tế".into(),
+                        group: Some("Y tế".into()),
+                        units: vec!["van-phong".into(), "thanh-tra".into()],
+                        retired: true,
+                    },
+                ],
+            }],
+            extra_items: vec![ExtraItem {
+                id: "ns-1".into(),
+                unit: "phong-ngan-sach".into(),
+                text: "Hướng dẫn công khai ngân sách".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn plan_round_trips_through_a_document() {
+        let plan = small_plan();
+        let mut doc = Automerge::new();
+        plan.write_new(&mut doc).unwrap();
+        assert_eq!(Plan::read(&doc).unwrap(), plan);
+        // And through the bytes that are stored and synced.
+        let loaded = Automerge::load(&doc.save()).unwrap();
+        assert_eq!(Plan::read(&loaded).unwrap(), plan);
+    }
+
+    #[test]
+    fn reading_names_what_is_missing_or_wrong() {
+        let mut doc = Automerge::new();
+        small_plan().write_new(&mut doc).unwrap();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.delete(ROOT, "reporting")?;
+            Ok(())
+        })
+        .unwrap();
+        let err = Plan::read(&doc).unwrap_err();
+        assert!(
+            matches!(err, SchemaError::Missing(ref f) if f == "reporting"),
+            "{err}"
+        );
+
+        let mut doc = Automerge::new();
+        small_plan().write_new(&mut doc).unwrap();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, "dimensions", 5)?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(matches!(Plan::read(&doc), Err(SchemaError::WrongType(_))));
+
+        let empty = Automerge::new();
+        assert!(matches!(Plan::read(&empty), Err(SchemaError::Missing(_))));
+    }
+
+    #[test]
+    fn refuses_a_document_of_another_kind() {
+        let mut doc = Automerge::new();
+        small_plan().write_new(&mut doc).unwrap();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, "kind", "report")?;
+            Ok(())
+        })
+        .unwrap();
+        assert!(matches!(
+            Plan::read(&doc),
+            Err(SchemaError::WrongKind { .. })
+        ));
+    }
+
+    #[test]
+    fn accepts_plain_strings_where_text_is_expected() {
+        let mut doc = Automerge::new();
+        small_plan().write_new(&mut doc).unwrap();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(ROOT, "title", "Tiêu đề mới")?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(Plan::read(&doc).unwrap().title, "Tiêu đề mới");
+    }
+}

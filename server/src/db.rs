@@ -1,0 +1,148 @@
+//! The server's SQLite database: one file in the data directory holding the
+//! documents' bytes and the server's own tables.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Each migration brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: document storage for the sync engine, and server settings.
+    "CREATE TABLE docs (key TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
+     CREATE TABLE settings (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;",
+];
+
+/// A handle on the database, cheap to clone. Calls run on tokio's blocking
+/// pool so that a slow disk never stalls the async workers.
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let open_err = |source| DbError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        // WAL with synchronous=FULL: a committed transaction survives a power cut.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        migrate(&mut conn).map_err(open_err)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, DbError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut conn).map_err(DbError::from)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Writes the write-ahead log back into the main file, so that the data
+    /// directory holds one self-contained file after a clean shutdown.
+    pub async fn checkpoint(&self) -> Result<(), DbError> {
+        self.call(|c| c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);"))
+            .await
+    }
+
+    pub async fn setting(&self, name: &'static str) -> Result<Option<String>, DbError> {
+        self.call(move |c| {
+            c.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+        })
+        .await
+    }
+
+    pub async fn set_setting(&self, name: &'static str, value: String) -> Result<(), DbError> {
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn settings_persist_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("papi.sqlite3");
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.setting("plan_doc").await.unwrap(), None);
+        db.set_setting("plan_doc", "a".into()).await.unwrap();
+        db.set_setting("plan_doc", "b".into()).await.unwrap();
+        db.checkpoint().await.unwrap();
+        drop(db);
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.setting("plan_doc").await.unwrap().as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn refuses_a_file_that_is_not_a_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("papi.sqlite3");
+        std::fs::write(
+            &path,
+            b"this is not sqlite, just some bytes that are long enough",
+        )
+        .unwrap();
+        let err = Db::open(&path).err().expect("must refuse");
+        assert!(err.to_string().contains("papi.sqlite3"), "{err}");
+    }
+}

@@ -1,0 +1,147 @@
+//! The PAPI workspace server: it keeps the documents in SQLite, syncs them with
+//! the browsers, and serves the built front end.
+
+mod api;
+mod assets;
+mod db;
+mod error;
+mod seed;
+mod storage;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use samod::{DocumentId, Repo};
+use tower_http::trace::TraceLayer;
+
+pub use error::StartError;
+
+use assets::Assets;
+use db::Db;
+use storage::SqliteStorage;
+
+/// What the server needs to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub dist_dir: PathBuf,
+}
+
+/// Shared by every request handler.
+#[derive(Clone)]
+pub struct AppState {
+    db: Db,
+    repo: Repo,
+    assets: Assets,
+    plan_id: DocumentId,
+}
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "papi.sqlite3";
+
+/// Runs the server until `shutdown` resolves, then stops the sync engine and
+/// flushes storage before returning.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let io = |what: String| move |source| StartError::Io { what, source };
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(io(format!("data directory {}", config.data_dir.display())))?;
+    let db = Db::open(&config.data_dir.join(DB_FILE))?;
+    let repo = Repo::build_tokio()
+        .with_storage(SqliteStorage::new(db.clone()))
+        .load()
+        .await;
+    let plan_id = seed::ensure_plan(&db, &repo).await?;
+
+    let assets = Assets::load(&config.dist_dir)
+        .map_err(io(format!("front end in {}", config.dist_dir.display())))?;
+    if assets.is_empty() {
+        tracing::warn!(dist = %config.dist_dir.display(), "no built front end found; serving the API only");
+    }
+
+    let state = AppState {
+        db: db.clone(),
+        repo: repo.clone(),
+        assets,
+        plan_id,
+    };
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(io(format!("listening on {}", config.addr)))?;
+    let local = listener
+        .local_addr()
+        .map_err(io("reading the bound address".into()))?;
+    tracing::info!(addr = %local, data_dir = %config.data_dir.display(), "serving");
+    // The tests and the run script read this line to learn the address.
+    println!("Listening on http://{local}/");
+
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    tracing::info!("shutting down: flushing storage");
+    repo.stop().await;
+    db.checkpoint().await?;
+    tracing::info!("storage flushed; bye");
+    served.map_err(io("serving".into()))
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::router())
+        .fallback(static_files)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                // The path only: query strings may carry credentials.
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+async fn static_files(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    state.assets.respond(request.uri().path(), &headers).await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received"),
+        _ = terminate => tracing::info!("SIGTERM received"),
+    }
+}

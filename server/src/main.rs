@@ -1,0 +1,54 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// The PAPI workspace server: plan, reports and sync for the PAPI
+/// improvement plan, offline first.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(long, env = "PAPI_ADDR", default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Folder for the database; created if missing.
+    #[arg(long, env = "PAPI_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Folder of the built front end (Trunk's output).
+    #[arg(long, env = "PAPI_DIST_DIR", default_value = "./dist")]
+    dist_dir: PathBuf,
+    /// Write logs as JSON lines instead of text.
+    #[arg(long, env = "PAPI_LOG_JSON")]
+    log_json: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_env("PAPI_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,samod=warn,samod_core=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+
+    let config = papi_server::Config {
+        addr: cli.addr,
+        data_dir: cli.data_dir,
+        dist_dir: cli.dist_dir,
+    };
+    match papi_server::run(config, papi_server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "server stopped");
+            eprintln!("papi-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

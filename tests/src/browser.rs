@@ -1,0 +1,181 @@
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::prelude::*;
+use serde_json::{json, Value};
+
+use crate::{http, wait_for};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// One headless Chromium session, driven through its own ChromeDriver.
+pub struct Browser {
+    driver: Child,
+    base: String,
+    agent: ureq::Agent,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts ChromeDriver and a fresh Chromium profile, with a phone-sized window.
+    pub fn start() -> Browser {
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {CHROMEDRIVER} (install chromium-driver): {e}")
+            });
+        let agent = http();
+        let root = format!("http://127.0.0.1:{port}");
+        wait_for("ChromeDriver to answer", Duration::from_secs(30), || {
+            let mut r = agent.get(format!("{root}/status")).call().ok()?;
+            let v: Value = r.body_mut().read_json().ok()?;
+            v["value"]["ready"].as_bool().filter(|ready| *ready)
+        });
+
+        let profile = tempfile::tempdir().expect("browser profile directory");
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=360,640",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .collect::<Vec<_>>();
+        let capabilities = json!({
+            "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+            }}
+        });
+        let mut driver = driver;
+        let created: Value = match agent
+            .post(format!("{root}/session"))
+            .send_json(&capabilities)
+        {
+            Ok(mut r) => r.body_mut().read_json().expect("session answer"),
+            Err(e) => {
+                let _ = driver.kill();
+                panic!("cannot create a browser session: {e}");
+            }
+        };
+        let Some(id) = created["value"]["sessionId"].as_str() else {
+            let _ = driver.kill();
+            panic!("cannot create a browser session: {created}");
+        };
+        Browser {
+            base: format!("{root}/session/{id}"),
+            driver,
+            agent,
+            _profile: profile,
+        }
+    }
+
+    fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{}", self.base, path);
+        let result = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("DELETE", _) => self.agent.delete(&url).call(),
+            (_, body) => self.agent.post(&url).send_json(body.unwrap_or(json!({}))),
+        };
+        let mut response = result.unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
+        let status = response.status();
+        let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+        assert!(
+            status.is_success(),
+            "WebDriver {path} failed ({status}): {answer}"
+        );
+        answer["value"].clone()
+    }
+
+    pub fn goto(&self, url: &str) {
+        self.command("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    /// Runs JavaScript in the page and returns its result.
+    pub fn execute(&self, script: &str, args: Value) -> Value {
+        self.command(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": args })),
+        )
+    }
+
+    /// The page's visible text.
+    pub fn text(&self) -> String {
+        self.execute(
+            "return document.body ? document.body.innerText : '';",
+            json!([]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Waits until the page shows every one of `needles`, and returns its text.
+    pub fn wait_for_text(&self, needles: &[&str], limit: Duration) -> String {
+        let mut last = String::new();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for("text on the page", limit, || {
+                last = self.text();
+                needles
+                    .iter()
+                    .all(|n| last.contains(n))
+                    .then(|| last.clone())
+            })
+        }));
+        found.unwrap_or_else(|_| {
+            panic!("the page never showed all of {needles:?}; it shows:\n{last}")
+        })
+    }
+
+    /// Sends a Chrome DevTools protocol command.
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        self.command(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": cmd, "params": params })),
+        )
+    }
+
+    /// Writes a PNG screenshot of the page.
+    pub fn screenshot(&self, path: &Path) {
+        let encoded = self.command("GET", "/screenshot", None);
+        let bytes = BASE64_STANDARD
+            .decode(encoded.as_str().expect("screenshot data"))
+            .expect("screenshot is base64");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("screenshot folder");
+        }
+        std::fs::write(path, bytes).expect("write screenshot");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.agent.delete(&self.base).call();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}

@@ -1,0 +1,153 @@
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::workspace_root;
+
+/// The real `papi-server` binary, running on loopback with a temporary data
+/// directory. It is killed when dropped.
+pub struct Server {
+    child: Option<Child>,
+    port: u16,
+    data: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts a server on a free port.
+    pub fn start() -> Server {
+        let data = tempfile::tempdir().expect("temporary data directory");
+        let log = data.path().join("server.log");
+        let mut server = Server {
+            child: None,
+            port: 0,
+            data,
+            log,
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data.path()
+    }
+
+    /// Everything the server has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Asks the server to stop (SIGTERM) and waits for it; returns whether
+    /// it exited successfully.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let pid = child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(
+            sent.is_ok_and(|s| s.success()),
+            "could not signal the server"
+        );
+        let status = child.wait().expect("wait for the server");
+        status.success()
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and data directory.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    fn spawn(&mut self) {
+        let binary = server_binary();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("server log file");
+        let mut child = Command::new(&binary)
+            .arg("--addr")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .arg("--dist-dir")
+            .arg(workspace_root().join("dist"))
+            .env("PAPI_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+
+        // The server prints "Listening on http://ADDR/" once it accepts connections.
+        let stdout = child.stdout.take().expect("server stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.strip_prefix("Listening on http://") {
+                    let port = rest
+                        .trim_end_matches('/')
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse::<u16>().ok());
+                    let _ = tx.send(port);
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Some(port)) => self.port = port,
+            _ => {
+                let _ = child.kill();
+                panic!("the server did not start; its log:\n{}", self.log());
+            }
+        }
+        self.child = Some(child);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn server_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("PAPI_SERVER_BIN") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let binary = target.join("debug").join("papi-server");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p papi-server` (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
