@@ -4,9 +4,11 @@
 mod api;
 mod assets;
 mod db;
+mod durable;
 mod error;
 mod seed;
 mod storage;
+mod sync;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,13 +18,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use samod::{DocumentId, Repo};
+use samod::{AcceptorHandle, DocumentId, Repo};
 use tower_http::trace::TraceLayer;
 
 pub use error::StartError;
 
 use assets::Assets;
 use db::Db;
+use durable::Durable;
 use storage::SqliteStorage;
 
 /// What the server needs to start.
@@ -31,6 +34,22 @@ pub struct Config {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     pub dist_dir: PathBuf,
+    pub limits: Limits,
+}
+
+/// Limits on what a client may send.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest WebSocket message accepted on `/sync`.
+    pub max_message_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 16 * 1024 * 1024,
+        }
+    }
 }
 
 /// Shared by every request handler.
@@ -40,6 +59,9 @@ pub struct AppState {
     repo: Repo,
     assets: Assets,
     plan_id: DocumentId,
+    acceptor: AcceptorHandle,
+    durable: Durable,
+    limits: Limits,
 }
 
 /// The database file inside the data directory.
@@ -55,10 +77,14 @@ pub async fn run(
     std::fs::create_dir_all(&config.data_dir)
         .map_err(io(format!("data directory {}", config.data_dir.display())))?;
     let db = Db::open(&config.data_dir.join(DB_FILE))?;
+    let durable = Durable::default();
     let repo = Repo::build_tokio()
-        .with_storage(SqliteStorage::new(db.clone()))
+        .with_storage(SqliteStorage::new(db.clone(), durable.clone()))
         .load()
         .await;
+    let acceptor = repo
+        .make_acceptor(samod::Url::parse("ws://papi-server/sync").expect("a valid url"))
+        .map_err(|_| StartError::Stopped)?;
     let plan_id = seed::ensure_plan(&db, &repo).await?;
 
     let assets = Assets::load(&config.dist_dir)
@@ -72,6 +98,9 @@ pub async fn run(
         repo: repo.clone(),
         assets,
         plan_id,
+        acceptor,
+        durable,
+        limits: config.limits,
     };
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -96,6 +125,7 @@ pub async fn run(
 fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
+        .route("/sync", axum::routing::get(sync::endpoint))
         .fallback(static_files)
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {

@@ -19,6 +19,9 @@ struct Cli {
     /// Folder of the built front end (Trunk's output).
     #[arg(long, env = "PAPI_DIST_DIR", default_value = "./dist")]
     dist_dir: PathBuf,
+    /// The largest message a client may send on /sync, in bytes.
+    #[arg(long, env = "PAPI_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    max_message_bytes: usize,
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PAPI_LOG_JSON")]
     log_json: bool,
@@ -42,6 +45,9 @@ async fn main() -> ExitCode {
         addr: cli.addr,
         data_dir: cli.data_dir,
         dist_dir: cli.dist_dir,
+        limits: papi_server::Limits {
+            max_message_bytes: cli.max_message_bytes,
+        },
     };
     match papi_server::run(config, papi_server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

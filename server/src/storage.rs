@@ -10,6 +10,7 @@ use std::time::Duration;
 use samod::storage::{Storage, StorageKey};
 
 use crate::db::{Db, DbError};
+use crate::durable::Durable;
 
 const FIRST_RETRY: Duration = Duration::from_millis(50);
 const LONGEST_RETRY: Duration = Duration::from_secs(5);
@@ -17,11 +18,13 @@ const LONGEST_RETRY: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct SqliteStorage {
     db: Db,
+    durable: Durable,
 }
 
 impl SqliteStorage {
-    pub fn new(db: Db) -> Self {
-        SqliteStorage { db }
+    /// Storage on `db` that reports each commit to `durable`.
+    pub fn new(db: Db, durable: Durable) -> Self {
+        SqliteStorage { db, durable }
     }
 
     /// Runs a storage operation until it succeeds, logging each failure.
@@ -99,7 +102,10 @@ impl Storage for SqliteStorage {
             .await;
         rows.into_iter()
             .filter_map(|(k, data)| match parse_key(&k) {
-                Some(key) => Some((key, data)),
+                Some(key) => {
+                    self.durable.record(&key, &data);
+                    Some((key, data))
+                }
                 None => {
                     tracing::error!(key = k, "unreadable storage key skipped");
                     None
@@ -111,15 +117,18 @@ impl Storage for SqliteStorage {
     async fn put(&self, key: StorageKey, data: Vec<u8>) {
         let k = key_text(&key);
         let k2 = k.clone();
+        let data = std::sync::Arc::new(data);
+        let row = data.clone();
         self.until_done("put", &k, move |c| {
             c.execute(
                 "INSERT INTO docs (key, data) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET data = excluded.data",
-                (&k2, &data),
+                (&k2, row.as_slice()),
             )
             .map(|_| ())
         })
-        .await
+        .await;
+        self.durable.record(&key, &data);
     }
 
     async fn delete(&self, key: StorageKey) {
@@ -145,7 +154,7 @@ mod tests {
     async fn range_loads_only_keys_under_the_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.sqlite3")).unwrap();
-        let s = SqliteStorage::new(db);
+        let s = SqliteStorage::new(db, Durable::default());
         s.put(key(&["doc1", "incremental", "a"]), vec![1]).await;
         s.put(key(&["doc1", "snapshot", "b"]), vec![2]).await;
         s.put(key(&["doc10", "incremental", "c"]), vec![3]).await;
