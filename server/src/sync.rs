@@ -167,7 +167,12 @@ async fn write_loop(
                         return;
                     }
                 }
-                None => break None,
+                // The engine has dropped the connection: say why, if we know.
+                None => break std::iter::from_fn(|| control.try_recv().ok())
+                    .find_map(|c| match c {
+                        Control::Close(code, reason) => Some((code, reason)),
+                        Control::Keepalive => None,
+                    }),
             },
             next = control.next() => match next {
                 Some(Control::Keepalive) => {

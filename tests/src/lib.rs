@@ -3,9 +3,11 @@
 
 mod browser;
 mod server;
+mod sync_client;
 
 pub use browser::Browser;
 pub use server::Server;
+pub use sync_client::{Closed, SyncClient};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -10,6 +10,7 @@ use crate::workspace_root;
 /// directory. It is killed when dropped.
 pub struct Server {
     child: Option<Child>,
+    args: Vec<String>,
     port: u16,
     data: tempfile::TempDir,
     log: PathBuf,
@@ -18,10 +19,16 @@ pub struct Server {
 impl Server {
     /// Starts a server on a free port.
     pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Starts a server on a free port with extra command-line options.
+    pub fn start_with(args: &[&str]) -> Server {
         let data = tempfile::tempdir().expect("temporary data directory");
         let log = data.path().join("server.log");
         let mut server = Server {
             child: None,
+            args: args.iter().map(|a| a.to_string()).collect(),
             port: 0,
             data,
             log,
@@ -36,6 +43,11 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// The WebSocket URL of the sync endpoint.
+    pub fn sync_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/sync", self.port)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -97,6 +109,7 @@ impl Server {
             .arg(self.data.path())
             .arg("--dist-dir")
             .arg(workspace_root().join("dist"))
+            .args(&self.args)
             .env("PAPI_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(log)
