@@ -8,6 +8,7 @@
 pub mod calendar;
 pub mod ids;
 pub mod schema;
+pub mod text;
 pub mod wire;
 
 #[cfg(feature = "ui")]

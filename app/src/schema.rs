@@ -273,6 +273,24 @@ impl Plan {
     }
 }
 
+/// The text object of the measure with id `measure_id`, for editing.
+pub fn measure_text<D: ReadDoc>(doc: &D, measure_id: &str) -> Option<ObjId> {
+    let r = Reader { doc };
+    let dims = r.object(&ROOT, "dimensions", "dimensions").ok()?;
+    for d in r.item_objects(&dims, "dimension").ok()? {
+        let measures = r.object(&d, "measures", "measures").ok()?;
+        for m in r.item_objects(&measures, "measure").ok()? {
+            if r.string(&m, "id", "measure id").ok()? == measure_id {
+                return match doc.get(&m, "text").ok()?? {
+                    (Value::Object(ObjType::Text), id) => Some(id),
+                    _ => None,
+                };
+            }
+        }
+    }
+    None
+}
+
 fn put_text<T: Transactable>(
     tx: &mut T,
     obj: &ObjId,
@@ -482,6 +500,24 @@ pub(crate) mod tests {
 
         let empty = Automerge::new();
         assert!(matches!(Plan::read(&empty), Err(SchemaError::Missing(_))));
+    }
+
+    #[test]
+    fn finds_a_measure_text_to_edit() {
+        let mut doc = Automerge::new();
+        small_plan().write_new(&mut doc).unwrap();
+        let text = measure_text(&doc, "d1-m2").expect("measure d1-m2");
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.splice_text(&text, 0, 0, "Mới: ")?;
+            Ok(())
+        })
+        .unwrap();
+        let plan = Plan::read(&doc).unwrap();
+        assert_eq!(
+            plan.dimensions[0].measures[1].text,
+            "Mới: Nâng cao chất lượng dịch vụ y tế"
+        );
+        assert!(measure_text(&doc, "nope").is_none());
     }
 
     #[test]

@@ -28,24 +28,11 @@ async fn health(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
     })))
 }
 
-/// The plan document, as automerge bytes, with its URL in a header.
+/// Where the plan document is: the app syncs it over `/sync`.
 async fn plan(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let handle = state
-        .repo
-        .find(state.plan_id.clone())
-        .await
-        .map_err(|_| ApiError::Unavailable)?
-        .ok_or(ApiError::NotFound)?;
-    let bytes = handle.with_document(|doc| doc.save());
+    let url = format!("automerge:{}", state.plan_id);
     Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-            (
-                header::HeaderName::from_static("x-papi-doc"),
-                handle.url().to_string(),
-            ),
-        ],
-        bytes,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({ "url": url })),
     ))
 }

@@ -26,8 +26,6 @@ pub enum StartError {
 pub enum ApiError {
     #[error("not found")]
     NotFound,
-    #[error("unavailable")]
-    Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -42,7 +40,6 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not found"),
-            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable"),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error")

@@ -56,7 +56,6 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct AppState {
     db: Db,
-    repo: Repo,
     assets: Assets,
     plan_id: DocumentId,
     acceptor: AcceptorHandle,
@@ -95,7 +94,6 @@ pub async fn run(
 
     let state = AppState {
         db: db.clone(),
-        repo: repo.clone(),
         assets,
         plan_id,
         acceptor,

@@ -179,3 +179,87 @@ fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// A WebDriver element reference.
+pub struct Element(String);
+
+impl Browser {
+    /// The first element matching a CSS selector, waiting for it to appear.
+    pub fn find(&self, css: &str) -> Element {
+        wait_for(
+            &format!("an element {css}"),
+            Duration::from_secs(30),
+            || {
+                let url = format!("{}/element", self.base);
+                let mut r = self
+                    .agent
+                    .post(&url)
+                    .send_json(json!({ "using": "css selector", "value": css }))
+                    .ok()?;
+                if !r.status().is_success() {
+                    return None;
+                }
+                let v: Value = r.body_mut().read_json().ok()?;
+                v["value"]
+                    .as_object()
+                    .and_then(|o| o.values().next())
+                    .and_then(|id| id.as_str())
+                    .map(|id| Element(id.to_string()))
+            },
+        )
+    }
+
+    pub fn click(&self, element: &Element) {
+        self.command(
+            "POST",
+            &format!("/element/{}/click", element.0),
+            Some(json!({})),
+        );
+    }
+
+    /// Types into an element as a user would, key by key.
+    pub fn type_into(&self, element: &Element, text: &str) {
+        self.command(
+            "POST",
+            &format!("/element/{}/value", element.0),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    /// The value of the form field matching `css`.
+    pub fn value(&self, css: &str) -> String {
+        self.execute(
+            "const e = document.querySelector(arguments[0]); return e ? e.value : null;",
+            json!([css]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Waits until the field matching `css` holds a value `accept` takes.
+    pub fn wait_for_value(
+        &self,
+        css: &str,
+        limit: Duration,
+        accept: impl Fn(&str) -> bool,
+    ) -> String {
+        let mut last = String::new();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for(&format!("the value of {css}"), limit, || {
+                last = self.value(css);
+                accept(&last).then(|| last.clone())
+            })
+        }));
+        found.unwrap_or_else(|_| {
+            panic!(
+                "{css} never held the expected value; it holds {last:?}; page:\n{}",
+                self.text()
+            )
+        })
+    }
+
+    pub fn reload(&self) {
+        self.command("POST", "/refresh", Some(json!({})));
+    }
+}

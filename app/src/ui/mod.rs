@@ -1,51 +1,140 @@
 //! The browser app.
 
 mod plan_view;
+pub mod repo;
+mod status;
+mod store;
+mod text_field;
 
 pub use plan_view::PlanView;
 
-use automerge::Automerge;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::schema::Plan;
+use crate::ids::DocId;
+use repo::{Phase, Repo};
+
+const PLAN_URL_KEY: &str = "papi.plan_url";
 
 /// The whole app, mounted on the page's body by `main`.
 #[component]
 pub fn App() -> impl IntoView {
-    let plan = LocalResource::new(fetch_plan);
+    let started = LocalResource::new(|| async {
+        let repo = Repo::start().await.map_err(|e| e.to_string())?;
+        let plan = plan_id().await?;
+        Ok::<_, String>((repo, plan))
+    });
     view! {
         <header class="topbar">
             <h1>"Không gian làm việc PAPI"</h1>
         </header>
-        <main class="content">
-            <Suspense fallback=|| view! { <p class="status" role="status">"Đang tải kế hoạch…"</p> }>
-                {move || plan.get().map(|loaded| match loaded {
-                    Ok(plan) => view! { <PlanView plan/> }.into_any(),
-                    Err(message) => view! {
-                        <p class="error" role="alert">"Không tải được kế hoạch: " {message}</p>
-                    }.into_any(),
-                })}
-            </Suspense>
-        </main>
+        <Suspense fallback=|| view! { <p class="status-line" role="status">"Đang mở…"</p> }>
+            {move || started.get().map(|r| match r {
+                Ok((_, plan)) => view! {
+                    <status::StatusBar/>
+                    <main class="content"><PlanPage id=plan/></main>
+                }.into_any(),
+                Err(message) => view! {
+                    <main class="content"><p class="error" role="alert">{message}</p></main>
+                }.into_any(),
+            })}
+        </Suspense>
     }
 }
 
-/// Loads the plan document's bytes from the server and reads it.
-async fn fetch_plan() -> Result<Plan, String> {
+/// Lets the app open with no network (see `app/sw.js`).
+pub fn register_service_worker() {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let container = window.navigator().service_worker();
+    // Browsers without service workers still run the app online.
+    if container.is_undefined() {
+        return;
+    }
+    let _ = container.register("/sw.js");
+}
+
+/// The plan document: the cached id, refreshed from the server when online.
+async fn plan_id() -> Result<DocId, String> {
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let cached = storage
+        .as_ref()
+        .and_then(|s| s.get_item(PLAN_URL_KEY).ok().flatten())
+        .and_then(|url| DocId::parse(&url).ok());
+    if let Some(id) = cached {
+        return Ok(id);
+    }
+    let url = fetch_plan_url().await.map_err(|e| {
+        format!("Chưa có kế hoạch trên thiết bị này và không kết nối được máy chủ ({e}). Hãy kết nối mạng để mở lần đầu.")
+    })?;
+    let id = DocId::parse(&url).map_err(|e| e.to_string())?;
+    if let Some(s) = storage {
+        let _ = s.set_item(PLAN_URL_KEY, &id.url());
+    }
+    Ok(id)
+}
+
+async fn fetch_plan_url() -> Result<String, String> {
     let window = web_sys::window().ok_or("no window")?;
     let response = JsFuture::from(window.fetch_with_str("/api/plan"))
         .await
-        .map_err(|_| "không kết nối được máy chủ".to_string())?;
+        .map_err(|_| "mất kết nối".to_string())?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| "bad response")?;
     if !response.ok() {
         return Err(format!("máy chủ trả lời {}", response.status()));
     }
-    let buffer = JsFuture::from(response.array_buffer().map_err(|_| "no body")?)
+    let json = JsFuture::from(response.json().map_err(|_| "no body")?)
         .await
-        .map_err(|_| "tải dữ liệu bị gián đoạn".to_string())?;
-    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-    let doc = Automerge::load(&bytes).map_err(|e| e.to_string())?;
-    Plan::read(&doc).map_err(|e| e.to_string())
+        .map_err(|_| "câu trả lời không đọc được".to_string())?;
+    js_sys::Reflect::get(&json, &"url".into())
+        .ok()
+        .and_then(|v| v.as_string())
+        .ok_or_else(|| "câu trả lời thiếu url".to_string())
+}
+
+/// The plan, live from its document.
+#[component]
+fn PlanPage(id: DocId) -> impl IntoView {
+    let repo = repo::repo();
+    let signals = repo.open(id);
+    // The plan's outline only: measure texts are left out, so that typing in
+    // a measure does not rebuild the page (the text boxes follow the document
+    // themselves).
+    let plan = Memo::new(move |_| {
+        signals.version.track();
+        repo::repo().read(id, |doc| {
+            crate::schema::Plan::read(doc)
+                .map(|mut plan| {
+                    for m in plan
+                        .dimensions
+                        .iter_mut()
+                        .flat_map(|d| d.measures.iter_mut())
+                    {
+                        m.text.clear();
+                    }
+                    plan
+                })
+                .map_err(|e| e.to_string())
+        })
+    });
+    move || {
+        match signals.phase.get() {
+        Phase::Loading => view! { <p class="status-line" role="status">"Đang mở kế hoạch trên thiết bị…"</p> }.into_any(),
+        Phase::Fetching => view! {
+            <p class="status-line" role="status">
+                "Kế hoạch chưa có trên thiết bị này. Đang chờ tải từ máy chủ — cần kết nối mạng."
+            </p>
+        }.into_any(),
+        Phase::Unavailable => view! {
+            <p class="error" role="alert">"Máy chủ không có tài liệu này, hoặc bạn không có quyền xem."</p>
+        }.into_any(),
+        Phase::Ready => match plan.get() {
+            Some(Ok(plan)) => view! { <PlanView plan doc=id/> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">"Tài liệu kế hoạch bị lỗi: " {e}</p> }.into_any(),
+            None => view! { <p class="status-line">"…"</p> }.into_any(),
+        },
+    }
+    }
 }

@@ -1,10 +1,13 @@
 use leptos::prelude::*;
 
+use super::text_field::MeasureText;
+use crate::ids::DocId;
 use crate::schema::Plan;
 
 /// The plan: its title and the eight PAPI dimensions with their measures.
+/// With `doc`, measures are edited in place in that document.
 #[component]
-pub fn PlanView(plan: Plan) -> impl IntoView {
+pub fn PlanView(plan: Plan, #[prop(optional)] doc: Option<DocId>) -> impl IntoView {
     let Plan {
         title,
         agency,
@@ -19,11 +22,31 @@ pub fn PlanView(plan: Plan) -> impl IntoView {
             <p class="plan-meta">{agency} " · " {start_year} "–" {end_year}</p>
             <ol class="dimensions">
                 {dimensions.into_iter().map(|d| {
-                    let active = d.measures.iter().filter(|m| !m.retired).count();
+                    let active: Vec<_> = d.measures.into_iter().filter(|m| !m.retired).collect();
+                    let count = active.len();
+                    let dimension = d.name.clone();
                     view! {
                         <li class="dimension">
-                            <span class="dimension-name">{d.name}</span>
-                            <span class="dimension-count">{active} " nội dung"</span>
+                            <details>
+                                <summary>
+                                    <span class="dimension-name">{d.name}</span>
+                                    <span class="dimension-count">{count} " nội dung"</span>
+                                </summary>
+                                <ol class="measures">
+                                    {active.into_iter().enumerate().map(|(i, m)| {
+                                        let label = format!("{dimension}, nội dung {}", i + 1);
+                                        view! {
+                                            <li class="measure">
+                                                {m.group.map(|g| view! { <p class="measure-group">{g}</p> })}
+                                                {match doc {
+                                                    Some(doc) => view! { <MeasureText doc measure=m.id label/> }.into_any(),
+                                                    None => view! { <p class="measure-text">{m.text}</p> }.into_any(),
+                                                }}
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ol>
+                            </details>
                         </li>
                     }
                 }).collect_view()}

@@ -1,0 +1,665 @@
+//! The browser's documents: kept in memory and on the device (IndexedDB), and
+//! synced with the server over the automerge-repo protocol whenever a
+//! connection exists.
+//!
+//! One connection at a time. Each (document, connection) pair has its own
+//! automerge sync state, made fresh on every reconnect, so that nothing
+//! assumed about a previous connection survives it. Every change, local or
+//! received, is written to the device before the status can say it is saved.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, ChangeHash};
+use js_sys::{ArrayBuffer, Uint8Array};
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
+
+use super::store::{Store, StoreError};
+use crate::ids::DocId;
+use crate::wire::{DocMessage, Message, PeerMetadata};
+
+const FIRST_RETRY_MS: f64 = 500.0;
+const LONGEST_RETRY_MS: f64 = 30_000.0;
+const KEEPALIVE_EVERY_MS: i32 = 15_000;
+/// With nothing heard for this long, the connection is taken for dead.
+const SILENCE_LIMIT_MS: f64 = 40_000.0;
+/// Chunks written before the document is compacted into one snapshot.
+const COMPACT_AFTER: usize = 64;
+
+/// Where a document stands on this device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Loading,
+    Ready,
+    /// Not on the device; asked of the server, no answer yet.
+    Fetching,
+    /// Not on the device, and the server has not got it for us.
+    Unavailable,
+}
+
+/// What the status bar says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    pub connected: bool,
+    /// Changes on this device that the server has not confirmed.
+    pub unsynced: usize,
+    /// Writes to the device still under way.
+    pub writing: bool,
+    pub last_sync_ms: Option<f64>,
+    pub storage_error: Option<String>,
+}
+
+/// Per-document state that the interface watches.
+#[derive(Clone, Copy)]
+pub struct DocSignals {
+    pub version: RwSignal<u64>,
+    pub phase: RwSignal<Phase>,
+    pub unsynced: RwSignal<usize>,
+}
+
+struct Entry {
+    doc: Automerge,
+    signals: DocSignals,
+    /// The heads the server last announced for this document.
+    server_heads: Vec<ChangeHash>,
+    /// The heads already written to the device.
+    saved_heads: Vec<ChangeHash>,
+    writing: bool,
+    dirty: bool,
+    chunks_since_snapshot: usize,
+}
+
+struct Socket {
+    ws: WebSocket,
+    _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+struct Inner {
+    peer_id: String,
+    docs: HashMap<DocId, Entry>,
+    socket: Option<Socket>,
+    /// The server's peer id once the handshake is done.
+    server_id: Option<String>,
+    states: HashMap<DocId, sync::State>,
+    retry_ms: f64,
+    retry_timer: Option<i32>,
+    last_heard_ms: f64,
+    sync_url: String,
+}
+
+/// The app's document repository; one per page.
+pub struct Repo {
+    inner: RefCell<Inner>,
+    store: Store,
+    pub status: RwSignal<Status>,
+    _timers: RefCell<Vec<Closure<dyn FnMut()>>>,
+}
+
+thread_local! {
+    static REPO: RefCell<Option<Rc<Repo>>> = const { RefCell::new(None) };
+}
+
+/// The page's repository. Panics if `Repo::start` has not run.
+pub fn repo() -> Rc<Repo> {
+    REPO.with(|r| r.borrow().clone().expect("the repository is started"))
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("a window")
+}
+
+impl Repo {
+    /// Opens device storage, starts connecting, and makes the repository
+    /// available through `repo()`.
+    pub async fn start() -> Result<Rc<Repo>, StoreError> {
+        let store = Store::open().await?;
+        let location = window().location();
+        let scheme = if location.protocol().ok().as_deref() == Some("https:") {
+            "wss"
+        } else {
+            "ws"
+        };
+        let host = location.host().unwrap_or_default();
+        let repo = Rc::new(Repo {
+            inner: RefCell::new(Inner {
+                peer_id: format!("browser-{}", automerge::ActorId::random()),
+                docs: HashMap::new(),
+                socket: None,
+                server_id: None,
+                states: HashMap::new(),
+                retry_ms: FIRST_RETRY_MS,
+                retry_timer: None,
+                last_heard_ms: now_ms(),
+                sync_url: format!("{scheme}://{host}/sync"),
+            }),
+            store,
+            status: RwSignal::new(Status {
+                connected: false,
+                unsynced: 0,
+                writing: false,
+                last_sync_ms: None,
+                storage_error: None,
+            }),
+            _timers: RefCell::new(Vec::new()),
+        });
+        REPO.with(|r| *r.borrow_mut() = Some(repo.clone()));
+        repo.watch_network();
+        repo.connect();
+        Ok(repo)
+    }
+
+    // ---- documents -------------------------------------------------------
+
+    /// Starts loading a document (from the device, else from the server) and
+    /// returns the signals that follow it.
+    pub fn open(self: &Rc<Self>, id: DocId) -> DocSignals {
+        if let Some(e) = self.inner.borrow().docs.get(&id) {
+            return e.signals;
+        }
+        let signals = DocSignals {
+            version: RwSignal::new(0),
+            phase: RwSignal::new(Phase::Loading),
+            unsynced: RwSignal::new(0),
+        };
+        self.inner.borrow_mut().docs.insert(
+            id,
+            Entry {
+                doc: Automerge::new(),
+                signals,
+                server_heads: Vec::new(),
+                saved_heads: Vec::new(),
+                writing: false,
+                dirty: false,
+                chunks_since_snapshot: 0,
+            },
+        );
+        let repo = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let stored = repo.store.load(&id).await;
+            {
+                let mut inner = repo.inner.borrow_mut();
+                let Some(entry) = inner.docs.get_mut(&id) else {
+                    return;
+                };
+                match stored {
+                    Ok(Some(stored)) => {
+                        for chunk in &stored.chunks {
+                            if let Err(e) = entry.doc.load_incremental(chunk) {
+                                leptos::logging::error!(
+                                    "a stored chunk of {id} does not load: {e}"
+                                );
+                            }
+                        }
+                        entry.saved_heads = entry.doc.get_heads();
+                        entry.server_heads = stored
+                            .server_heads
+                            .iter()
+                            .filter_map(|h| h.parse().ok())
+                            .collect();
+                        entry.chunks_since_snapshot = stored.chunks.len();
+                        entry.signals.phase.set(Phase::Ready);
+                    }
+                    Ok(None) => entry.signals.phase.set(Phase::Fetching),
+                    Err(e) => {
+                        repo.status
+                            .update(|s| s.storage_error = Some(e.to_string()));
+                        entry.signals.phase.set(Phase::Fetching);
+                    }
+                }
+                entry.signals.version.update(|v| *v += 1);
+            }
+            repo.send_sync(id);
+            repo.refresh_status();
+        });
+        signals
+    }
+
+    /// Reads a document.
+    pub fn read<R>(&self, id: DocId, f: impl FnOnce(&Automerge) -> R) -> Option<R> {
+        let inner = self.inner.borrow();
+        let entry = inner.docs.get(&id)?;
+        (entry.signals.phase.get_untracked() == Phase::Ready).then(|| f(&entry.doc))
+    }
+
+    /// Makes a local change: written to the device at once, sent to the server
+    /// when connected.
+    pub fn change(self: &Rc<Self>, id: DocId, f: impl FnOnce(&mut Automerge)) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            let Some(entry) = inner.docs.get_mut(&id) else {
+                return;
+            };
+            if entry.signals.phase.get_untracked() != Phase::Ready {
+                return;
+            }
+            f(&mut entry.doc);
+            entry.signals.version.update(|v| *v += 1);
+        }
+        self.save(id);
+        self.send_sync(id);
+        self.refresh_status();
+    }
+
+    /// Writes what the device does not have yet; one write at a time per
+    /// document, so that chunks stay in order.
+    fn save(self: &Rc<Self>, id: DocId) {
+        let job = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(entry) = inner.docs.get_mut(&id) else {
+                return;
+            };
+            if entry.writing {
+                entry.dirty = true;
+                return;
+            }
+            let heads = entry.doc.get_heads();
+            let chunk = entry.doc.save_after(&entry.saved_heads);
+            entry.writing = true;
+            entry.dirty = false;
+            let server_heads: Vec<String> =
+                entry.server_heads.iter().map(|h| h.to_string()).collect();
+            let compact = entry.chunks_since_snapshot >= COMPACT_AFTER;
+            let snapshot = compact.then(|| entry.doc.save());
+            (heads, chunk, server_heads, snapshot)
+        };
+        self.refresh_status();
+        let repo = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let (heads, chunk, server_heads, snapshot) = job;
+            let name = format!(
+                "{:016x}-{}",
+                now_ms() as u64,
+                heads.first().map(|h| h.to_string()).unwrap_or_default()
+            );
+            let result = match snapshot {
+                Some(ref snapshot) => match repo.store.chunk_keys(&id).await {
+                    Ok(old) => match repo.store.compact(&id, &name, snapshot, &old).await {
+                        Ok(()) => repo.store.append(&id, &name, &[], &server_heads).await,
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                },
+                None => repo.store.append(&id, &name, &chunk, &server_heads).await,
+            };
+            let again = {
+                let mut inner = repo.inner.borrow_mut();
+                let Some(entry) = inner.docs.get_mut(&id) else {
+                    return;
+                };
+                entry.writing = false;
+                match &result {
+                    Ok(()) => {
+                        entry.saved_heads = heads;
+                        if snapshot.is_some() {
+                            entry.chunks_since_snapshot = 1;
+                        } else if !chunk.is_empty() {
+                            entry.chunks_since_snapshot += 1;
+                        }
+                        entry.dirty
+                    }
+                    Err(_) => true,
+                }
+            };
+            match result {
+                Ok(()) => repo.status.update(|s| s.storage_error = None),
+                Err(e) => {
+                    leptos::logging::error!("{e}");
+                    repo.status
+                        .update(|s| s.storage_error = Some(e.to_string()));
+                }
+            }
+            if again {
+                let failed = repo.status.get_untracked().storage_error.is_some();
+                if failed {
+                    // Try again shortly; the change stays in memory meanwhile.
+                    let r = repo.clone();
+                    repo.after(1000, move || r.save(id));
+                } else {
+                    repo.save(id);
+                }
+            }
+            repo.refresh_status();
+        });
+    }
+
+    /// Changes on the device that the server has not confirmed. Server heads
+    /// we have not received yet are left out, which can only over-count.
+    fn unsynced(entry: &Entry) -> usize {
+        let known: Vec<ChangeHash> = entry
+            .server_heads
+            .iter()
+            .filter(|h| entry.doc.get_change_meta_by_hash(h).is_some())
+            .copied()
+            .collect();
+        entry.doc.get_changes(&known).len()
+    }
+
+    fn refresh_status(&self) {
+        let inner = self.inner.borrow();
+        let mut total = 0;
+        let mut writing = false;
+        for entry in inner.docs.values() {
+            if entry.signals.phase.get_untracked() != Phase::Ready {
+                continue;
+            }
+            let n = Self::unsynced(entry);
+            if entry.signals.unsynced.get_untracked() != n {
+                entry.signals.unsynced.set(n);
+            }
+            total += n;
+            writing |= entry.writing || entry.dirty;
+        }
+        let connected = inner.server_id.is_some();
+        drop(inner);
+        self.status.update(|s| {
+            let was_saved = s.connected && s.unsynced == 0 && !s.writing;
+            s.connected = connected;
+            s.unsynced = total;
+            s.writing = writing;
+            if connected && total == 0 && !writing && !was_saved {
+                s.last_sync_ms = Some(now_ms());
+            }
+        });
+    }
+
+    // ---- connection ------------------------------------------------------
+
+    fn connect(self: &Rc<Self>) {
+        let url = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.socket.is_some() {
+                return;
+            }
+            if let Some(t) = inner.retry_timer.take() {
+                window().clear_timeout_with_handle(t);
+            }
+            inner.sync_url.clone()
+        };
+        let ws = match WebSocket::new(&url) {
+            Ok(ws) => ws,
+            Err(_) => {
+                self.schedule_reconnect();
+                return;
+            }
+        };
+        ws.set_binary_type(BinaryType::Arraybuffer);
+        let on_open = {
+            let repo = Rc::downgrade(self);
+            Closure::<dyn FnMut(JsValue)>::new(move |_| {
+                if let Some(repo) = repo.upgrade() {
+                    let join = {
+                        let inner = repo.inner.borrow();
+                        Message::Join {
+                            sender_id: inner.peer_id.clone(),
+                            supported_protocol_versions: vec![crate::wire::PROTOCOL_VERSION.into()],
+                            metadata: Some(PeerMetadata {
+                                storage_id: None,
+                                is_ephemeral: false,
+                            }),
+                        }
+                    };
+                    repo.send(&join);
+                }
+            })
+        };
+        let on_message = {
+            let repo = Rc::downgrade(self);
+            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                let Some(repo) = repo.upgrade() else { return };
+                let Ok(event) = event.dyn_into::<MessageEvent>() else {
+                    return;
+                };
+                let Ok(buffer) = event.data().dyn_into::<ArrayBuffer>() else {
+                    return;
+                };
+                repo.receive(&Uint8Array::new(&buffer).to_vec());
+            })
+        };
+        let on_close = {
+            let repo = Rc::downgrade(self);
+            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                let Some(repo) = repo.upgrade() else { return };
+                if let Ok(e) = event.dyn_into::<CloseEvent>() {
+                    if !e.reason().is_empty() {
+                        leptos::logging::warn!(
+                            "sync connection closed: {} {}",
+                            e.code(),
+                            e.reason()
+                        );
+                    }
+                }
+                repo.disconnected();
+            })
+        };
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        let mut inner = self.inner.borrow_mut();
+        inner.last_heard_ms = now_ms();
+        inner.socket = Some(Socket {
+            ws,
+            _handlers: vec![on_open, on_message, on_close],
+        });
+    }
+
+    fn disconnected(self: &Rc<Self>) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            if let Some(socket) = inner.socket.take() {
+                socket.ws.set_onopen(None);
+                socket.ws.set_onmessage(None);
+                socket.ws.set_onclose(None);
+                let _ = socket.ws.close();
+            }
+            inner.server_id = None;
+            inner.states.clear();
+        }
+        self.refresh_status();
+        self.schedule_reconnect();
+    }
+
+    fn schedule_reconnect(self: &Rc<Self>) {
+        let delay = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.retry_timer.is_some() {
+                return;
+            }
+            let delay = inner.retry_ms * (1.0 + 0.3 * js_sys::Math::random());
+            inner.retry_ms = (inner.retry_ms * 2.0).min(LONGEST_RETRY_MS);
+            delay
+        };
+        let repo = Rc::downgrade(self);
+        let timer = self.after(delay as i32, move || {
+            if let Some(repo) = repo.upgrade() {
+                repo.inner.borrow_mut().retry_timer = None;
+                repo.connect();
+            }
+        });
+        self.inner.borrow_mut().retry_timer = timer;
+    }
+
+    /// Reconnects at once when the browser says the network is back, and sends
+    /// keepalives, which also find connections that died without a word.
+    fn watch_network(self: &Rc<Self>) {
+        let repo = Rc::downgrade(self);
+        let online = Closure::<dyn FnMut()>::new(move || {
+            if let Some(repo) = repo.upgrade() {
+                repo.inner.borrow_mut().retry_ms = FIRST_RETRY_MS;
+                if repo.inner.borrow().socket.is_none() {
+                    repo.connect();
+                }
+            }
+        });
+        let _ =
+            window().add_event_listener_with_callback("online", online.as_ref().unchecked_ref());
+        let repo = Rc::downgrade(self);
+        let offline = Closure::<dyn FnMut()>::new(move || {
+            if let Some(repo) = repo.upgrade() {
+                repo.disconnected();
+            }
+        });
+        let _ =
+            window().add_event_listener_with_callback("offline", offline.as_ref().unchecked_ref());
+        let repo = Rc::downgrade(self);
+        let keepalive = Closure::<dyn FnMut()>::new(move || {
+            let Some(repo) = repo.upgrade() else { return };
+            let (open, silent) = {
+                let inner = repo.inner.borrow();
+                (
+                    inner.server_id.is_some(),
+                    now_ms() - inner.last_heard_ms > SILENCE_LIMIT_MS,
+                )
+            };
+            if open && silent {
+                repo.disconnected();
+            } else if open {
+                repo.send(&Message::Keepalive);
+            }
+        });
+        let _ = window().set_interval_with_callback_and_timeout_and_arguments_0(
+            keepalive.as_ref().unchecked_ref(),
+            KEEPALIVE_EVERY_MS,
+        );
+        self._timers
+            .borrow_mut()
+            .extend([online, offline, keepalive]);
+    }
+
+    fn after(&self, ms: i32, f: impl FnOnce() + 'static) -> Option<i32> {
+        let callback = Closure::once_into_js(f);
+        window()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), ms)
+            .ok()
+    }
+
+    fn send(&self, message: &Message) {
+        let inner = self.inner.borrow();
+        if let Some(socket) = &inner.socket {
+            if socket.ws.ready_state() == WebSocket::OPEN {
+                let _ = socket.ws.send_with_u8_array(&message.encode());
+            }
+        }
+    }
+
+    /// Sends whatever the server needs of a document.
+    fn send_sync(&self, id: DocId) {
+        let messages = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(server_id) = inner.server_id.clone() else {
+                return;
+            };
+            let peer_id = inner.peer_id.clone();
+            let Inner { docs, states, .. } = &mut *inner;
+            let Some(entry) = docs.get(&id) else { return };
+            let phase = entry.signals.phase.get_untracked();
+            if phase == Phase::Loading || phase == Phase::Unavailable {
+                return;
+            }
+            let state = states.entry(id).or_insert_with(sync::State::new);
+            let mut out = Vec::new();
+            while let Some(m) = entry.doc.generate_sync_message(state) {
+                let doc_message = DocMessage {
+                    sender_id: peer_id.clone(),
+                    target_id: server_id.clone(),
+                    document_id: id,
+                    data: m.encode(),
+                };
+                out.push(if phase == Phase::Fetching {
+                    Message::Request(doc_message)
+                } else {
+                    Message::Sync(doc_message)
+                });
+            }
+            out
+        };
+        for m in messages {
+            self.send(&m);
+        }
+    }
+
+    fn receive(self: &Rc<Self>, bytes: &[u8]) {
+        self.inner.borrow_mut().last_heard_ms = now_ms();
+        let message = match Message::decode(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                leptos::logging::warn!("ignored a message from the server: {e}");
+                return;
+            }
+        };
+        match message {
+            Message::Peer { sender_id, .. } => {
+                let ids: Vec<DocId> = {
+                    let mut inner = self.inner.borrow_mut();
+                    inner.server_id = Some(sender_id);
+                    inner.states.clear();
+                    inner.retry_ms = FIRST_RETRY_MS;
+                    inner.docs.keys().copied().collect()
+                };
+                for id in ids {
+                    self.send_sync(id);
+                }
+                self.refresh_status();
+            }
+            Message::Sync(m) | Message::Request(m) => self.receive_sync(m),
+            Message::DocUnavailable { document_id, .. } => {
+                let inner = self.inner.borrow();
+                if let Some(entry) = inner.docs.get(&document_id) {
+                    if entry.signals.phase.get_untracked() == Phase::Fetching {
+                        entry.signals.phase.set(Phase::Unavailable);
+                    }
+                }
+            }
+            Message::Error { message } => leptos::logging::warn!("the server reported: {message}"),
+            _ => {}
+        }
+    }
+
+    fn receive_sync(self: &Rc<Self>, m: DocMessage) {
+        let id = m.document_id;
+        let Ok(message) = sync::Message::decode(&m.data) else {
+            leptos::logging::warn!("bad sync data for {id}");
+            return;
+        };
+        let changed = {
+            let mut inner = self.inner.borrow_mut();
+            let Inner { docs, states, .. } = &mut *inner;
+            let Some(entry) = docs.get_mut(&id) else {
+                return;
+            };
+            if entry.signals.phase.get_untracked() == Phase::Loading {
+                return;
+            }
+            let state = states.entry(id).or_insert_with(sync::State::new);
+            let before = entry.doc.get_heads();
+            let heads_moved = entry.server_heads != message.heads;
+            entry.server_heads = message.heads.clone();
+            if let Err(e) = entry.doc.receive_sync_message(state, message) {
+                leptos::logging::warn!("sync for {id} failed: {e}");
+                return;
+            }
+            let after = entry.doc.get_heads();
+            if entry.signals.phase.get_untracked() == Phase::Fetching && !after.is_empty() {
+                entry.signals.phase.set(Phase::Ready);
+            }
+            if before != after {
+                entry.signals.version.update(|v| *v += 1);
+            }
+            before != after || heads_moved
+        };
+        // Received changes are kept on the device too, with the server's heads.
+        if changed {
+            self.save(id);
+        }
+        self.send_sync(id);
+        self.refresh_status();
+    }
+}

@@ -1,0 +1,103 @@
+use leptos::html::Textarea;
+use leptos::prelude::*;
+
+use super::repo::repo;
+use crate::ids::DocId;
+use crate::schema::measure_text;
+use crate::text::{diff, move_caret};
+
+/// A measure's text, edited in place and merged live with other editors.
+///
+/// Typing becomes splices into the document's text. Edits from others are
+/// put into the box with the caret and selection kept in place, except while
+/// an input method is composing a letter (Telex, VNI, phone keyboards): then
+/// the box is left alone until the composition ends, so that no letter is
+/// lost or doubled.
+#[component]
+pub fn MeasureText(doc: DocId, measure: String, label: String) -> impl IntoView {
+    let node = NodeRef::<Textarea>::new();
+    let composing = StoredValue::new(false);
+    let signals = repo().open(doc);
+    let measure = StoredValue::new(measure);
+
+    let current = move || {
+        repo()
+            .read(doc, |d| {
+                measure_text(d, &measure.get_value())
+                    .and_then(|t| automerge::ReadDoc::text(d, &t).ok())
+            })
+            .flatten()
+            .unwrap_or_default()
+    };
+
+    // Puts the document's text into the box, keeping the caret in place.
+    let show = move || {
+        let Some(el) = node.get_untracked() else {
+            return;
+        };
+        if composing.get_value() {
+            return;
+        }
+        let text = current();
+        let shown = el.value();
+        if shown == text {
+            return;
+        }
+        let start = el.selection_start().ok().flatten().unwrap_or(0) as usize;
+        let end = el.selection_end().ok().flatten().unwrap_or(0) as usize;
+        el.set_value(&text);
+        let focused = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.active_element())
+            .is_some_and(|a| a == **el);
+        if focused {
+            let s = move_caret(&shown, &text, start) as u32;
+            let e = move_caret(&shown, &text, end) as u32;
+            let _ = el.set_selection_range(s, e);
+        }
+    };
+
+    Effect::new(move |_| {
+        signals.version.track();
+        show();
+    });
+
+    // What the user typed becomes a splice of the document's text.
+    let apply = move || {
+        let Some(el) = node.get_untracked() else {
+            return;
+        };
+        let typed = el.value();
+        let stored = current();
+        let Some(splice) = diff(&stored, &typed) else {
+            return;
+        };
+        repo().change(doc, |d| {
+            let Some(text) = measure_text(d, &measure.get_value()) else {
+                return;
+            };
+            let _ = d.transact::<_, _, automerge::AutomergeError>(|tx| {
+                use automerge::transaction::Transactable;
+                tx.splice_text(&text, splice.at, splice.delete as isize, &splice.insert)?;
+                Ok(())
+            });
+        });
+    };
+
+    view! {
+        <textarea
+            class="measure-text"
+            node_ref=node
+            data-measure=move || measure.get_value()
+            aria-label=label
+            rows="4"
+            on:input=move |_| apply()
+            on:compositionstart=move |_| composing.set_value(true)
+            on:compositionend=move |_| {
+                composing.set_value(false);
+                apply();
+                show();
+            }
+        ></textarea>
+    }
+}

@@ -1,0 +1,204 @@
+//! Offline-first editing in real Chromium against the real server: live
+//! sync between two sessions, edits made while the server is down or
+//! unreachable, a server killed mid-typing, and reloads.
+
+use std::time::Duration;
+
+use automerge::ReadDoc;
+use papi::ids::DocId;
+use papi::schema::measure_text;
+use papi_e2e::{http, wait_for, Browser, Server, SyncClient};
+use serde_json::json;
+
+const LIMIT: Duration = Duration::from_secs(60);
+const FIRST: &str = "textarea[data-measure=\"d1-m1\"]";
+const SECOND: &str = "textarea[data-measure=\"d1-m2\"]";
+
+/// Opens the app and the first dimension's measures.
+fn open_plan(browser: &Browser, server: &Server) {
+    browser.goto(&server.url("/"));
+    browser.wait_for_text(&["Tham gia của người dân ở cấp cơ sở"], LIMIT);
+    let summary = browser.find("li.dimension:first-child summary");
+    browser.click(&summary);
+    browser.find(FIRST);
+}
+
+fn sync_state(browser: &Browser) -> String {
+    browser
+        .execute(
+            "const s = document.querySelector('.sync-status'); return s ? s.dataset.state : '';",
+            json!([]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn wait_for_state(browser: &Browser, state: &str) {
+    wait_for(&format!("the status to be {state}"), LIMIT, || {
+        (sync_state(browser) == state).then_some(())
+    });
+}
+
+/// Tells the page the network is back, as the browser does when it returns.
+fn network_back(browser: &Browser) {
+    browser.execute("window.dispatchEvent(new Event('online'));", json!([]));
+}
+
+/// The measure's text as the server holds it, read by a protocol client.
+fn server_text(server: &Server, measure: &str) -> String {
+    let mut r = http().get(server.url("/api/plan")).call().unwrap();
+    let body: serde_json::Value = r.body_mut().read_json().unwrap();
+    let id = DocId::parse(body["url"].as_str().unwrap()).unwrap();
+    let mut client = SyncClient::connect(&server.sync_url());
+    assert!(client.open(id));
+    let doc = client.doc(id);
+    let text = measure_text(doc, measure).expect("the measure exists");
+    doc.text(&text).unwrap()
+}
+
+#[test]
+fn an_edit_in_one_session_appears_in_the_other_without_reload() {
+    let server = Server::start();
+    let alice = Browser::start();
+    let bob = Browser::start();
+    open_plan(&alice, &server);
+    open_plan(&bob, &server);
+    let original = alice.value(FIRST);
+    assert!(original.starts_with("Đẩy mạnh"), "{original}");
+
+    let field = alice.find(FIRST);
+    alice.type_into(&field, " Đã triển khai ở 12 xã.");
+    let seen = bob.wait_for_value(FIRST, LIMIT, |v| v.ends_with(" Đã triển khai ở 12 xã."));
+    assert_eq!(seen, format!("{original} Đã triển khai ở 12 xã."));
+    wait_for_state(&alice, "saved");
+    assert_eq!(server_text(&server, "d1-m1"), seen);
+}
+
+#[test]
+fn edits_made_while_the_server_is_down_merge_when_it_returns() {
+    let mut server = Server::start();
+    let alice = Browser::start();
+    let bob = Browser::start();
+    open_plan(&alice, &server);
+    open_plan(&bob, &server);
+    wait_for_state(&alice, "saved");
+    wait_for_state(&bob, "saved");
+    let first = alice.value(FIRST);
+    let second = alice.value(SECOND);
+
+    assert!(server.stop());
+    wait_for_state(&alice, "offline");
+    wait_for_state(&bob, "offline");
+    // The same field, and different fields.
+    alice.type_into(&alice.find(FIRST), " [An]");
+    bob.type_into(&bob.find(FIRST), " [Bình]");
+    bob.type_into(&bob.find(SECOND), " [Bình 2]");
+    wait_for(
+        "the status to count changes only on the device",
+        LIMIT,
+        || {
+            alice
+                .text()
+                .contains("thay đổi chỉ có trên thiết bị này")
+                .then_some(())
+        },
+    );
+
+    server.restart();
+    network_back(&alice);
+    network_back(&bob);
+    for browser in [&alice, &bob] {
+        let merged =
+            browser.wait_for_value(FIRST, LIMIT, |v| v.contains("[An]") && v.contains("[Bình]"));
+        assert!(merged.starts_with(&first), "{merged}");
+        assert_eq!(merged.len(), first.len() + " [An]".len() + " [Bình]".len());
+        browser.wait_for_value(SECOND, LIMIT, |v| v == format!("{second} [Bình 2]"));
+    }
+    wait_for_state(&alice, "saved");
+    wait_for_state(&bob, "saved");
+    assert_eq!(
+        alice.value(FIRST),
+        bob.value(FIRST),
+        "both sessions converge"
+    );
+    assert_eq!(server_text(&server, "d1-m1"), alice.value(FIRST));
+}
+
+#[test]
+fn every_edit_survives_a_server_killed_while_typing() {
+    let mut server = Server::start();
+    let alice = Browser::start();
+    let bob = Browser::start();
+    open_plan(&alice, &server);
+    open_plan(&bob, &server);
+    let original = alice.value(FIRST);
+    let field = alice.find(FIRST);
+    let mut typed = String::new();
+    for round in 0..12 {
+        let chunk = format!(" {round}-ơư");
+        alice.type_into(&field, &chunk);
+        typed.push_str(&chunk);
+        if round == 5 {
+            server.kill();
+        }
+        if round == 8 {
+            server.restart();
+            network_back(&alice);
+            network_back(&bob);
+        }
+    }
+    let expected = format!("{original}{typed}");
+    bob.wait_for_value(FIRST, LIMIT, |v| v == expected);
+    wait_for_state(&alice, "saved");
+    assert_eq!(server_text(&server, "d1-m1"), expected);
+}
+
+#[test]
+fn edits_made_while_the_server_is_down_survive_a_reload_and_sync_later() {
+    let mut server = Server::start();
+    let alice = Browser::start();
+    open_plan(&alice, &server);
+    wait_for_state(&alice, "saved");
+    let original = alice.value(FIRST);
+    // The app shell is cached by the service worker once it is active.
+    wait_for("the service worker to take control", LIMIT, || {
+        alice
+            .execute("return !!navigator.serviceWorker.controller;", json!([]))
+            .as_bool()
+            .filter(|c| *c)
+    });
+
+    assert!(server.stop());
+    wait_for_state(&alice, "offline");
+    alice.type_into(&alice.find(FIRST), " (ngoại tuyến)");
+    wait_for(
+        "the change to be counted as only on this device",
+        LIMIT,
+        || {
+            alice
+                .text()
+                .contains(" thay đổi chỉ có trên thiết bị này")
+                .then_some(())
+        },
+    );
+
+    // Reload with the server still down: the app and the edit come from the device.
+    alice.reload();
+    alice.wait_for_text(&["Tham gia của người dân ở cấp cơ sở"], LIMIT);
+    alice.click(&alice.find("li.dimension:first-child summary"));
+    alice.wait_for_value(FIRST, LIMIT, |v| v == format!("{original} (ngoại tuyến)"));
+    assert!(
+        alice.text().contains(" thay đổi chỉ có trên thiết bị này"),
+        "{}",
+        alice.text()
+    );
+
+    server.restart();
+    network_back(&alice);
+    wait_for_state(&alice, "saved");
+    assert_eq!(
+        server_text(&server, "d1-m1"),
+        format!("{original} (ngoại tuyến)")
+    );
+}
