@@ -25,7 +25,10 @@ fn a_javascript_client_reads_the_browsers_edit_and_the_browser_sees_its_edit() {
     let field = browser.find(FIELD);
     browser.type_into(&field, " [trình duyệt]");
     papi_e2e::wait_for("the browser's edit to reach the server", LIMIT, || {
-        let state = browser.execute("return document.querySelector('.sync-status').dataset.state;", json!([]));
+        let state = browser.execute(
+            "return document.querySelector('.sync-status').dataset.state;",
+            json!([]),
+        );
         (state == "saved").then_some(())
     });
 
@@ -45,7 +48,10 @@ fn a_javascript_client_reads_the_browsers_edit_and_the_browser_sees_its_edit() {
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
     let first = lines.next().expect("the client prints the text").unwrap();
     let read: serde_json::Value = serde_json::from_str(&first).unwrap();
-    assert!(read["text"].as_str().unwrap().ends_with(" [trình duyệt]"), "{first}");
+    assert!(
+        read["text"].as_str().unwrap().ends_with(" [trình duyệt]"),
+        "{first}"
+    );
     assert_eq!(lines.next().unwrap().unwrap(), "changed");
 
     let seen = browser.wait_for_value(FIELD, LIMIT, |v| v.ends_with(" [trình duyệt] [JavaScript]"));

@@ -3,7 +3,7 @@
 mod plan_view;
 pub mod repo;
 mod status;
-mod store;
+pub mod store;
 mod text_field;
 
 pub use plan_view::PlanView;
@@ -131,10 +131,28 @@ fn PlanPage(id: DocId) -> impl IntoView {
             <p class="error" role="alert">"Máy chủ không có tài liệu này, hoặc bạn không có quyền xem."</p>
         }.into_any(),
         Phase::Ready => match plan.get() {
-            Some(Ok(plan)) => view! { <PlanView plan doc=id/> }.into_any(),
+            Some(Ok(plan)) => view! {
+                <DocBadge unsynced=signals.unsynced/>
+                <PlanView plan doc=id/>
+            }.into_any(),
             Some(Err(e)) => view! { <p class="error" role="alert">"Tài liệu kế hoạch bị lỗi: " {e}</p> }.into_any(),
             None => view! { <p class="status-line">"…"</p> }.into_any(),
         },
+    }
+    }
+}
+
+/// Whether one document has changes that are only on this device.
+#[component]
+fn DocBadge(unsynced: RwSignal<usize>) -> impl IntoView {
+    move || {
+        match unsynced.get() {
+        0 => view! { <p class="doc-badge" data-unsynced="0">"Tài liệu này đã lưu đủ lên máy chủ."</p> }.into_any(),
+        n => view! {
+            <p class="doc-badge pending" data-unsynced=n.to_string()>
+                {format!("Tài liệu này có {n} thay đổi chỉ có trên thiết bị này.")}
+            </p>
+        }.into_any(),
     }
     }
 }
