@@ -5,6 +5,7 @@
 //! It compiles for both targets and pulls in neither UI nor server code. The
 //! `ui` feature adds the Leptos app that Trunk builds for the browser.
 
+pub mod access;
 pub mod calendar;
 pub mod ids;
 pub mod schema;

@@ -1,0 +1,166 @@
+//! Who may read and write which document: the rules the sync server enforces.
+//! The browser uses them only to decide what to show; it is never trusted.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages users and units.
+    Admin,
+    /// The Director (Giám đốc): reads reports, approves the consolidated one.
+    Director,
+    /// Office staff who keep the plan and consolidate the reports.
+    Coordinator,
+    /// Submits the unit's report.
+    UnitLead,
+    /// Drafts the unit's report.
+    Staff,
+    /// Reads the plan and the unit's report.
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::Director,
+        Role::Coordinator,
+        Role::UnitLead,
+        Role::Staff,
+        Role::Viewer,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Director => "director",
+            Role::Coordinator => "coordinator",
+            Role::UnitLead => "unit_lead",
+            Role::Staff => "staff",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.key() == key)
+    }
+}
+
+/// Where a report stands in its review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    Draft,
+    Submitted,
+    Returned,
+    Accepted,
+}
+
+/// What a document is, as far as access goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DocKind {
+    Plan,
+    UnitReport { unit: String, status: ReportStatus },
+    Consolidated { approved: bool },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    None,
+    Read,
+    Write,
+}
+
+/// The signed-in person, as the server knows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub role: Role,
+    pub unit: String,
+}
+
+/// The access `actor` has to a document of kind `doc`.
+pub fn access(actor: &Actor, doc: &DocKind) -> Access {
+    use Role::*;
+    match doc {
+        DocKind::Plan => match actor.role {
+            Coordinator | Admin => Access::Write,
+            Director | UnitLead | Staff | Viewer => Access::Read,
+        },
+        DocKind::UnitReport { unit, status } => {
+            let own = &actor.unit == unit;
+            let editable = matches!(status, ReportStatus::Draft | ReportStatus::Returned);
+            match actor.role {
+                Coordinator | Director => Access::Read,
+                UnitLead | Staff if own && editable => Access::Write,
+                UnitLead | Staff | Viewer if own => Access::Read,
+                Admin | UnitLead | Staff | Viewer => Access::None,
+            }
+        }
+        DocKind::Consolidated { approved } => match actor.role {
+            Coordinator if !approved => Access::Write,
+            Coordinator | Director => Access::Read,
+            Admin | UnitLead | Staff | Viewer => Access::None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Access::{None as N, Read as R, Write as W};
+    use ReportStatus::*;
+
+    fn actor(role: Role, unit: &str) -> Actor {
+        Actor {
+            role,
+            unit: unit.into(),
+        }
+    }
+
+    fn report(unit: &str, status: ReportStatus) -> DocKind {
+        DocKind::UnitReport {
+            unit: unit.into(),
+            status,
+        }
+    }
+
+    /// Every role × document kind × state, written out as the docs give it.
+    #[test]
+    fn the_whole_matrix() {
+        // role, the plan, own report (draft, submitted, returned, accepted),
+        // another unit's draft, consolidated (draft, approved)
+        let rows: [(Role, [Access; 8]); 6] = [
+            (Role::Admin, [W, N, N, N, N, N, N, N]),
+            (Role::Director, [R, R, R, R, R, R, R, R]),
+            (Role::Coordinator, [W, R, R, R, R, R, W, R]),
+            (Role::UnitLead, [R, W, R, W, R, N, N, N]),
+            (Role::Staff, [R, W, R, W, R, N, N, N]),
+            (Role::Viewer, [R, R, R, R, R, N, N, N]),
+        ];
+        for (role, expected) in rows {
+            let a = actor(role, "van-phong");
+            let docs = [
+                DocKind::Plan,
+                report("van-phong", Draft),
+                report("van-phong", Submitted),
+                report("van-phong", Returned),
+                report("van-phong", Accepted),
+                report("thanh-tra", Draft),
+                DocKind::Consolidated { approved: false },
+                DocKind::Consolidated { approved: true },
+            ];
+            for (doc, want) in docs.iter().zip(expected) {
+                assert_eq!(access(&a, doc), want, "{role:?} on {doc:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn roles_have_stable_keys() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.key()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+}
