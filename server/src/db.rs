@@ -24,6 +24,21 @@ const MIGRATIONS: &[&str] = &[
     // 1: document storage for the sync engine, and server settings.
     "CREATE TABLE docs (key TEXT PRIMARY KEY NOT NULL, data BLOB NOT NULL) WITHOUT ROWID;
      CREATE TABLE settings (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;",
+    // 2: the directory — a tree of units, and users with a unit and a role.
+    "CREATE TABLE units (
+         id TEXT PRIMARY KEY NOT NULL,
+         name TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         parent TEXT REFERENCES units (id)
+     );
+     CREATE TABLE users (
+         id INTEGER PRIMARY KEY,
+         username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+         display_name TEXT NOT NULL,
+         unit TEXT NOT NULL REFERENCES units (id),
+         role TEXT NOT NULL,
+         password_hash TEXT NOT NULL
+     );",
 ];
 
 /// A handle on the database, cheap to clone. Calls run on tokio's blocking

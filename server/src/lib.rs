@@ -4,6 +4,7 @@
 mod api;
 mod assets;
 mod db;
+pub mod directory;
 mod durable;
 mod error;
 mod seed;
@@ -21,10 +22,10 @@ use axum::Router;
 use samod::{AcceptorHandle, DocumentId, Repo};
 use tower_http::trace::TraceLayer;
 
+pub use db::Db;
 pub use error::StartError;
 
 use assets::Assets;
-use db::Db;
 use durable::Durable;
 use storage::SqliteStorage;
 
@@ -66,6 +67,20 @@ pub struct AppState {
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "papi.sqlite3";
 
+/// Opens (creating if needed) the database in `data_dir`, with the unit
+/// tree seeded.
+pub async fn open_database(data_dir: &std::path::Path) -> Result<Db, StartError> {
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::Io {
+        what: format!("data directory {}", data_dir.display()),
+        source,
+    })?;
+    let db = Db::open(&data_dir.join(DB_FILE))?;
+    directory::seed_units(&db)
+        .await
+        .map_err(|e| StartError::Corrupt(format!("seeding units: {e}")))?;
+    Ok(db)
+}
+
 /// Runs the server until `shutdown` resolves, then stops the sync engine and
 /// flushes storage before returning.
 pub async fn run(
@@ -73,9 +88,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let io = |what: String| move |source| StartError::Io { what, source };
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(io(format!("data directory {}", config.data_dir.display())))?;
-    let db = Db::open(&config.data_dir.join(DB_FILE))?;
+    let db = open_database(&config.data_dir).await?;
     let durable = Durable::default();
     let repo = Repo::build_tokio()
         .with_storage(SqliteStorage::new(db.clone(), durable.clone()))

@@ -1,20 +1,25 @@
+use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use papi::access::Role;
+use papi_server::directory::{self, NewUser};
 use tracing_subscriber::EnvFilter;
 
 /// The PAPI workspace server: plan, reports and sync for the PAPI
-/// improvement plan, offline first.
+/// improvement plan, offline first. Without a command it serves.
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on.
     #[arg(long, env = "PAPI_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// Folder for the database; created if missing.
-    #[arg(long, env = "PAPI_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "PAPI_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
     /// Folder of the built front end (Trunk's output).
     #[arg(long, env = "PAPI_DIST_DIR", default_value = "./dist")]
@@ -25,6 +30,44 @@ struct Cli {
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PAPI_LOG_JSON")]
     log_json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create an administrator (the first account of a production server).
+    CreateAdmin {
+        username: String,
+        /// The name shown in the app.
+        #[arg(long, default_value = "Quản trị hệ thống")]
+        name: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Add a user to a unit with a role.
+    AddUser {
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// The unit's id (see `units`).
+        #[arg(long)]
+        unit: String,
+        /// admin, director, coordinator, unit_lead, staff or viewer.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password for a user.
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the users.
+    Users,
+    /// List the units.
+    Units,
 }
 
 #[tokio::main]
@@ -41,20 +84,140 @@ async fn main() -> ExitCode {
         logs.init();
     }
 
-    let config = papi_server::Config {
-        addr: cli.addr,
-        data_dir: cli.data_dir,
-        dist_dir: cli.dist_dir,
-        limits: papi_server::Limits {
-            max_message_bytes: cli.max_message_bytes,
-        },
+    let outcome = match cli.command {
+        None => {
+            let config = papi_server::Config {
+                addr: cli.addr,
+                data_dir: cli.data_dir,
+                dist_dir: cli.dist_dir,
+                limits: papi_server::Limits {
+                    max_message_bytes: cli.max_message_bytes,
+                },
+            };
+            papi_server::run(config, papi_server::shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Some(command) => manage(&cli.data_dir, command).await,
     };
-    match papi_server::run(config, papi_server::shutdown_signal()).await {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "server stopped");
             eprintln!("papi-server: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The directory commands, run against the database in `data_dir`.
+async fn manage(data_dir: &std::path::Path, command: Command) -> Result<(), String> {
+    let db = papi_server::open_database(data_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    let err = |e: directory::DirectoryError| e.to_string();
+    match command {
+        Command::CreateAdmin {
+            username,
+            name,
+            password_stdin,
+        } => {
+            let top = directory::units(&db)
+                .await
+                .map_err(err)?
+                .into_iter()
+                .find(|u| u.parent.is_none())
+                .ok_or("there is no unit to put the administrator in")?;
+            let (password, shown) = password(password_stdin)?;
+            let user = directory::add_user(
+                &db,
+                NewUser {
+                    username: &username,
+                    display_name: &name,
+                    unit: &top.id,
+                    role: Role::Admin,
+                    password: &password,
+                },
+            )
+            .await
+            .map_err(err)?;
+            println!("Created administrator {} in {}.", user.username, top.name);
+            print_password(shown, &password);
+        }
+        Command::AddUser {
+            username,
+            name,
+            unit,
+            role,
+            password_stdin,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                format!("unknown role {role:?}: use admin, director, coordinator, unit_lead, staff or viewer")
+            })?;
+            let (password, shown) = password(password_stdin)?;
+            let user = directory::add_user(
+                &db,
+                NewUser {
+                    username: &username,
+                    display_name: &name,
+                    unit: &unit,
+                    role,
+                    password: &password,
+                },
+            )
+            .await
+            .map_err(err)?;
+            println!("Added {} ({}) to {}.", user.username, role.key(), user.unit);
+            print_password(shown, &password);
+        }
+        Command::ResetPassword {
+            username,
+            password_stdin,
+        } => {
+            let (password, shown) = password(password_stdin)?;
+            directory::set_password(&db, &username, &password)
+                .await
+                .map_err(err)?;
+            println!("New password set for {username}.");
+            print_password(shown, &password);
+        }
+        Command::Users => {
+            for u in directory::users(&db).await.map_err(err)? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.username,
+                    u.role.key(),
+                    u.unit,
+                    u.display_name
+                );
+            }
+        }
+        Command::Units => {
+            for u in directory::units(&db).await.map_err(err)? {
+                let parent = u.parent.unwrap_or_else(|| "-".into());
+                println!("{}\t{}\t{}\t{}", u.id, u.kind, parent, u.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The password from standard input, or a new random one (to be shown).
+fn password(from_stdin: bool) -> Result<(String, bool), String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("reading the password: {e}"))?;
+        Ok((line.trim_end_matches(['\r', '\n']).to_string(), false))
+    } else {
+        Ok((directory::random_password(), true))
+    }
+}
+
+fn print_password(shown: bool, password: &str) {
+    if shown {
+        println!("Password: {password}");
+        println!("(shown once; it is stored only as an argon2id hash)");
     }
 }

@@ -6,7 +6,7 @@ mod server;
 mod sync_client;
 
 pub use browser::Browser;
-pub use server::Server;
+pub use server::{server_binary, Server};
 pub use sync_client::{Closed, SyncClient};
 
 use std::path::PathBuf;

@@ -149,7 +149,8 @@ impl Drop for Server {
     }
 }
 
-fn server_binary() -> PathBuf {
+/// The `papi-server` binary under test.
+pub fn server_binary() -> PathBuf {
     if let Ok(path) = std::env::var("PAPI_SERVER_BIN") {
         return PathBuf::from(path);
     }

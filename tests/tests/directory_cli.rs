@@ -1,0 +1,149 @@
+//! Managing the directory from the server binary's command line: what an
+//! administrator does on a new production server.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use papi_e2e::server_binary;
+
+fn run(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(server_binary())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start papi-server");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn an_admin_creates_users_and_resets_passwords() {
+    let data = tempfile::tempdir().unwrap();
+    let units = run(data.path(), &["units"], None);
+    assert!(units.status.success());
+    assert!(stdout(&units).contains("phong-ngan-sach\tdivision\tso-tai-chinh"));
+
+    let admin = run(data.path(), &["create-admin", "quantri"], None);
+    assert!(admin.status.success(), "{admin:?}");
+    let text = stdout(&admin);
+    let password = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Password: "))
+        .expect("a generated password is shown once");
+    assert_eq!(password.len(), 16);
+
+    let add = run(
+        data.path(),
+        &[
+            "add-user",
+            "an.nguyen",
+            "--name",
+            "Nguyễn Văn An",
+            "--unit",
+            "phong-ngan-sach",
+            "--role",
+            "unit_lead",
+            "--password-stdin",
+        ],
+        Some("mật khẩu của An\n"),
+    );
+    assert!(add.status.success(), "{add:?}");
+    assert!(
+        !stdout(&add).contains("mật khẩu"),
+        "a password given on stdin is not echoed"
+    );
+
+    let users = stdout(&run(data.path(), &["users"], None));
+    assert!(
+        users.contains("an.nguyen\tunit_lead\tphong-ngan-sach\tNguyễn Văn An"),
+        "{users}"
+    );
+    assert!(users.contains("quantri\tadmin\tso-tai-chinh"), "{users}");
+
+    let reset = run(data.path(), &["reset-password", "an.nguyen"], None);
+    assert!(reset.status.success());
+    assert!(stdout(&reset).contains("Password: "));
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    for (args, expected) in [
+        (
+            vec![
+                "add-user", "x.y", "--name", "X", "--unit", "nowhere", "--role", "staff",
+            ],
+            "no unit",
+        ),
+        (
+            vec![
+                "add-user",
+                "x.y",
+                "--name",
+                "X",
+                "--unit",
+                "van-phong",
+                "--role",
+                "boss",
+            ],
+            "unknown role",
+        ),
+        (
+            vec![
+                "add-user",
+                "x y",
+                "--name",
+                "X",
+                "--unit",
+                "van-phong",
+                "--role",
+                "staff",
+            ],
+            "username",
+        ),
+        (vec!["reset-password", "nobody"], "no user"),
+    ] {
+        let out = run(data.path(), &args, None);
+        assert!(!out.status.success(), "{args:?} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    let short = run(
+        data.path(),
+        &[
+            "add-user",
+            "x.y",
+            "--name",
+            "X",
+            "--unit",
+            "van-phong",
+            "--role",
+            "staff",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8"));
+    assert_eq!(
+        stdout(&run(data.path(), &["users"], None)),
+        "",
+        "nothing was added"
+    );
+}
