@@ -39,6 +39,13 @@ const MIGRATIONS: &[&str] = &[
          role TEXT NOT NULL,
          password_hash TEXT NOT NULL
      );",
+    // 3: sign-in sessions; only a hash of each token is kept.
+    "CREATE TABLE sessions (
+         token_hash BLOB PRIMARY KEY NOT NULL,
+         user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+         created_ms INTEGER NOT NULL,
+         expires_ms INTEGER NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// A handle on the database, cheap to clone. Calls run on tokio's blocking

@@ -26,6 +26,12 @@ pub enum StartError {
 pub enum ApiError {
     #[error("not found")]
     NotFound,
+    #[error("not signed in")]
+    Unauthorized,
+    #[error("too many failed attempts")]
+    TooManyAttempts(u64),
+    #[error("bad request: {0}")]
+    BadRequest(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -40,6 +46,28 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not found"),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "wrong username or password, or not signed in",
+            ),
+            ApiError::TooManyAttempts(secs) => {
+                let body = Json(
+                    serde_json::json!({ "error": "too many failed attempts; try again later", "retry_after_secs": secs }),
+                );
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                    body,
+                )
+                    .into_response();
+            }
+            ApiError::BadRequest(detail) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(serde_json::json!({ "error": detail })),
+                )
+                    .into_response();
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error")

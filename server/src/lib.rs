@@ -3,11 +3,13 @@
 
 mod api;
 mod assets;
+mod auth;
 mod db;
 pub mod directory;
 mod durable;
 mod error;
 mod seed;
+mod sessions;
 mod storage;
 mod sync;
 
@@ -36,6 +38,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub dist_dir: PathBuf,
     pub limits: Limits,
+    /// How long a sign-in lasts.
+    pub session_lifetime: std::time::Duration,
+    /// Mark the session cookie Secure even without a proxy's
+    /// `X-Forwarded-Proto: https` (for a server behind TLS).
+    pub secure_cookies: bool,
 }
 
 /// Limits on what a client may send.
@@ -62,6 +69,9 @@ pub struct AppState {
     acceptor: AcceptorHandle,
     durable: Durable,
     limits: Limits,
+    limiter: auth::Limiter,
+    session_lifetime: std::time::Duration,
+    secure_cookies: bool,
 }
 
 /// The database file inside the data directory.
@@ -112,6 +122,9 @@ pub async fn run(
         acceptor,
         durable,
         limits: config.limits,
+        limiter: auth::Limiter::default(),
+        session_lifetime: config.session_lifetime,
+        secure_cookies: config.secure_cookies,
     };
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
@@ -123,9 +136,12 @@ pub async fn run(
     // The tests and the run script read this line to learn the address.
     println!("Listening on http://{local}/");
 
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     tracing::info!("shutting down: flushing storage");
     repo.stop().await;
     db.checkpoint().await?;
@@ -136,6 +152,7 @@ pub async fn run(
 fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
+        .merge(auth::router())
         .route("/sync", axum::routing::get(sync::endpoint))
         .fallback(static_files)
         .layer(

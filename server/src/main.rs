@@ -27,6 +27,12 @@ struct Cli {
     /// The largest message a client may send on /sync, in bytes.
     #[arg(long, env = "PAPI_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_message_bytes: usize,
+    /// How many days a sign-in lasts.
+    #[arg(long, env = "PAPI_SESSION_DAYS", default_value_t = 14)]
+    session_days: u64,
+    /// Mark the session cookie Secure (set this when serving over TLS).
+    #[arg(long, env = "PAPI_SECURE_COOKIES")]
+    secure_cookies: bool,
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PAPI_LOG_JSON")]
     log_json: bool,
@@ -93,6 +99,8 @@ async fn main() -> ExitCode {
                 limits: papi_server::Limits {
                     max_message_bytes: cli.max_message_bytes,
                 },
+                session_lifetime: std::time::Duration::from_secs(cli.session_days * 24 * 3600),
+                secure_cookies: cli.secure_cookies,
             };
             papi_server::run(config, papi_server::shutdown_signal())
                 .await

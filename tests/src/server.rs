@@ -54,6 +54,36 @@ impl Server {
         self.data.path()
     }
 
+    /// Adds a user through the binary's command line, with `password`.
+    pub fn add_user(&self, username: &str, unit: &str, role: &str, password: &str) {
+        use std::io::Write;
+        let mut child = Command::new(server_binary())
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .args([
+                "add-user",
+                username,
+                "--name",
+                username,
+                "--unit",
+                unit,
+                "--role",
+                role,
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("papi-server add-user");
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{password}").expect("write the password");
+        drop(stdin);
+        assert!(
+            child.wait().expect("add-user").success(),
+            "add-user {username} failed"
+        );
+    }
+
     /// Everything the server has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
