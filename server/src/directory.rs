@@ -280,6 +280,63 @@ pub async fn check_password(
     Ok(verdict)
 }
 
+/// The demo accounts: (username, name, unit, role). Each one's password is
+/// its username followed by `-demo`.
+pub const DEMO_ACCOUNTS: [(&str, &str, &str, Role); 6] = [
+    ("quantri", "Quản trị hệ thống", "so-tai-chinh", Role::Admin),
+    ("giamdoc", "Giám đốc Sở", "ban-giam-doc", Role::Director),
+    (
+        "vanphong",
+        "Chuyên viên Văn phòng",
+        "van-phong",
+        Role::Coordinator,
+    ),
+    (
+        "truongphong",
+        "Trưởng phòng Ngân sách",
+        "phong-ngan-sach",
+        Role::UnitLead,
+    ),
+    (
+        "chuyenvien",
+        "Chuyên viên Phòng Ngân sách",
+        "phong-ngan-sach",
+        Role::Staff,
+    ),
+    (
+        "xem",
+        "Cán bộ Thanh tra (chỉ xem)",
+        "thanh-tra",
+        Role::Viewer,
+    ),
+];
+
+pub fn demo_password(username: &str) -> String {
+    format!("{username}-demo")
+}
+
+/// Creates the demo accounts if the directory has no users yet; returns
+/// whether it did.
+pub async fn ensure_demo_accounts(db: &Db) -> Result<bool, DirectoryError> {
+    if !users(db).await?.is_empty() {
+        return Ok(false);
+    }
+    for (username, name, unit, role) in DEMO_ACCOUNTS {
+        add_user(
+            db,
+            NewUser {
+                username,
+                display_name: name,
+                unit,
+                role,
+                password: &demo_password(username),
+            },
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
 /// A new password: 16 characters from an alphabet without look-alikes.
 pub fn random_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";

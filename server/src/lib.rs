@@ -8,6 +8,7 @@ mod db;
 pub mod directory;
 mod durable;
 mod error;
+mod policy;
 mod seed;
 mod sessions;
 mod storage;
@@ -40,6 +41,9 @@ pub struct Config {
     pub limits: Limits,
     /// How long a sign-in lasts.
     pub session_lifetime: std::time::Duration,
+    /// A production server never creates accounts with known passwords; a
+    /// demo server creates the demo accounts on its first start.
+    pub production: bool,
     /// Mark the session cookie Secure even without a proxy's
     /// `X-Forwarded-Proto: https` (for a server behind TLS).
     pub secure_cookies: bool,
@@ -100,14 +104,20 @@ pub async fn run(
     let io = |what: String| move |source| StartError::Io { what, source };
     let db = open_database(&config.data_dir).await?;
     let durable = Durable::default();
+    let policy = policy::AccessPolicy::new(db.clone());
     let repo = Repo::build_tokio()
         .with_storage(SqliteStorage::new(db.clone(), durable.clone()))
+        .with_share_policy(policy.clone())
         .load()
         .await;
     let acceptor = repo
         .make_acceptor(samod::Url::parse("ws://papi-server/sync").expect("a valid url"))
         .map_err(|_| StartError::Stopped)?;
     let plan_id = seed::ensure_plan(&db, &repo).await?;
+    if !config.production {
+        announce_demo_accounts(&db).await?;
+    }
+    policy.set_plan(plan_id.clone());
 
     let assets = Assets::load(&config.dist_dir)
         .map_err(io(format!("front end in {}", config.dist_dir.display())))?;
@@ -147,6 +157,27 @@ pub async fn run(
     db.checkpoint().await?;
     tracing::info!("storage flushed; bye");
     served.map_err(io("serving".into()))
+}
+
+/// Creates the demo accounts on a demo server's first start, and prints them.
+async fn announce_demo_accounts(db: &Db) -> Result<(), StartError> {
+    directory::ensure_demo_accounts(db)
+        .await
+        .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;
+    let users = directory::users(db)
+        .await
+        .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;
+    println!("Demo accounts (run with --production to have none):");
+    for (username, name, unit, role) in directory::DEMO_ACCOUNTS {
+        if users.iter().any(|u| u.username == username) {
+            println!(
+                "  {username:<12} password {:<18} {:<12} {unit} — {name}",
+                directory::demo_password(username),
+                role.key()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn router(state: AppState) -> Router {

@@ -27,6 +27,10 @@ struct Cli {
     /// The largest message a client may send on /sync, in bytes.
     #[arg(long, env = "PAPI_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_message_bytes: usize,
+    /// Production: never create the demo accounts (create the first admin
+    /// with `create-admin`).
+    #[arg(long, env = "PAPI_PRODUCTION")]
+    production: bool,
     /// How many days a sign-in lasts.
     #[arg(long, env = "PAPI_SESSION_DAYS", default_value_t = 14)]
     session_days: u64,
@@ -99,6 +103,7 @@ async fn main() -> ExitCode {
                 limits: papi_server::Limits {
                     max_message_bytes: cli.max_message_bytes,
                 },
+                production: cli.production,
                 session_lifetime: std::time::Duration::from_secs(cli.session_days * 24 * 3600),
                 secure_cookies: cli.secure_cookies,
             };

@@ -13,16 +13,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use papi::wire::Message;
-use samod::{AcceptorHandle, DocumentId, Transport};
+use samod::{AcceptorHandle, DocumentId, PeerId, Transport};
 use tracing::Instrument;
 
 use crate::durable::Durable;
-use crate::AppState;
+use crate::{auth, AppState};
 
 const PING_EVERY: Duration = Duration::from_secs(25);
 /// Outgoing messages queued per connection before the engine waits.
@@ -36,15 +37,45 @@ const CLOSE_TOO_BIG: u16 = 1009;
 
 static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
 
-pub async fn endpoint(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+#[derive(serde::Deserialize)]
+pub struct SyncQuery {
+    /// A session token, for clients that cannot send the cookie.
+    token: Option<String>,
+    /// The client's own part of its peer id, which becomes `user<id>.<peer>`.
+    peer: Option<String>,
+}
+
+/// Upgrades a signed-in user's request to a sync connection bound to them.
+pub async fn endpoint(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<SyncQuery>,
+) -> Response {
+    let Ok(user) = auth::signed_in(&state, &headers, query.token.as_deref()).await else {
+        tracing::warn!("sync refused: not signed in");
+        return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
+    };
+    let Some(suffix) = query.peer.filter(|p| {
+        (1..=64).contains(&p.len())
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the peer parameter (1 to 64 letters, digits, '-' or '_') is required",
+        )
+            .into_response();
+    };
+    let peer = PeerId::from(format!("{}{suffix}", auth::peer_prefix(&user)));
     let limit = state.limits.max_message_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .on_failed_upgrade(|error| tracing::warn!(%error, "sync upgrade failed"))
         .on_upgrade(move |socket| {
             let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
-            serve(socket, state.acceptor, state.durable)
-                .instrument(tracing::info_span!("sync", conn))
+            serve(socket, state.acceptor, state.durable, peer)
+                .instrument(tracing::info_span!("sync", conn, user = %user.username))
         })
 }
 
@@ -57,7 +88,7 @@ enum Control {
     Close(u16, String),
 }
 
-async fn serve(socket: WebSocket, acceptor: AcceptorHandle, durable: Durable) {
+async fn serve(socket: WebSocket, acceptor: AcceptorHandle, durable: Durable, peer: PeerId) {
     tracing::info!("connected");
 
     let (ws_out, ws_in) = socket.split();
@@ -88,7 +119,8 @@ async fn serve(socket: WebSocket, acceptor: AcceptorHandle, durable: Durable) {
         }
     });
     let outbound = engine_out.sink_map_err(|e| Refused(format!("connection closed: {e}")));
-    let transport = Transport::new(Box::pin(inbound), outbound);
+    // samod closes the connection if the client's handshake claims another id.
+    let transport = Transport::new(Box::pin(inbound), outbound).with_expected_peer_id(peer);
     let handle = match acceptor.accept(transport) {
         Ok(handle) => handle,
         Err(_) => {

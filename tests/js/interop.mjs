@@ -1,13 +1,15 @@
 // A JavaScript automerge-repo client, as another team's app would use it.
-// Usage: node interop.mjs <ws url> <document url> <measure id> <text to append>
+// Usage: node interop.mjs <ws url> <peer id> <document url> <measure id> <text to append>
+// The URL carries the session token and the peer id's own part
+// (`/sync?token=…&peer=…`); the peer id is `user<id>.<that part>`.
 // Prints {"text": ...} with the measure's text, appends to it, prints
 // "changed", and keeps syncing until its standard input closes.
 import { Repo } from "@automerge/automerge-repo";
 import { BrowserWebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
 import * as A from "@automerge/automerge";
 
-const [url, docUrl, measureId, suffix] = process.argv.slice(2);
-const repo = new Repo({ network: [new BrowserWebSocketClientAdapter(url)] });
+const [url, peerId, docUrl, measureId, suffix] = process.argv.slice(2);
+const repo = new Repo({ peerId, network: [new BrowserWebSocketClientAdapter(url)] });
 const handle = await repo.find(docUrl);
 const doc = handle.doc();
 

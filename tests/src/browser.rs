@@ -263,3 +263,15 @@ impl Browser {
         self.command("POST", "/refresh", Some(json!({})));
     }
 }
+
+impl Browser {
+    /// Opens the app and signs in through its form.
+    pub fn sign_in(&self, app_url: &str, username: &str, password: &str) {
+        self.goto(app_url);
+        let user = self.find("#username");
+        self.type_into(&user, username);
+        self.type_into(&self.find("#password"), password);
+        self.click(&self.find("form.sign-in button[type=submit]"));
+        self.wait_for_text(&["Đăng xuất"], Duration::from_secs(60));
+    }
+}

@@ -12,12 +12,16 @@ use papi::wire::{DocMessage, Message, PeerMetadata};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message as WsMessage, WebSocket};
 
+use crate::{http, Server};
+
 pub struct SyncClient {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
     pub peer_id: String,
     server_id: String,
     docs: HashMap<DocId, Synced>,
     unavailable: Vec<DocId>,
+    /// Sync messages received, per document.
+    pub received: HashMap<DocId, usize>,
 }
 
 struct Synced {
@@ -35,20 +39,36 @@ pub struct Closed {
 }
 
 impl SyncClient {
-    /// Connects to `ws://…/sync` and completes the handshake.
-    pub fn connect(url: &str) -> SyncClient {
-        let (ws, _) = tungstenite::connect(url).unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    /// Signs in over HTTP, then connects to `/sync` with the session token
+    /// and completes the handshake.
+    pub fn connect_as(server: &Server, username: &str, password: &str) -> SyncClient {
+        let mut r = http()
+            .post(server.url("/api/login"))
+            .send_json(serde_json::json!({ "username": username, "password": password }))
+            .expect("sign in");
+        assert_eq!(r.status(), 200, "sign in as {username}");
+        let body: serde_json::Value = r.body_mut().read_json().expect("sign-in answer");
+        let token = body["token"].as_str().expect("a token");
+        let prefix = body["peer_prefix"].as_str().expect("a peer prefix");
+        let suffix = format!("t{}", ActorId::random());
+        let url = format!("{}?token={token}&peer={suffix}", server.sync_url());
+        SyncClient::handshake(&url, format!("{prefix}{suffix}"))
+    }
+
+    /// Connects to a `/sync` URL as `peer_id` and completes the handshake.
+    pub fn handshake(url: &str, peer_id: String) -> SyncClient {
+        let (ws, _) = tungstenite::connect(url).unwrap_or_else(|e| panic!("connect: {e}"));
         if let MaybeTlsStream::Plain(s) = ws.get_ref() {
             s.set_read_timeout(Some(Duration::from_millis(100)))
                 .expect("read timeout");
         }
-        let peer_id = format!("test-{}", ActorId::random());
         let mut client = SyncClient {
             ws,
             peer_id: peer_id.clone(),
             server_id: String::new(),
             docs: HashMap::new(),
             unavailable: Vec::new(),
+            received: HashMap::new(),
         };
         client.send(&Message::Join {
             sender_id: peer_id,
@@ -74,6 +94,11 @@ impl SyncClient {
         self.ws
             .send(WsMessage::Binary(bytes.into()))
             .expect("send to the server");
+    }
+
+    /// Sends a change but does not wait for anything.
+    pub fn doc_mut(&mut self, id: DocId) -> &mut Automerge {
+        &mut self.docs.get_mut(&id).expect("an open document").doc
     }
 
     /// Creates a document on the server with the given content.
@@ -229,6 +254,7 @@ impl SyncClient {
         match Message::decode(&bytes).expect("the server sends valid messages") {
             Message::Peer { sender_id, .. } => self.server_id = sender_id,
             Message::Sync(m) | Message::Request(m) => {
+                *self.received.entry(m.document_id).or_default() += 1;
                 let Some(synced) = self.docs.get_mut(&m.document_id) else {
                     return;
                 };

@@ -20,7 +20,7 @@ fn a_javascript_client_reads_the_browsers_edit_and_the_browser_sees_its_edit() {
     );
     let server = Server::start();
     let browser = Browser::start();
-    browser.goto(&server.url("/"));
+    browser.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
     browser.click(&browser.find("li.dimension:first-child summary"));
     let field = browser.find(FIELD);
     browser.type_into(&field, " [trình duyệt]");
@@ -34,10 +34,24 @@ fn a_javascript_client_reads_the_browsers_edit_and_the_browser_sees_its_edit() {
 
     let mut r = http().get(server.url("/api/plan")).call().unwrap();
     let plan: serde_json::Value = r.body_mut().read_json().unwrap();
+    // The JavaScript client signs in as another coordinator, with a token in the URL.
+    server.add_user("hoa.le", "van-phong", "coordinator", "mật khẩu của Hoa");
+    let mut r = http()
+        .post(server.url("/api/login"))
+        .send_json(json!({ "username": "hoa.le", "password": "mật khẩu của Hoa" }))
+        .unwrap();
+    let login: serde_json::Value = r.body_mut().read_json().unwrap();
+    let peer_id = format!("{}node1", login["peer_prefix"].as_str().unwrap());
+    let url = format!(
+        "{}?token={}&peer=node1",
+        server.sync_url(),
+        login["token"].as_str().unwrap()
+    );
     let mut node = Command::new("node")
         .current_dir(&js)
         .arg("interop.mjs")
-        .arg(server.sync_url())
+        .arg(url)
+        .arg(peer_id)
         .arg(plan["url"].as_str().unwrap())
         .arg("d1-m1")
         .arg(" [JavaScript]")

@@ -14,9 +14,9 @@ const LIMIT: Duration = Duration::from_secs(60);
 const FIRST: &str = "textarea[data-measure=\"d1-m1\"]";
 const SECOND: &str = "textarea[data-measure=\"d1-m2\"]";
 
-/// Opens the app and the first dimension's measures.
+/// Opens the app as the demo coordinator, and the first dimension's measures.
 fn open_plan(browser: &Browser, server: &Server) {
-    browser.goto(&server.url("/"));
+    browser.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
     browser.wait_for_text(&["Tham gia của người dân ở cấp cơ sở"], LIMIT);
     let summary = browser.find("li.dimension:first-child summary");
     browser.click(&summary);
@@ -50,7 +50,7 @@ fn server_text(server: &Server, measure: &str) -> String {
     let mut r = http().get(server.url("/api/plan")).call().unwrap();
     let body: serde_json::Value = r.body_mut().read_json().unwrap();
     let id = DocId::parse(body["url"].as_str().unwrap()).unwrap();
-    let mut client = SyncClient::connect(&server.sync_url());
+    let mut client = SyncClient::connect_as(server, "vanphong", "vanphong-demo");
     assert!(client.open(id));
     let doc = client.doc(id);
     let text = measure_text(doc, measure).expect("the measure exists");

@@ -1,93 +1,205 @@
 //! The `/sync` endpoint, end to end, with protocol clients over real
-//! WebSockets: sync between peers, acknowledgements that survive SIGKILL, and
-//! hostile input.
+//! WebSockets: sync between peers, acknowledgements that survive SIGKILL,
+//! access per role, and hostile input.
 
 use std::time::Duration;
 
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ObjType, ReadDoc, ROOT};
+use automerge::ReadDoc;
 use papi::ids::DocId;
+use papi::schema::measure_text;
 use papi::wire::{DocMessage, Message};
-use papi_e2e::{wait_for, Server, SyncClient};
+use papi_e2e::{http, wait_for, Server, SyncClient};
 
 const LIMIT: Duration = Duration::from_secs(20);
+const MEASURE: &str = "d1-m1";
 
-fn note_doc(text: &str) -> Automerge {
-    let mut doc = Automerge::new();
-    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-        let t = tx.put_object(ROOT, "note", ObjType::Text)?;
-        tx.splice_text(&t, 0, 0, text)?;
-        Ok(())
-    })
-    .unwrap();
-    doc
+/// The demo accounts (created on a demo server's first start).
+const COORDINATOR: (&str, &str) = ("vanphong", "vanphong-demo");
+const VIEWER: (&str, &str) = ("xem", "xem-demo");
+
+fn connect(server: &Server, (user, password): (&str, &str)) -> SyncClient {
+    SyncClient::connect_as(server, user, password)
 }
 
-fn note(doc: &Automerge) -> String {
-    let (_, t) = doc.get(ROOT, "note").unwrap().expect("a note");
-    doc.text(&t).unwrap()
+fn plan_id(server: &Server) -> DocId {
+    let mut r = http().get(server.url("/api/plan")).call().unwrap();
+    let body: serde_json::Value = r.body_mut().read_json().unwrap();
+    DocId::parse(body["url"].as_str().unwrap()).unwrap()
 }
 
-fn append(client: &mut SyncClient, id: DocId, text: &str) {
+fn text(client: &SyncClient, id: DocId) -> String {
+    let doc = client.doc(id);
+    doc.text(&measure_text(doc, MEASURE).expect("the measure"))
+        .unwrap()
+}
+
+fn append(client: &mut SyncClient, id: DocId, suffix: &str) {
     client.change(id, |tx| {
-        let (_, t) = tx.get(ROOT, "note").unwrap().unwrap();
+        let t = measure_text(tx, MEASURE).expect("the measure");
         let end = tx.length(&t);
-        tx.splice_text(&t, end, 0, text).unwrap();
+        tx.splice_text(&t, end, 0, suffix).unwrap();
     });
+}
+
+/// What the server holds now, read by a fresh coordinator connection.
+fn server_text(server: &Server) -> String {
+    let id = plan_id(server);
+    let mut reader = connect(server, COORDINATOR);
+    assert!(reader.open(id));
+    text(&reader, id)
 }
 
 #[test]
 fn two_peers_sync_a_document_through_the_server() {
     let server = Server::start();
-    let mut alice = SyncClient::connect(&server.sync_url());
-    let mut bob = SyncClient::connect(&server.sync_url());
-    let id = alice.create(note_doc("Kết quả: "));
-    alice.until("the server to store the new document", LIMIT, |c| {
-        c.server_has_all(id)
-    });
-
-    assert!(bob.open(id), "bob can open alice's document");
-    assert_eq!(note(bob.doc(id)), "Kết quả: ");
-    append(&mut bob, id, "đã hoàn thành");
-    alice.until("bob's edit", LIMIT, |c| {
-        note(c.doc(id)) == "Kết quả: đã hoàn thành"
+    let id = plan_id(&server);
+    let mut writer = connect(&server, COORDINATOR);
+    let mut reader = connect(&server, VIEWER);
+    assert!(writer.open(id));
+    assert!(reader.open(id));
+    let before = text(&reader, id);
+    append(&mut writer, id, " Đã hoàn thành.");
+    reader.until("the coordinator's edit", LIMIT, |c| {
+        text(c, id) == format!("{before} Đã hoàn thành.")
     });
 }
 
 #[test]
 fn an_acknowledged_change_survives_sigkill() {
     let mut server = Server::start();
-    let mut ids = Vec::new();
+    let id = plan_id(&server);
+    let mut expected = String::new();
     for round in 0..5 {
-        let mut client = SyncClient::connect(&server.sync_url());
-        let id = client.create(note_doc("bắt đầu"));
-        append(&mut client, id, &format!(" lần {round}"));
+        let mut client = connect(&server, COORDINATOR);
+        assert!(client.open(id));
+        if round == 0 {
+            expected = text(&client, id);
+        }
+        let suffix = format!(" lần {round}");
+        append(&mut client, id, &suffix);
+        expected.push_str(&suffix);
         client.until("the server's acknowledgement", LIMIT, |c| {
             c.server_has_all(id)
         });
         // Killed at once after the acknowledgement: no time to flush anything.
         server.kill();
         server.restart();
-        ids.push((id, format!("bắt đầu lần {round}")));
     }
-    let mut reader = SyncClient::connect(&server.sync_url());
-    for (id, expected) in ids {
-        assert!(
-            reader.open(id),
-            "document {id} was acknowledged, so it must be stored"
-        );
-        assert_eq!(note(reader.doc(id)), expected);
-    }
+    assert_eq!(
+        server_text(&server),
+        expected,
+        "every acknowledged change was stored"
+    );
 }
 
 #[test]
 fn a_request_for_an_unknown_document_is_answered_unavailable() {
     let server = Server::start();
-    let mut client = SyncClient::connect(&server.sync_url());
+    let mut client = connect(&server, COORDINATOR);
     assert!(!client.open(DocId::from_bytes([0x5a; 16])));
     // The connection is still good.
-    let id = client.create(note_doc("vẫn hoạt động"));
-    client.until("the acknowledgement", LIMIT, |c| c.server_has_all(id));
+    let id = plan_id(&server);
+    assert!(client.open(id));
+}
+
+/// Everyone in the agency reads the plan; only coordinators and admins
+/// change it. A read-only peer's changes are ignored and never stored.
+#[test]
+fn plan_access_per_role_and_refused_changes_are_never_stored() {
+    let mut server = Server::start();
+    let id = plan_id(&server);
+    let original = server_text(&server);
+    let roles = [
+        ("quantri", true),
+        ("giamdoc", false),
+        ("vanphong", true),
+        ("truongphong", false),
+        ("chuyenvien", false),
+        ("xem", false),
+    ];
+    let mut expected = original.clone();
+    for (user, writes) in roles {
+        let password = format!("{user}-demo");
+        let mut client = connect(&server, (user, &password));
+        assert!(client.open(id), "{user} reads the plan");
+        let before = client.received.get(&id).copied().unwrap_or(0);
+        append(&mut client, id, &format!(" [{user}]"));
+        if writes {
+            expected.push_str(&format!(" [{user}]"));
+            client.until("the acknowledgement", LIMIT, |c| c.server_has_all(id));
+        } else {
+            // A coordinator's later edit reaches the reader, but the server's
+            // heads never take the reader's own change in.
+            let mut writer = connect(&server, COORDINATOR);
+            assert!(writer.open(id));
+            let marker = format!(" (sau {user})");
+            append(&mut writer, id, &marker);
+            writer.until("the coordinator's acknowledgement", LIMIT, |c| {
+                c.server_has_all(id)
+            });
+            expected.push_str(&marker);
+            client.until("the coordinator's edit", LIMIT, |c| {
+                text(c, id).contains(&marker)
+            });
+            assert!(client.received.get(&id).copied().unwrap_or(0) > before);
+            assert!(!client.server_has_all(id), "{user}'s change was not taken");
+        }
+        assert_eq!(server_text(&server), expected, "after {user}'s edit");
+    }
+    // Nor is anything refused found after a restart.
+    assert!(server.stop());
+    server.restart();
+    assert_eq!(server_text(&server), expected);
+}
+
+#[test]
+fn connections_without_a_valid_session_or_with_someone_elses_id_are_refused() {
+    let server = Server::start();
+    let refused = |url: String| match tungstenite::connect(url) {
+        Err(tungstenite::Error::Http(r)) => r.status().as_u16(),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("the upgrade was accepted"),
+    };
+    assert_eq!(refused(format!("{}?peer=x", server.sync_url())), 401);
+    assert_eq!(
+        refused(format!("{}?peer=x&token=forged", server.sync_url())),
+        401
+    );
+    assert!(server.log().contains("sync refused: not signed in"));
+
+    let mut r = http()
+        .post(server.url("/api/login"))
+        .send_json(serde_json::json!({ "username": "xem", "password": "xem-demo" }))
+        .unwrap();
+    let body: serde_json::Value = r.body_mut().read_json().unwrap();
+    let token = body["token"].as_str().unwrap();
+    assert_eq!(
+        refused(format!("{}?token={token}", server.sync_url())),
+        400,
+        "no peer part"
+    );
+
+    // A viewer who claims the coordinator's peer id is disconnected.
+    let (mut ws, _) =
+        tungstenite::connect(format!("{}?token={token}&peer=abc", server.sync_url())).unwrap();
+    let join = Message::Join {
+        sender_id: "user3.abc".into(),
+        supported_protocol_versions: vec!["1".into()],
+        metadata: None,
+    };
+    ws.send(tungstenite::Message::Binary(join.encode().into()))
+        .unwrap();
+    let ended = wait_for("the server to end the connection", LIMIT, || {
+        match ws.read() {
+            Ok(tungstenite::Message::Binary(b)) => {
+                matches!(Message::decode(&b), Ok(Message::Error { .. })).then_some(())
+            }
+            Ok(tungstenite::Message::Close(_)) | Err(_) => Some(()),
+            Ok(_) => None,
+        }
+    });
+    let _ = ended;
 }
 
 /// Each hostile message closes its own connection with a reason, is logged,
@@ -95,16 +207,15 @@ fn a_request_for_an_unknown_document_is_answered_unavailable() {
 #[test]
 fn hostile_messages_are_refused_and_logged_and_others_keep_working() {
     let server = Server::start_with(&["--max-message-bytes", "65536"]);
-    let mut bystander = SyncClient::connect(&server.sync_url());
-    let id = bystander.create(note_doc("x"));
-    bystander.until("the acknowledgement", LIMIT, |c| c.server_has_all(id));
+    let id = plan_id(&server);
+    let mut bystander = connect(&server, COORDINATOR);
+    assert!(bystander.open(id));
 
     let random: Vec<u8> = (0..512u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let mut wrong_shape = Vec::new();
     // A valid CBOR array of numbers instead of a message map.
-    wrong_shape.extend_from_slice(&[0x83, 0x01, 0x02, 0x03]);
+    let wrong_shape = vec![0x83, 0x01, 0x02, 0x03];
     let bad_sync_data = Message::Sync(DocMessage {
         sender_id: "x".into(),
         target_id: "y".into(),
@@ -130,8 +241,8 @@ fn hostile_messages_are_refused_and_logged_and_others_keep_working() {
         ),
         ("a message over the limit", oversized, 1009, "size limit"),
     ];
-    for (what, bytes, code, logged) in cases {
-        let mut attacker = SyncClient::connect(&server.sync_url());
+    for (round, (what, bytes, code, logged)) in cases.into_iter().enumerate() {
+        let mut attacker = connect(&server, VIEWER);
         attacker.send_raw(bytes);
         let closed = attacker.closed(LIMIT);
         assert_eq!(closed.code, Some(code), "{what}: {closed:?}");
@@ -139,7 +250,7 @@ fn hostile_messages_are_refused_and_logged_and_others_keep_working() {
             server.log().contains(logged).then_some(())
         });
 
-        append(&mut bystander, id, "y");
+        append(&mut bystander, id, &format!(" {round}"));
         bystander.until(&format!("service after {what}"), LIMIT, |c| {
             c.server_has_all(id)
         });

@@ -2,6 +2,7 @@
 
 mod plan_view;
 pub mod repo;
+pub mod session;
 mod status;
 pub mod store;
 mod text_field;
@@ -20,26 +21,122 @@ const PLAN_URL_KEY: &str = "papi.plan_url";
 /// The whole app, mounted on the page's body by `main`.
 #[component]
 pub fn App() -> impl IntoView {
-    let started = LocalResource::new(|| async {
-        let repo = Repo::start().await.map_err(|e| e.to_string())?;
-        let plan = plan_id().await?;
-        Ok::<_, String>((repo, plan))
-    });
+    let identity = RwSignal::new(session::cached());
     view! {
         <header class="topbar">
             <h1>"Không gian làm việc PAPI"</h1>
+            {move || identity.get().map(|who| view! {
+                <span class="who">{who.display_name}</span>
+                <button class="sign-out" on:click=move |_| {
+                    wasm_bindgen_futures::spawn_local(async {
+                        session::sign_out().await;
+                        if let Some(w) = web_sys::window() {
+                            let _ = w.location().reload();
+                        }
+                    });
+                }>"Đăng xuất"</button>
+            })}
         </header>
+        {move || match identity.get() {
+            None => view! {
+                <main class="content">
+                    <SignIn on_done=Callback::new(move |who| identity.set(Some(who)))/>
+                </main>
+            }.into_any(),
+            Some(who) => view! { <Workspace identity=who/> }.into_any(),
+        }}
+    }
+}
+
+/// The signed-in app: opens device storage, starts syncing, shows the plan.
+#[component]
+fn Workspace(identity: session::Identity) -> impl IntoView {
+    let editable = plan_editable(&identity);
+    let started = LocalResource::new(move || {
+        let identity = identity.clone();
+        async move {
+            let repo = Repo::start(&identity).await.map_err(|e| e.to_string())?;
+            let plan = plan_id().await?;
+            Ok::<_, String>((repo, plan))
+        }
+    });
+    view! {
         <Suspense fallback=|| view! { <p class="status-line" role="status">"Đang mở…"</p> }>
             {move || started.get().map(|r| match r {
-                Ok((_, plan)) => view! {
+                Ok((repo, plan)) => {
+                    let status = repo.status;
+                    view! {
                     <status::StatusBar/>
-                    <main class="content"><PlanPage id=plan/></main>
-                }.into_any(),
+                    {move || status.get().signed_out.then(|| view! {
+                        <div class="expired" role="alert">
+                            <p>"Phiên đăng nhập đã hết hạn. Các thay đổi của bạn vẫn được giữ trên thiết bị này; hãy đăng nhập lại để gửi lên máy chủ."</p>
+                            <SignIn on_done=Callback::new(move |_| repo::repo().resume())/>
+                        </div>
+                    })}
+                    <main class="content"><PlanPage id=plan editable/></main>
+                }.into_any()
+                }
                 Err(message) => view! {
                     <main class="content"><p class="error" role="alert">{message}</p></main>
                 }.into_any(),
             })}
         </Suspense>
+    }
+}
+
+/// Whether this user may edit the plan. Only a convenience for the screen:
+/// the server refuses edits from anyone else whatever the screen shows.
+fn plan_editable(identity: &session::Identity) -> bool {
+    use crate::access::{access, Access, Actor, DocKind, Role};
+    Role::parse(&identity.role).is_some_and(|role| {
+        let actor = Actor {
+            role,
+            unit: identity.unit.clone(),
+        };
+        access(&actor, &DocKind::Plan) == Access::Write
+    })
+}
+
+/// The sign-in form.
+#[component]
+fn SignIn(on_done: Callback<session::Identity>) -> impl IntoView {
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let (u, p) = (username.get_untracked(), password.get_untracked());
+        wasm_bindgen_futures::spawn_local(async move {
+            match session::sign_in(&u, &p).await {
+                Ok(who) => {
+                    password.set(String::new());
+                    on_done.run(who);
+                }
+                Err(message) => error.set(Some(message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <form class="sign-in" on:submit=submit>
+            <h2>"Đăng nhập"</h2>
+            <label for="username">"Tên đăng nhập"</label>
+            <input id="username" name="username" autocomplete="username" required
+                prop:value=username on:input=move |ev| username.set(event_target_value(&ev))/>
+            <label for="password">"Mật khẩu"</label>
+            <input id="password" name="password" type="password" autocomplete="current-password" required
+                prop:value=password on:input=move |ev| password.set(event_target_value(&ev))/>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <button type="submit" disabled=move || busy.get()>
+                {move || if busy.get() { "Đang đăng nhập…" } else { "Đăng nhập" }}
+            </button>
+        </form>
     }
 }
 
@@ -96,7 +193,7 @@ async fn fetch_plan_url() -> Result<String, String> {
 
 /// The plan, live from its document.
 #[component]
-fn PlanPage(id: DocId) -> impl IntoView {
+fn PlanPage(id: DocId, editable: bool) -> impl IntoView {
     let repo = repo::repo();
     let signals = repo.open(id);
     // The plan's outline only: measure texts are left out, so that typing in
@@ -133,7 +230,7 @@ fn PlanPage(id: DocId) -> impl IntoView {
         Phase::Ready => match plan.get() {
             Some(Ok(plan)) => view! {
                 <DocBadge unsynced=signals.unsynced/>
-                <PlanView plan doc=id/>
+                <PlanView plan doc=id editable/>
             }.into_any(),
             Some(Err(e)) => view! { <p class="error" role="alert">"Tài liệu kế hoạch bị lỗi: " {e}</p> }.into_any(),
             None => view! { <p class="status-line">"…"</p> }.into_any(),

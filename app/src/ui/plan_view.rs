@@ -5,9 +5,14 @@ use crate::ids::DocId;
 use crate::schema::Plan;
 
 /// The plan: its title and the eight PAPI dimensions with their measures.
-/// With `doc`, measures are edited in place in that document.
+/// With `doc`, measures follow that document live, and are edited in place
+/// when `editable`.
 #[component]
-pub fn PlanView(plan: Plan, #[prop(optional)] doc: Option<DocId>) -> impl IntoView {
+pub fn PlanView(
+    plan: Plan,
+    #[prop(optional)] doc: Option<DocId>,
+    #[prop(optional)] editable: bool,
+) -> impl IntoView {
     let Plan {
         title,
         agency,
@@ -39,7 +44,7 @@ pub fn PlanView(plan: Plan, #[prop(optional)] doc: Option<DocId>) -> impl IntoVi
                                             <li class="measure">
                                                 {m.group.map(|g| view! { <p class="measure-group">{g}</p> })}
                                                 {match doc {
-                                                    Some(doc) => view! { <MeasureText doc measure=m.id label/> }.into_any(),
+                                                    Some(doc) => view! { <MeasureText doc measure=m.id label readonly=!editable/> }.into_any(),
                                                     None => view! { <p class="measure-text">{m.text}</p> }.into_any(),
                                                 }}
                                             </li>

@@ -19,6 +19,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
+use super::session::Identity;
 use super::store::{Store, StoreError};
 use crate::ids::DocId;
 use crate::wire::{DocMessage, Message, PeerMetadata};
@@ -52,6 +53,9 @@ pub struct Status {
     pub writing: bool,
     pub last_sync_ms: Option<f64>,
     pub storage_error: Option<String>,
+    /// The server no longer knows this device's session: nothing syncs until
+    /// the user signs in again. Local edits stay on the device meanwhile.
+    pub signed_out: bool,
 }
 
 /// Per-document state that the interface watches.
@@ -118,9 +122,9 @@ fn window() -> web_sys::Window {
 }
 
 impl Repo {
-    /// Opens device storage, starts connecting, and makes the repository
-    /// available through `repo()`.
-    pub async fn start() -> Result<Rc<Repo>, StoreError> {
+    /// Opens device storage, starts connecting as `identity`, and makes the
+    /// repository available through `repo()`.
+    pub async fn start(identity: &Identity) -> Result<Rc<Repo>, StoreError> {
         let store = Store::open().await?;
         let location = window().location();
         let scheme = if location.protocol().ok().as_deref() == Some("https:") {
@@ -129,9 +133,12 @@ impl Repo {
             "ws"
         };
         let host = location.host().unwrap_or_default();
+        // The server binds the connection to `<prefix><suffix>`; the prefix
+        // names the signed-in user.
+        let suffix = format!("b{}", automerge::ActorId::random());
         let repo = Rc::new(Repo {
             inner: RefCell::new(Inner {
-                peer_id: format!("browser-{}", automerge::ActorId::random()),
+                peer_id: format!("{}{suffix}", identity.peer_prefix),
                 docs: HashMap::new(),
                 socket: None,
                 server_id: None,
@@ -139,7 +146,7 @@ impl Repo {
                 retry_ms: FIRST_RETRY_MS,
                 retry_timer: None,
                 last_heard_ms: now_ms(),
-                sync_url: format!("{scheme}://{host}/sync"),
+                sync_url: format!("{scheme}://{host}/sync?peer={suffix}"),
             }),
             store,
             status: RwSignal::new(Status {
@@ -148,6 +155,7 @@ impl Repo {
                 writing: false,
                 last_sync_ms: None,
                 storage_error: None,
+                signed_out: false,
             }),
             _timers: RefCell::new(Vec::new()),
         });
@@ -452,6 +460,7 @@ impl Repo {
     }
 
     fn disconnected(self: &Rc<Self>) {
+        let handshake_done = self.inner.borrow().server_id.is_some();
         {
             let mut inner = self.inner.borrow_mut();
             if let Some(socket) = inner.socket.take() {
@@ -464,7 +473,26 @@ impl Repo {
             inner.states.clear();
         }
         self.refresh_status();
-        self.schedule_reconnect();
+        if handshake_done {
+            self.schedule_reconnect();
+            return;
+        }
+        // Refused before the handshake: the network, or an expired session.
+        let repo = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if super::session::still_signed_in().await == Some(false) {
+                repo.status.update(|s| s.signed_out = true);
+            } else {
+                repo.schedule_reconnect();
+            }
+        });
+    }
+
+    /// After the user has signed in again: sync what waited on the device.
+    pub fn resume(self: &Rc<Self>) {
+        self.status.update(|s| s.signed_out = false);
+        self.inner.borrow_mut().retry_ms = FIRST_RETRY_MS;
+        self.connect();
     }
 
     fn schedule_reconnect(self: &Rc<Self>) {
@@ -494,7 +522,7 @@ impl Repo {
         let online = Closure::<dyn FnMut()>::new(move || {
             if let Some(repo) = repo.upgrade() {
                 repo.inner.borrow_mut().retry_ms = FIRST_RETRY_MS;
-                if repo.inner.borrow().socket.is_none() {
+                if repo.inner.borrow().socket.is_none() && !repo.status.get_untracked().signed_out {
                     repo.connect();
                 }
             }

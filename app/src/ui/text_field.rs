@@ -14,7 +14,7 @@ use crate::text::{diff, move_caret};
 /// the box is left alone until the composition ends, so that no letter is
 /// lost or doubled.
 #[component]
-pub fn MeasureText(doc: DocId, measure: String, label: String) -> impl IntoView {
+pub fn MeasureText(doc: DocId, measure: String, label: String, readonly: bool) -> impl IntoView {
     let node = NodeRef::<Textarea>::new();
     let composing = StoredValue::new(false);
     let signals = repo().open(doc);
@@ -90,6 +90,7 @@ pub fn MeasureText(doc: DocId, measure: String, label: String) -> impl IntoView 
             node_ref=node
             data-measure=move || measure.get_value()
             aria-label=label
+            readonly=readonly
             rows="4"
             on:input=move |_| apply()
             on:compositionstart=move |_| composing.set_value(true)

@@ -1,0 +1,114 @@
+//! Access to documents over `/sync`, decided per document and peer by
+//! `papi::access` and enforced by the sync engine (samod's share policy).
+//!
+//! A peer id is `user<id>.<suffix>`; the sync endpoint only lets a signed-in
+//! user connect with their own prefix, so the id names the user. A denied
+//! document is answered exactly like an unknown one (`doc-unavailable`);
+//! a read-only peer's changes are ignored and never stored.
+
+use std::sync::{Arc, OnceLock};
+
+use futures::Stream;
+use papi::access::{access, Access, Actor, DocKind, Role};
+use rusqlite::OptionalExtension;
+use samod::{DocumentId, PeerId, ShareConfig, SharePolicy};
+
+use crate::db::Db;
+
+#[derive(Clone)]
+pub struct AccessPolicy {
+    db: Db,
+    plan: Arc<OnceLock<DocumentId>>,
+}
+
+impl AccessPolicy {
+    pub fn new(db: Db) -> Self {
+        AccessPolicy {
+            db,
+            plan: Arc::default(),
+        }
+    }
+
+    /// Names the plan document, once it is known.
+    pub fn set_plan(&self, id: DocumentId) {
+        let _ = self.plan.set(id);
+    }
+
+    async fn decide(self, doc: DocumentId, peer: PeerId) -> ShareConfig {
+        let Some(user_id) = user_id(&peer) else {
+            return ShareConfig::none();
+        };
+        let actor = match self.actor(user_id).await {
+            Ok(Some(actor)) => actor,
+            Ok(None) => return ShareConfig::none(),
+            Err(error) => {
+                tracing::error!(%error, "access lookup failed; denying");
+                return ShareConfig::none();
+            }
+        };
+        let kind = if self.plan.get() == Some(&doc) {
+            DocKind::Plan
+        } else {
+            // Reports are registered by the server when it makes them; a
+            // document it does not know is no one's to read or write.
+            return ShareConfig::none();
+        };
+        match access(&actor, &kind) {
+            Access::None => ShareConfig::none(),
+            Access::Read => ShareConfig::read_only(),
+            Access::Write => ShareConfig::read_write(),
+        }
+    }
+
+    async fn actor(&self, user_id: i64) -> Result<Option<Actor>, crate::db::DbError> {
+        self.db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT role, unit FROM users WHERE id = ?1",
+                    [user_id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                )
+                .optional()
+            })
+            .await
+            .map(|found| {
+                found.and_then(|(role, unit)| {
+                    Some(Actor {
+                        role: Role::parse(&role)?,
+                        unit,
+                    })
+                })
+            })
+    }
+}
+
+/// The user id in a peer id `user<id>.<suffix>`.
+pub fn user_id(peer: &PeerId) -> Option<i64> {
+    let text = peer.as_str().strip_prefix("user")?;
+    let (id, suffix) = text.split_once('.')?;
+    (!suffix.is_empty()).then_some(())?;
+    id.parse().ok()
+}
+
+impl SharePolicy for AccessPolicy {
+    fn share(
+        &self,
+        doc_id: DocumentId,
+        peer_id: PeerId,
+    ) -> impl Stream<Item = ShareConfig> + Send + 'static {
+        futures::stream::once(self.clone().decide(doc_id, peer_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ids_name_their_user() {
+        assert_eq!(user_id(&PeerId::from("user12.browser-ab")), Some(12));
+        assert_eq!(user_id(&PeerId::from("user12.")), None);
+        assert_eq!(user_id(&PeerId::from("userx.a")), None);
+        assert_eq!(user_id(&PeerId::from("browser-1")), None);
+    }
+}
