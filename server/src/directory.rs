@@ -217,15 +217,24 @@ pub async fn add_user(db: &Db, new: NewUser<'_>) -> Result<User, DirectoryError>
     result
 }
 
+/// Sets a new password and ends the user's sessions.
 pub async fn set_password(db: &Db, username: &str, password: &str) -> Result<(), DirectoryError> {
     let hash = hash_password(password)?;
     let name = username.to_string();
     let changed = db
         .call(move |c| {
-            c.execute(
+            let tx = c.transaction()?;
+            let changed = tx.execute(
                 "UPDATE users SET password_hash = ?1 WHERE username = ?2",
                 (&hash, &name),
-            )
+            )?;
+            // A new password signs the user out everywhere.
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
+                [&name],
+            )?;
+            tx.commit()?;
+            Ok(changed)
         })
         .await?;
     if changed == 0 {

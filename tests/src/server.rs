@@ -10,6 +10,7 @@ use crate::workspace_root;
 /// directory. It is killed when dropped.
 pub struct Server {
     child: Option<Child>,
+    passwords: std::cell::RefCell<std::collections::HashMap<String, String>>,
     args: Vec<String>,
     port: u16,
     data: tempfile::TempDir,
@@ -28,6 +29,7 @@ impl Server {
         let log = data.path().join("server.log");
         let mut server = Server {
             child: None,
+            passwords: Default::default(),
             args: args.iter().map(|a| a.to_string()).collect(),
             port: 0,
             data,
@@ -56,31 +58,50 @@ impl Server {
 
     /// Adds a user through the binary's command line, with `password`.
     pub fn add_user(&self, username: &str, unit: &str, role: &str, password: &str) {
+        let args = [
+            "add-user", username, "--name", username, "--unit", unit, "--role", role,
+        ];
+        self.manage(&args, password);
+        self.passwords
+            .borrow_mut()
+            .insert(username.to_string(), password.to_string());
+    }
+
+    /// Resets a user's password through the command line.
+    pub fn set_password(&self, username: &str, password: &str) {
+        self.manage(&["reset-password", username], password);
+        self.passwords
+            .borrow_mut()
+            .insert(username.to_string(), password.to_string());
+    }
+
+    /// The current password of a user: a demo account's, or the last one set.
+    pub fn password_of(&self, username: &str) -> String {
+        self.passwords
+            .borrow()
+            .get(username)
+            .cloned()
+            .unwrap_or_else(|| format!("{username}-demo"))
+    }
+
+    /// Runs a directory command of the binary, giving it `password` on stdin.
+    fn manage(&self, args: &[&str], password: &str) {
         use std::io::Write;
         let mut child = Command::new(server_binary())
             .arg("--data-dir")
             .arg(self.data.path())
-            .args([
-                "add-user",
-                username,
-                "--name",
-                username,
-                "--unit",
-                unit,
-                "--role",
-                role,
-                "--password-stdin",
-            ])
+            .args(args)
+            .arg("--password-stdin")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
-            .expect("papi-server add-user");
+            .expect("papi-server");
         let mut stdin = child.stdin.take().expect("stdin");
         writeln!(stdin, "{password}").expect("write the password");
         drop(stdin);
         assert!(
-            child.wait().expect("add-user").success(),
-            "add-user {username} failed"
+            child.wait().expect("papi-server").success(),
+            "papi-server {args:?} failed"
         );
     }
 

@@ -50,7 +50,8 @@ fn server_text(server: &Server, measure: &str) -> String {
     let mut r = http().get(server.url("/api/plan")).call().unwrap();
     let body: serde_json::Value = r.body_mut().read_json().unwrap();
     let id = DocId::parse(body["url"].as_str().unwrap()).unwrap();
-    let mut client = SyncClient::connect_as(server, "vanphong", "vanphong-demo");
+    let password = server.password_of("vanphong");
+    let mut client = SyncClient::connect_as(server, "vanphong", &password);
     assert!(client.open(id));
     let doc = client.doc(id);
     let text = measure_text(doc, measure).expect("the measure exists");
@@ -200,5 +201,42 @@ fn edits_made_while_the_server_is_down_survive_a_reload_and_sync_later() {
     assert_eq!(
         server_text(&server, "d1-m1"),
         format!("{original} (ngoại tuyến)")
+    );
+}
+
+/// After one online sign-in the app works offline; if the session is gone
+/// when the connection returns, the app asks to sign in again and then sends
+/// what waited on the device.
+#[test]
+fn an_expired_session_asks_to_sign_in_again_and_keeps_offline_edits() {
+    let mut server = Server::start();
+    let alice = Browser::start();
+    open_plan(&alice, &server);
+    wait_for_state(&alice, "saved");
+    let original = alice.value(FIRST);
+
+    assert!(server.stop());
+    wait_for_state(&alice, "offline");
+    alice.type_into(&alice.find(FIRST), " (chờ gửi)");
+    // Meanwhile an administrator resets the password, which ends the session.
+    server.set_password("vanphong", "mật khẩu mới 2026");
+    server.restart();
+    network_back(&alice);
+
+    alice.wait_for_text(&["Phiên đăng nhập đã hết hạn"], LIMIT);
+    assert_eq!(
+        alice.value(FIRST),
+        format!("{original} (chờ gửi)"),
+        "the edit is kept"
+    );
+    assert_eq!(server_text(&server, "d1-m1"), original);
+
+    alice.type_into(&alice.find(".expired #username"), "vanphong");
+    alice.type_into(&alice.find(".expired #password"), "mật khẩu mới 2026");
+    alice.click(&alice.find(".expired button[type=submit]"));
+    wait_for_state(&alice, "saved");
+    assert_eq!(
+        server_text(&server, "d1-m1"),
+        format!("{original} (chờ gửi)")
     );
 }
