@@ -51,6 +51,7 @@ impl AccessPolicy {
         } else {
             // Reports are registered by the server when it makes them; a
             // document it does not know is no one's to read or write.
+            tracing::info!(doc = %doc, peer = %peer, "refused: no such document for this user");
             return ShareConfig::none();
         };
         match access(&actor, &kind) {

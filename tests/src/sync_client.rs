@@ -86,6 +86,11 @@ impl SyncClient {
         client
     }
 
+    /// The server's peer id, learnt in the handshake.
+    pub fn server_id(&self) -> String {
+        self.server_id.clone()
+    }
+
     pub fn send(&mut self, message: &Message) {
         self.send_raw(message.encode());
     }

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use automerge::sync::SyncDoc;
 use automerge::transaction::Transactable;
-use automerge::ReadDoc;
+use automerge::{Automerge, ReadDoc};
 use papi::ids::DocId;
 use papi::schema::measure_text;
 use papi::wire::{DocMessage, Message};
@@ -97,7 +98,28 @@ fn an_acknowledged_change_survives_sigkill() {
 fn a_request_for_an_unknown_document_is_answered_unavailable() {
     let server = Server::start();
     let mut client = connect(&server, COORDINATOR);
-    assert!(!client.open(DocId::from_bytes([0x5a; 16])));
+    let unknown = DocId::from_bytes([0x5a; 16]);
+    assert!(!client.open(unknown));
+    assert!(server
+        .log()
+        .contains("refused: no such document for this user"));
+    // A sync message carrying content for it does not create it either.
+    let mut content = Automerge::new();
+    content
+        .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(automerge::ROOT, "x", 1))
+        .unwrap();
+    let data = content
+        .generate_sync_message(&mut automerge::sync::State::new())
+        .expect("a first sync message")
+        .encode();
+    client.send(&Message::Sync(DocMessage {
+        sender_id: client.peer_id.clone(),
+        target_id: client.server_id(),
+        document_id: unknown,
+        data,
+    }));
+    let mut other = connect(&server, COORDINATOR);
+    assert!(!other.open(unknown), "nothing was created from it");
     // The connection is still good.
     let id = plan_id(&server);
     assert!(client.open(id));
