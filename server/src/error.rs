@@ -28,6 +28,8 @@ pub enum ApiError {
     NotFound,
     #[error("not signed in")]
     Unauthorized,
+    #[error("not allowed")]
+    Forbidden,
     #[error("too many failed attempts")]
     TooManyAttempts(u64),
     #[error("bad request: {0}")]
@@ -46,6 +48,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not found"),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "not allowed for this account"),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "wrong username or password, or not signed in",

@@ -1,6 +1,7 @@
 //! The PAPI workspace server: it keeps the documents in SQLite, syncs them with
 //! the browsers, and serves the built front end.
 
+mod admin;
 mod api;
 mod assets;
 mod auth;
@@ -184,6 +185,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .merge(auth::router())
+        .merge(admin::router())
         .route("/sync", axum::routing::get(sync::endpoint))
         .fallback(static_files)
         .layer(

@@ -1,5 +1,7 @@
 //! The browser app.
 
+mod admin;
+mod http;
 mod plan_view;
 pub mod repo;
 pub mod session;
@@ -10,8 +12,6 @@ mod text_field;
 pub use plan_view::PlanView;
 
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::ids::DocId;
 use repo::{Phase, Repo};
@@ -52,6 +52,8 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Workspace(identity: session::Identity) -> impl IntoView {
     let editable = plan_editable(&identity);
+    let is_admin = identity.role == "admin";
+    let admin_page = RwSignal::new(false);
     let started = LocalResource::new(move || {
         let identity = identity.clone();
         async move {
@@ -73,7 +75,16 @@ fn Workspace(identity: session::Identity) -> impl IntoView {
                             <SignIn on_done=Callback::new(move |_| repo::repo().resume())/>
                         </div>
                     })}
-                    <main class="content"><PlanPage id=plan editable/></main>
+                    {is_admin.then(|| view! {
+                        <nav class="tabs">
+                            <button type="button" class:active=move || !admin_page.get() on:click=move |_| admin_page.set(false)>"Kế hoạch"</button>
+                            <button type="button" class:active=move || admin_page.get() on:click=move |_| admin_page.set(true)>"Quản trị"</button>
+                        </nav>
+                    })}
+                    <main class="content">
+                        <div class:hidden=move || admin_page.get()><PlanPage id=plan editable/></div>
+                        {move || admin_page.get().then(|| view! { <admin::AdminPage/> })}
+                    </main>
                 }.into_any()
                 }
                 Err(message) => view! {
@@ -174,21 +185,13 @@ async fn plan_id() -> Result<DocId, String> {
 }
 
 async fn fetch_plan_url() -> Result<String, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let response = JsFuture::from(window.fetch_with_str("/api/plan"))
-        .await
-        .map_err(|_| "mất kết nối".to_string())?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| "bad response")?;
-    if !response.ok() {
-        return Err(format!("máy chủ trả lời {}", response.status()));
+    match http::get_json("/api/plan").await? {
+        (200, value) => value["url"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| "câu trả lời thiếu url".to_string()),
+        (status, value) => Err(http::error_text(status, &value)),
     }
-    let json = JsFuture::from(response.json().map_err(|_| "no body")?)
-        .await
-        .map_err(|_| "câu trả lời không đọc được".to_string())?;
-    js_sys::Reflect::get(&json, &"url".into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .ok_or_else(|| "câu trả lời thiếu url".to_string())
 }
 
 /// The plan, live from its document.

@@ -3,8 +3,8 @@
 //! decides what that identity may read and write.
 
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+
+use super::http::{error_text, get_json, post_json};
 
 const KEY: &str = "papi.identity";
 
@@ -40,34 +40,9 @@ pub fn forget() {
     }
 }
 
-async fn post_json(path: &str, body: &str) -> Result<(u16, serde_json::Value), String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&body.into());
-    let headers = web_sys::Headers::new().map_err(|_| "headers")?;
-    let _ = headers.set("content-type", "application/json");
-    init.set_headers(&headers);
-    let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
-        .await
-        .map_err(|_| "Không kết nối được máy chủ. Hãy thử lại khi có mạng.".to_string())?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| "bad response")?;
-    let status = response.status();
-    let json = match response.json() {
-        Ok(p) => JsFuture::from(p).await.ok(),
-        Err(_) => None,
-    };
-    let value = json
-        .and_then(|j| js_sys::JSON::stringify(&j).ok())
-        .and_then(|s| s.as_string())
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(serde_json::Value::Null);
-    Ok((status, value))
-}
-
 /// Signs in with the server and caches the identity.
 pub async fn sign_in(username: &str, password: &str) -> Result<Identity, String> {
-    let body = serde_json::json!({ "username": username.trim(), "password": password }).to_string();
+    let body = serde_json::json!({ "username": username.trim(), "password": password });
     let (status, value) = post_json("/api/login", &body).await?;
     match status {
         200 => {
@@ -91,26 +66,21 @@ pub async fn sign_in(username: &str, password: &str) -> Result<Identity, String>
                 .unwrap_or(60)
                 .div_ceil(60)
         )),
-        other => Err(format!("Máy chủ trả lời {other}.")),
+        other => Err(error_text(other, &value)),
     }
 }
 
 pub async fn sign_out() {
-    let _ = post_json("/api/logout", "{}").await;
+    let _ = post_json("/api/logout", &serde_json::json!({})).await;
     forget();
 }
 
 /// Whether the server still knows this device's session: Some(false) when
 /// it says it does not, None when it cannot be asked.
 pub async fn still_signed_in() -> Option<bool> {
-    let window = web_sys::window()?;
-    let response = JsFuture::from(window.fetch_with_str("/api/me"))
-        .await
-        .ok()?;
-    let response: web_sys::Response = response.dyn_into().ok()?;
-    match response.status() {
-        200 => Some(true),
-        401 => Some(false),
+    match get_json("/api/me").await {
+        Ok((200, _)) => Some(true),
+        Ok((401, _)) => Some(false),
         _ => None,
     }
 }
