@@ -46,6 +46,15 @@ const MIGRATIONS: &[&str] = &[
          created_ms INTEGER NOT NULL,
          expires_ms INTEGER NOT NULL
      ) WITHOUT ROWID;",
+    // 4: the documents the server made, with what access depends on.
+    "CREATE TABLE documents (
+         doc_id TEXT PRIMARY KEY NOT NULL,
+         kind TEXT NOT NULL,
+         unit TEXT REFERENCES units (id),
+         period TEXT,
+         status TEXT NOT NULL DEFAULT 'draft',
+         UNIQUE (kind, unit, period)
+     ) WITHOUT ROWID;",
 ];
 
 /// A handle on the database, cheap to clone. Calls run on tokio's blocking

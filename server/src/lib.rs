@@ -10,6 +10,7 @@ pub mod directory;
 mod durable;
 mod error;
 mod policy;
+mod reports;
 mod seed;
 mod sessions;
 mod storage;
@@ -69,12 +70,15 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct AppState {
     db: Db,
+    repo: Repo,
     assets: Assets,
     plan_id: DocumentId,
     acceptor: AcceptorHandle,
     durable: Durable,
     limits: Limits,
     limiter: auth::Limiter,
+    /// Serialises the making of reports.
+    report_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     session_lifetime: std::time::Duration,
     secure_cookies: bool,
 }
@@ -128,12 +132,14 @@ pub async fn run(
 
     let state = AppState {
         db: db.clone(),
+        repo: repo.clone(),
         assets,
         plan_id,
         acceptor,
         durable,
         limits: config.limits,
         limiter: auth::Limiter::default(),
+        report_lock: Default::default(),
         session_lifetime: config.session_lifetime,
         secure_cookies: config.secure_cookies,
     };
@@ -186,6 +192,7 @@ fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(auth::router())
         .merge(admin::router())
+        .merge(reports::router())
         .route("/sync", axum::routing::get(sync::endpoint))
         .fallback(static_files)
         .layer(

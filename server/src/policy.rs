@@ -51,8 +51,17 @@ impl AccessPolicy {
         } else {
             // Reports are registered by the server when it makes them; a
             // document it does not know is no one's to read or write.
-            tracing::info!(doc = %doc, peer = %peer, "refused: no such document for this user");
-            return ShareConfig::none();
+            match crate::reports::kind_of(&self.db, doc.to_string()).await {
+                Ok(Some(kind)) => kind,
+                Ok(None) => {
+                    tracing::info!(doc = %doc, peer = %peer, "refused: no such document for this user");
+                    return ShareConfig::none();
+                }
+                Err(error) => {
+                    tracing::error!(%error, "document lookup failed; denying");
+                    return ShareConfig::none();
+                }
+            }
         };
         match access(&actor, &kind) {
             Access::None => ShareConfig::none(),

@@ -1,0 +1,192 @@
+//! Unit reports: made by the server from the plan, one per unit and period,
+//! and registered so that access to them can be decided.
+
+use automerge::Automerge;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use papi::access::{access, Access, Actor, DocKind, ReportStatus, Role};
+use papi::calendar::Period;
+use papi::schema::Plan;
+use rusqlite::OptionalExtension;
+use serde::Deserialize;
+
+use crate::auth::signed_in;
+use crate::db::{Db, DbError};
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/reports", get(list).post(create))
+}
+
+fn status(text: &str) -> ReportStatus {
+    match text {
+        "submitted" => ReportStatus::Submitted,
+        "returned" => ReportStatus::Returned,
+        "accepted" => ReportStatus::Accepted,
+        _ => ReportStatus::Draft,
+    }
+}
+
+/// What kind of document `doc_id` is, if the server made it.
+pub async fn kind_of(db: &Db, doc_id: String) -> Result<Option<DocKind>, DbError> {
+    db.call(move |c| {
+        c.query_row(
+            "SELECT kind, unit, status FROM documents WHERE doc_id = ?1",
+            [&doc_id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )
+        .optional()
+    })
+    .await
+    .map(|row| {
+        row.and_then(|(kind, unit, s)| match kind.as_str() {
+            "unit_report" => Some(DocKind::UnitReport {
+                unit: unit?,
+                status: status(&s),
+            }),
+            _ => None,
+        })
+    })
+}
+
+#[derive(Deserialize)]
+struct NewReport {
+    unit: String,
+    period: String,
+}
+
+/// Makes (or finds) the report of a unit for a period. Coordinators and
+/// admins may start any unit's report; a unit's lead and staff their own.
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewReport>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = signed_in(&state, &headers, None).await?;
+    let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let allowed = match user.role {
+        Role::Coordinator | Role::Admin => true,
+        Role::UnitLead | Role::Staff => user.unit == new.unit,
+        Role::Director | Role::Viewer => false,
+    };
+    if !allowed {
+        return Err(ApiError::Forbidden);
+    }
+    let period = Period::parse_key(&new.period).ok_or_else(|| {
+        ApiError::BadRequest(format!("{:?} is not a period such as 2026-h1", new.period))
+    })?;
+    let plan = state
+        .repo
+        .find(state.plan_id.clone())
+        .await
+        .map_err(|_| ApiError::Internal("sync engine stopped".into()))?
+        .ok_or_else(|| ApiError::Internal("the plan is missing".into()))?
+        .with_document(|d| Plan::read(d))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if period.year < plan.start_year || period.year > plan.end_year {
+        return Err(ApiError::BadRequest(format!(
+            "the plan runs from {} to {}",
+            plan.start_year, plan.end_year
+        )));
+    }
+    let unit = new.unit.clone();
+    let unit_exists: Option<i64> = state
+        .db
+        .call(move |c| {
+            c.query_row("SELECT 1 FROM units WHERE id = ?1", [&unit], |r| r.get(0))
+                .optional()
+        })
+        .await?;
+    if unit_exists.is_none() {
+        return Err(ApiError::BadRequest(format!(
+            "there is no unit {:?}",
+            new.unit
+        )));
+    }
+
+    // One creation at a time, so that two requests never make two reports.
+    let _guard = state.report_lock.lock().await;
+    let (unit, key) = (new.unit.clone(), period.key());
+    let existing: Option<String> = state
+        .db
+        .call(move |c| {
+            c.query_row(
+                "SELECT doc_id FROM documents WHERE kind = 'unit_report' AND unit = ?1 AND period = ?2",
+                (&unit, &key),
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await?;
+    let doc_id = match existing {
+        Some(id) => id,
+        None => {
+            let mut doc = Automerge::new();
+            papi::report::generate(&plan, &new.unit, &period.key(), &mut doc)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let handle = state
+                .repo
+                .create(doc)
+                .await
+                .map_err(|_| ApiError::Internal("sync engine stopped".into()))?;
+            let id = handle.document_id().to_string();
+            let (row_id, unit, key) = (id.clone(), new.unit.clone(), period.key());
+            state
+                .db
+                .call(move |c| {
+                    c.execute(
+                        "INSERT INTO documents (doc_id, kind, unit, period) VALUES (?1, 'unit_report', ?2, ?3)",
+                        (&row_id, &unit, &key),
+                    )
+                })
+                .await?;
+            tracing::info!(unit = %new.unit, period = %period.key(), by = %user.username, "report created");
+            id
+        }
+    };
+    Ok(Json(
+        serde_json::json!({ "url": format!("automerge:{doc_id}"), "unit": new.unit, "period": period.key() }),
+    ))
+}
+
+/// The reports this user may read.
+async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = signed_in(&state, &headers, None).await?;
+    let actor = Actor {
+        role: user.role,
+        unit: user.unit.clone(),
+    };
+    let rows: Vec<(String, String, String, String)> = state
+        .db
+        .call(|c| {
+            let mut stmt = c.prepare(
+                "SELECT doc_id, unit, period, status FROM documents WHERE kind = 'unit_report' ORDER BY period, unit",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await?;
+    let visible: Vec<_> = rows
+        .into_iter()
+        .filter(|(_, unit, _, s)| {
+            access(&actor, &DocKind::UnitReport { unit: unit.clone(), status: status(s) }) != Access::None
+        })
+        .map(|(id, unit, period, s)| serde_json::json!({ "url": format!("automerge:{id}"), "unit": unit, "period": period, "status": s }))
+        .collect();
+    Ok(Json(serde_json::json!(visible)))
+}
