@@ -75,6 +75,27 @@ impl Server {
             .insert(username.to_string(), password.to_string());
     }
 
+    /// Signs `username` in over HTTP with their current password; returns
+    /// the answer (`token`, `peer_prefix`, `user`).
+    pub fn login(&self, username: &str) -> serde_json::Value {
+        let mut r = crate::http()
+            .post(self.url("/api/login"))
+            .send_json(
+                serde_json::json!({ "username": username, "password": self.password_of(username) }),
+            )
+            .expect("sign in");
+        assert_eq!(r.status(), 200, "sign in as {username}");
+        r.body_mut().read_json().expect("the sign-in answer")
+    }
+
+    /// A session token for `username`.
+    pub fn token(&self, username: &str) -> String {
+        self.login(username)["token"]
+            .as_str()
+            .expect("a token")
+            .to_string()
+    }
+
     /// The current password of a user: a demo account's, or the last one set.
     pub fn password_of(&self, username: &str) -> String {
         self.passwords

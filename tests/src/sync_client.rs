@@ -12,7 +12,7 @@ use papi::wire::{DocMessage, Message, PeerMetadata};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message as WsMessage, WebSocket};
 
-use crate::{http, Server};
+use crate::Server;
 
 pub struct SyncClient {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
@@ -41,15 +41,10 @@ pub struct Closed {
 impl SyncClient {
     /// Signs in over HTTP, then connects to `/sync` with the session token
     /// and completes the handshake.
-    pub fn connect_as(server: &Server, username: &str, password: &str) -> SyncClient {
-        let mut r = http()
-            .post(server.url("/api/login"))
-            .send_json(serde_json::json!({ "username": username, "password": password }))
-            .expect("sign in");
-        assert_eq!(r.status(), 200, "sign in as {username}");
-        let body: serde_json::Value = r.body_mut().read_json().expect("sign-in answer");
-        let token = body["token"].as_str().expect("a token");
-        let prefix = body["peer_prefix"].as_str().expect("a peer prefix");
+    pub fn connect_as(server: &Server, username: &str) -> SyncClient {
+        let login = server.login(username);
+        let token = login["token"].as_str().expect("a token");
+        let prefix = login["peer_prefix"].as_str().expect("a peer prefix");
         let suffix = format!("t{}", ActorId::random());
         let url = format!("{}?token={token}&peer={suffix}", server.sync_url());
         SyncClient::handshake(&url, format!("{prefix}{suffix}"))

@@ -5,20 +5,11 @@ use std::time::Duration;
 use papi_e2e::{http, Browser, Server};
 use serde_json::{json, Value};
 
-fn token(server: &Server, user: &str) -> String {
-    let mut r = http()
-        .post(server.url("/api/login"))
-        .send_json(json!({ "username": user, "password": format!("{user}-demo") }))
-        .unwrap();
-    let body: Value = r.body_mut().read_json().unwrap();
-    body["token"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn only_admins_may_manage_the_directory() {
     let server = Server::start();
-    let admin = token(&server, "quantri");
-    let coordinator = token(&server, "vanphong");
+    let admin = server.token("quantri");
+    let coordinator = server.token("vanphong");
     let new_user = json!({ "username": "mai.pham", "display_name": "Phạm Thị Mai", "unit": "thanh-tra", "role": "staff" });
 
     let anonymous = http()

@@ -36,11 +36,7 @@ fn a_javascript_client_reads_the_browsers_edit_and_the_browser_sees_its_edit() {
     let plan: serde_json::Value = r.body_mut().read_json().unwrap();
     // The JavaScript client signs in as another coordinator, with a token in the URL.
     server.add_user("hoa.le", "van-phong", "coordinator", "mật khẩu của Hoa");
-    let mut r = http()
-        .post(server.url("/api/login"))
-        .send_json(json!({ "username": "hoa.le", "password": "mật khẩu của Hoa" }))
-        .unwrap();
-    let login: serde_json::Value = r.body_mut().read_json().unwrap();
+    let login = server.login("hoa.le");
     let peer_id = format!("{}node1", login["peer_prefix"].as_str().unwrap());
     let url = format!(
         "{}?token={}&peer=node1",

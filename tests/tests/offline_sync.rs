@@ -50,8 +50,7 @@ fn server_text(server: &Server, measure: &str) -> String {
     let mut r = http().get(server.url("/api/plan")).call().unwrap();
     let body: serde_json::Value = r.body_mut().read_json().unwrap();
     let id = DocId::parse(body["url"].as_str().unwrap()).unwrap();
-    let password = server.password_of("vanphong");
-    let mut client = SyncClient::connect_as(server, "vanphong", &password);
+    let mut client = SyncClient::connect_as(server, "vanphong");
     assert!(client.open(id));
     let doc = client.doc(id);
     let text = measure_text(doc, measure).expect("the measure exists");

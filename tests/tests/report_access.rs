@@ -9,21 +9,12 @@ use papi::ids::DocId;
 use papi_e2e::{http, Server, SyncClient};
 use serde_json::{json, Value};
 
-const LIMIT: Duration = Duration::from_secs(20);
-
-fn token(server: &Server, user: &str) -> String {
-    let mut r = http()
-        .post(server.url("/api/login"))
-        .send_json(json!({ "username": user, "password": format!("{user}-demo") }))
-        .unwrap();
-    let body: Value = r.body_mut().read_json().unwrap();
-    body["token"].as_str().unwrap().to_string()
-}
+const LIMIT: Duration = Duration::from_secs(60);
 
 fn create_report(server: &Server, user: &str, unit: &str, period: &str) -> (u16, Value) {
     let mut r = http()
         .post(server.url("/api/reports"))
-        .header("authorization", format!("Bearer {}", token(server, user)))
+        .header("authorization", format!("Bearer {}", server.token(user)))
         .send_json(json!({ "unit": unit, "period": period }))
         .unwrap();
     let status = r.status().as_u16();
@@ -81,7 +72,7 @@ fn a_draft_report_is_its_units_to_write_and_others_see_only_what_they_may() {
     ];
     let mut expected = String::new();
     for (user, reads, writes) in cells {
-        let mut client = SyncClient::connect_as(&server, user, &format!("{user}-demo"));
+        let mut client = SyncClient::connect_as(&server, user);
         assert_eq!(client.open(id), reads, "{user} reads: {reads}");
         if !reads {
             continue;
@@ -92,7 +83,7 @@ fn a_draft_report_is_its_units_to_write_and_others_see_only_what_they_may() {
             expected.push_str(&words);
             client.until("the acknowledgement", LIMIT, |c| c.server_has_all(id));
         }
-        let mut lead = SyncClient::connect_as(&server, "truongphong", "truongphong-demo");
+        let mut lead = SyncClient::connect_as(&server, "truongphong");
         assert!(lead.open(id));
         assert_eq!(results(&lead, id), expected, "after {user}");
     }
@@ -101,7 +92,7 @@ fn a_draft_report_is_its_units_to_write_and_others_see_only_what_they_may() {
     let listed = |user: &str| -> usize {
         let mut r = http()
             .get(server.url("/api/reports"))
-            .header("authorization", format!("Bearer {}", token(&server, user)))
+            .header("authorization", format!("Bearer {}", server.token(user)))
             .call()
             .unwrap();
         let v: Value = r.body_mut().read_json().unwrap();
