@@ -12,6 +12,7 @@ pub mod report;
 pub mod schema;
 pub mod text;
 pub mod wire;
+pub mod workflow;
 
 #[cfg(feature = "ui")]
 pub mod ui;

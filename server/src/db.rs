@@ -55,6 +55,17 @@ const MIGRATIONS: &[&str] = &[
          status TEXT NOT NULL DEFAULT 'draft',
          UNIQUE (kind, unit, period)
      ) WITHOUT ROWID;",
+    // 5: every review step of a report: who, when (server and device), why.
+    "CREATE TABLE report_events (
+         id INTEGER PRIMARY KEY,
+         doc_id TEXT NOT NULL REFERENCES documents (doc_id),
+         action TEXT NOT NULL,
+         status TEXT NOT NULL,
+         username TEXT NOT NULL,
+         server_ms INTEGER NOT NULL,
+         device_ms INTEGER,
+         reason TEXT NOT NULL DEFAULT ''
+     );",
 ];
 
 /// A handle on the database, cheap to clone. Calls run on tokio's blocking

@@ -30,6 +30,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("not allowed")]
     Forbidden,
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("too many failed attempts")]
     TooManyAttempts(u64),
     #[error("bad request: {0}")]
@@ -61,6 +63,13 @@ impl IntoResponse for ApiError {
                     StatusCode::TOO_MANY_REQUESTS,
                     [(axum::http::header::RETRY_AFTER, secs.to_string())],
                     body,
+                )
+                    .into_response();
+            }
+            ApiError::Conflict(detail) => {
+                return (
+                    StatusCode::CONFLICT,
+                    Json(serde_json::json!({ "error": detail })),
                 )
                     .into_response();
             }

@@ -77,6 +77,7 @@ pub struct AppState {
     durable: Durable,
     limits: Limits,
     limiter: auth::Limiter,
+    policy: policy::AccessPolicy,
     /// Serialises the making of reports.
     report_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     session_lifetime: std::time::Duration,
@@ -140,6 +141,7 @@ pub async fn run(
         limits: config.limits,
         limiter: auth::Limiter::default(),
         report_lock: Default::default(),
+        policy: policy.clone(),
         session_lifetime: config.session_lifetime,
         secure_cookies: config.secure_cookies,
     };

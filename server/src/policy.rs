@@ -13,12 +13,17 @@ use papi::access::{access, Access, Actor, DocKind, Role};
 use rusqlite::OptionalExtension;
 use samod::{DocumentId, PeerId, ShareConfig, SharePolicy};
 
+use tokio::sync::watch;
+
 use crate::db::Db;
 
 #[derive(Clone)]
 pub struct AccessPolicy {
     db: Db,
     plan: Arc<OnceLock<DocumentId>>,
+    /// Bumped whenever access may have changed (a report's status, say), so
+    /// that open connections get the new decision at once.
+    changed: Arc<watch::Sender<u64>>,
 }
 
 impl AccessPolicy {
@@ -26,7 +31,13 @@ impl AccessPolicy {
         AccessPolicy {
             db,
             plan: Arc::default(),
+            changed: Arc::new(watch::channel(0).0),
         }
+    }
+
+    /// Makes every open connection's access be decided again.
+    pub fn recheck(&self) {
+        self.changed.send_modify(|v| *v += 1);
     }
 
     /// Names the plan document, once it is known.
@@ -101,12 +112,23 @@ pub fn user_id(peer: &PeerId) -> Option<i64> {
 }
 
 impl SharePolicy for AccessPolicy {
+    /// The decision now, and again after every `recheck`.
     fn share(
         &self,
         doc_id: DocumentId,
         peer_id: PeerId,
     ) -> impl Stream<Item = ShareConfig> + Send + 'static {
-        futures::stream::once(self.clone().decide(doc_id, peer_id))
+        let changes = self.changed.subscribe();
+        futures::stream::unfold(
+            (self.clone(), doc_id, peer_id, changes, true),
+            |(policy, doc, peer, mut changes, first)| async move {
+                if !first {
+                    changes.changed().await.ok()?;
+                }
+                let decision = policy.clone().decide(doc.clone(), peer.clone()).await;
+                Some((decision, (policy, doc, peer, changes, false)))
+            },
+        )
     }
 }
 

@@ -5,11 +5,12 @@ use automerge::Automerge;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use papi::access::{access, Access, Actor, DocKind, ReportStatus, Role};
 use papi::calendar::Period;
 use papi::schema::Plan;
+use papi::workflow::{self, Action};
 use rusqlite::OptionalExtension;
 use serde::Deserialize;
 
@@ -19,7 +20,9 @@ use crate::error::ApiError;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/reports", get(list).post(create))
+    Router::new()
+        .route("/api/reports", get(list).post(create))
+        .route("/api/reports/transition", post(transition))
 }
 
 fn status(text: &str) -> ReportStatus {
@@ -189,4 +192,98 @@ async fn list(
         .map(|(id, unit, period, s)| serde_json::json!({ "url": format!("automerge:{id}"), "unit": unit, "period": period, "status": s }))
         .collect();
     Ok(Json(serde_json::json!(visible)))
+}
+
+fn status_key(s: ReportStatus) -> &'static str {
+    match s {
+        ReportStatus::Draft => "draft",
+        ReportStatus::Submitted => "submitted",
+        ReportStatus::Returned => "returned",
+        ReportStatus::Accepted => "accepted",
+    }
+}
+
+#[derive(Deserialize)]
+struct Transition {
+    url: String,
+    action: String,
+    #[serde(default)]
+    reason: String,
+    /// When the user acted, by the device's clock (it may have been offline).
+    device_time_ms: Option<i64>,
+}
+
+/// Moves a report along its review, if the rules allow this user to.
+async fn transition(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<Transition>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = signed_in(&state, &headers, None).await?;
+    let Json(t) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let action = Action::parse(&t.action)
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown action {:?}", t.action)))?;
+    let doc_id = t
+        .url
+        .strip_prefix("automerge:")
+        .unwrap_or(&t.url)
+        .to_string();
+    let actor = Actor {
+        role: user.role,
+        unit: user.unit.clone(),
+    };
+    let _guard = state.report_lock.lock().await;
+    let id = doc_id.clone();
+    let row: Option<(String, String)> = state
+        .db
+        .call(move |c| {
+            c.query_row(
+                "SELECT unit, status FROM documents WHERE doc_id = ?1 AND kind = 'unit_report'",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+        })
+        .await?;
+    let (unit, from) = row.ok_or(ApiError::NotFound)?;
+    // Someone who may not read the report learns nothing about it.
+    if access(
+        &actor,
+        &DocKind::UnitReport {
+            unit: unit.clone(),
+            status: status(&from),
+        },
+    ) == Access::None
+    {
+        return Err(ApiError::NotFound);
+    }
+    let to = workflow::next(&actor, &unit, status(&from), action, &t.reason).map_err(|e| {
+        tracing::warn!(username = %user.username, error = %e, "report transition refused");
+        ApiError::Conflict(e.to_string())
+    })?;
+    let (id, username, reason, device) = (
+        doc_id.clone(),
+        user.username.clone(),
+        t.reason.trim().to_string(),
+        t.device_time_ms,
+    );
+    let now = crate::sessions::now_ms();
+    state
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            tx.execute("UPDATE documents SET status = ?1 WHERE doc_id = ?2", (status_key(to), &id))?;
+            tx.execute(
+                "INSERT INTO report_events (doc_id, action, status, username, server_ms, device_ms, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                (&id, &t.action, status_key(to), &username, now, device, &reason),
+            )?;
+            tx.commit()
+        })
+        .await?;
+    state.policy.recheck();
+    tracing::info!(report = %doc_id, by = %user.username, to = status_key(to), "report moved");
+    Ok(Json(
+        serde_json::json!({ "status": status_key(to), "server_time_ms": now }),
+    ))
 }

@@ -102,3 +102,88 @@ fn a_draft_report_is_its_units_to_write_and_others_see_only_what_they_may() {
     assert_eq!(listed("giamdoc"), 1);
     assert_eq!(listed("xem"), 0);
 }
+
+fn transition(server: &Server, user: &str, url: &str, action: &str, reason: &str) -> (u16, Value) {
+    let mut r = http()
+        .post(server.url("/api/reports/transition"))
+        .header("authorization", format!("Bearer {}", server.token(user)))
+        .send_json(json!({ "url": url, "action": action, "reason": reason, "device_time_ms": 1_781_000_000_000i64 }))
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_json().unwrap_or(Value::Null))
+}
+
+/// The unit's members write the report only while it is a draft or returned;
+/// the server applies a new status to connections that are already open.
+#[test]
+fn the_review_status_decides_who_writes_even_on_open_connections() {
+    let server = Server::start();
+    let (_, made) = create_report(&server, "truongphong", "phong-ngan-sach", "2026-h1");
+    let url = made["url"].as_str().unwrap().to_string();
+    let id = DocId::parse(&url).unwrap();
+    let mut staff = SyncClient::connect_as(&server, "chuyenvien");
+    assert!(staff.open(id));
+    let mut expected = String::new();
+    let staff_writes = |staff: &mut SyncClient, expected: &mut String, words: &str, taken: bool| {
+        write_results(staff, id, words);
+        if taken {
+            expected.push_str(words);
+            staff.until("the acknowledgement", LIMIT, |c| c.server_has_all(id));
+        }
+        let mut office = SyncClient::connect_as(&server, "vanphong");
+        assert!(office.open(id));
+        // The coordinator sees exactly what was taken.
+        assert_eq!(results(&office, id), *expected, "after {words}");
+    };
+    staff_writes(&mut staff, &mut expected, "[nháp]", true);
+
+    // Forbidden moves are refused by the server, whatever a screen offers.
+    assert_eq!(transition(&server, "chuyenvien", &url, "submit", "").0, 409);
+    assert_eq!(
+        transition(&server, "vanphong", &url, "accept", "").0,
+        409,
+        "a draft cannot be accepted"
+    );
+    assert_eq!(
+        transition(&server, "xem", &url, "submit", "").0,
+        404,
+        "no access, no news"
+    );
+
+    assert_eq!(
+        transition(&server, "truongphong", &url, "submit", "").0,
+        200
+    );
+    // Submitted: the staff's open connection is now read-only.
+    let mut office = SyncClient::connect_as(&server, "vanphong");
+    assert!(office.open(id));
+    write_results(&mut office, id, "[VP]"); // a coordinator only reads a unit's report
+    write_results(&mut staff, id, "[sau khi nộp]");
+    let mut lead = SyncClient::connect_as(&server, "truongphong");
+    assert!(lead.open(id));
+    assert_eq!(results(&lead, id), expected);
+
+    assert_eq!(
+        transition(&server, "vanphong", &url, "return", "").0,
+        409,
+        "a reason is required"
+    );
+    assert_eq!(
+        transition(&server, "vanphong", &url, "return", "Thiếu số liệu").0,
+        200
+    );
+    // Returned: the unit writes again, on the same connection.
+    let mut staff = SyncClient::connect_as(&server, "chuyenvien");
+    assert!(staff.open(id));
+    staff_writes(&mut staff, &mut expected, "[bổ sung]", true);
+
+    assert_eq!(
+        transition(&server, "truongphong", &url, "submit", "").0,
+        200
+    );
+    let (code, answer) = transition(&server, "vanphong", &url, "accept", "");
+    assert_eq!(code, 200);
+    assert_eq!(answer["status"], "accepted");
+    staff_writes(&mut staff, &mut expected, "[sau khi duyệt]", false);
+    assert!(!staff.server_has_all(id));
+}

@@ -1,0 +1,156 @@
+//! The review of a unit's report: draft → submitted (by the unit's lead) →
+//! returned with a reason (by a coordinator) → submitted again → accepted.
+//! The server applies these rules; the browser only offers what they allow.
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::{Actor, ReportStatus, Role};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Submit,
+    Return,
+    Accept,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WorkflowError {
+    #[error("this role may not {0:?} this report")]
+    NotAllowed(Action),
+    #[error("a {0:?} report cannot be {1:?}ed")]
+    WrongState(ReportStatus, Action),
+    #[error("returning a report needs a reason")]
+    NoReason,
+}
+
+impl Action {
+    pub fn parse(key: &str) -> Option<Action> {
+        match key {
+            "submit" => Some(Action::Submit),
+            "return" => Some(Action::Return),
+            "accept" => Some(Action::Accept),
+            _ => None,
+        }
+    }
+}
+
+/// The status a report of `unit` moves to when `actor` takes `action`.
+pub fn next(
+    actor: &Actor,
+    unit: &str,
+    from: ReportStatus,
+    action: Action,
+    reason: &str,
+) -> Result<ReportStatus, WorkflowError> {
+    use ReportStatus::*;
+    let allowed = match action {
+        Action::Submit => actor.role == Role::UnitLead && actor.unit == unit,
+        Action::Return | Action::Accept => actor.role == Role::Coordinator,
+    };
+    if !allowed {
+        return Err(WorkflowError::NotAllowed(action));
+    }
+    match (from, action) {
+        (Draft | Returned, Action::Submit) => Ok(Submitted),
+        (Submitted, Action::Return) if reason.trim().is_empty() => Err(WorkflowError::NoReason),
+        (Submitted, Action::Return) => Ok(Returned),
+        (Submitted, Action::Accept) => Ok(Accepted),
+        (from, action) => Err(WorkflowError::WrongState(from, action)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ReportStatus::*;
+
+    fn actor(role: Role, unit: &str) -> Actor {
+        Actor {
+            role,
+            unit: unit.into(),
+        }
+    }
+
+    #[test]
+    fn the_whole_cycle_is_allowed_to_the_right_people() {
+        let lead = actor(Role::UnitLead, "phong-ngan-sach");
+        let office = actor(Role::Coordinator, "van-phong");
+        let unit = "phong-ngan-sach";
+        assert_eq!(next(&lead, unit, Draft, Action::Submit, ""), Ok(Submitted));
+        assert_eq!(
+            next(&office, unit, Submitted, Action::Return, "Thiếu số liệu"),
+            Ok(Returned)
+        );
+        assert_eq!(
+            next(&lead, unit, Returned, Action::Submit, ""),
+            Ok(Submitted)
+        );
+        assert_eq!(
+            next(&office, unit, Submitted, Action::Accept, ""),
+            Ok(Accepted)
+        );
+    }
+
+    #[test]
+    fn forbidden_transitions_are_refused() {
+        let unit = "phong-ngan-sach";
+        let lead = actor(Role::UnitLead, unit);
+        let office = actor(Role::Coordinator, "van-phong");
+        // Only the unit's own lead submits.
+        for role in [
+            Role::Staff,
+            Role::Viewer,
+            Role::Coordinator,
+            Role::Director,
+            Role::Admin,
+        ] {
+            assert_eq!(
+                next(&actor(role, unit), unit, Draft, Action::Submit, ""),
+                Err(WorkflowError::NotAllowed(Action::Submit))
+            );
+        }
+        assert!(next(
+            &actor(Role::UnitLead, "thanh-tra"),
+            unit,
+            Draft,
+            Action::Submit,
+            ""
+        )
+        .is_err());
+        // Only coordinators return or accept.
+        for role in [Role::UnitLead, Role::Director, Role::Admin, Role::Staff] {
+            assert!(next(
+                &actor(role, "van-phong"),
+                unit,
+                Submitted,
+                Action::Accept,
+                ""
+            )
+            .is_err());
+            assert!(next(
+                &actor(role, "van-phong"),
+                unit,
+                Submitted,
+                Action::Return,
+                "x"
+            )
+            .is_err());
+        }
+        // And only from the right state.
+        assert_eq!(
+            next(&lead, unit, Submitted, Action::Submit, ""),
+            Err(WorkflowError::WrongState(Submitted, Action::Submit))
+        );
+        assert_eq!(
+            next(&lead, unit, Accepted, Action::Submit, ""),
+            Err(WorkflowError::WrongState(Accepted, Action::Submit))
+        );
+        assert!(next(&office, unit, Draft, Action::Accept, "").is_err());
+        assert!(next(&office, unit, Returned, Action::Return, "x").is_err());
+        assert_eq!(
+            next(&office, unit, Submitted, Action::Return, "  "),
+            Err(WorkflowError::NoReason)
+        );
+    }
+}
