@@ -80,6 +80,33 @@ pub fn generate(
     .map_err(|f| f.error)
 }
 
+/// Writes a new consolidated report for `period` into an empty document:
+/// one section per dimension, with the same four texts as a unit's report,
+/// which the Office fills from the accepted unit reports.
+pub fn generate_consolidated(
+    plan: &Plan,
+    period: &str,
+    doc: &mut Automerge,
+) -> Result<(), SchemaError> {
+    doc.transact(|tx| {
+        tx.put(ROOT, "kind", "consolidated")?;
+        tx.put(ROOT, "schema", REPORT_SCHEMA)?;
+        tx.put(ROOT, "period", period)?;
+        let sections = tx.put_object(ROOT, "sections", ObjType::List)?;
+        for (i, dim) in plan.dimensions.iter().enumerate() {
+            let s = tx.insert_object(&sections, i, ObjType::Map)?;
+            tx.put(&s, "number", i64::from(dim.number))?;
+            tx.put(&s, "name", dim.name.as_str())?;
+            for key in SECTION_TEXTS {
+                tx.put_object(&s, key, ObjType::Text)?;
+            }
+        }
+        Ok::<_, SchemaError>(())
+    })
+    .map(|_| ())
+    .map_err(|f| f.error)
+}
+
 /// The unit and period a report document is for.
 pub fn identity<D: ReadDoc>(doc: &D) -> Option<(String, String)> {
     let get = |key: &str| match doc.get(ROOT, key).ok()?? {
@@ -128,6 +155,12 @@ mod tests {
             0,
             "another unit's items stay out"
         );
+
+        let mut consolidated = Automerge::new();
+        generate_consolidated(&plan, "2026-h1", &mut consolidated).unwrap();
+        let (_, sections) = consolidated.get(ROOT, "sections").unwrap().unwrap();
+        assert_eq!(consolidated.length(&sections), plan.dimensions.len());
+        assert_eq!(identity(&consolidated), None, "not a unit's report");
 
         let mut budget = Automerge::new();
         generate(&plan, "phong-ngan-sach", "2026-year", &mut budget).unwrap();

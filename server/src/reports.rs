@@ -23,6 +23,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/reports", get(list).post(create))
         .route("/api/reports/transition", post(transition))
+        .route("/api/consolidated", post(create_consolidated))
+        .route("/api/consolidated/approve", post(approve_consolidated))
 }
 
 fn status(text: &str) -> ReportStatus {
@@ -57,6 +59,9 @@ pub async fn kind_of(db: &Db, doc_id: String) -> Result<Option<DocKind>, DbError
                 unit: unit?,
                 status: status(&s),
             }),
+            "consolidated" => Some(DocKind::Consolidated {
+                approved: s == "approved",
+            }),
             _ => None,
         })
     })
@@ -88,14 +93,7 @@ async fn create(
     let period = Period::parse_key(&new.period).ok_or_else(|| {
         ApiError::BadRequest(format!("{:?} is not a period such as 2026-h1", new.period))
     })?;
-    let plan = state
-        .repo
-        .find(state.plan_id.clone())
-        .await
-        .map_err(|_| ApiError::Internal("sync engine stopped".into()))?
-        .ok_or_else(|| ApiError::Internal("the plan is missing".into()))?
-        .with_document(|d| Plan::read(d))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let plan = plan(&state).await?;
     if period.year < plan.start_year || period.year > plan.end_year {
         return Err(ApiError::BadRequest(format!(
             "the plan runs from {} to {}",
@@ -286,4 +284,130 @@ async fn transition(
     Ok(Json(
         serde_json::json!({ "status": status_key(to), "server_time_ms": now }),
     ))
+}
+
+/// The plan, read from its document.
+async fn plan(state: &AppState) -> Result<Plan, ApiError> {
+    state
+        .repo
+        .find(state.plan_id.clone())
+        .await
+        .map_err(|_| ApiError::Internal("sync engine stopped".into()))?
+        .ok_or_else(|| ApiError::Internal("the plan is missing".into()))?
+        .with_document(|d| Plan::read(d))
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+#[derive(Deserialize)]
+struct NewConsolidated {
+    period: String,
+}
+
+/// Makes (or finds) the consolidated report of a period; coordinators only.
+async fn create_consolidated(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<NewConsolidated>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = signed_in(&state, &headers, None).await?;
+    if user.role != Role::Coordinator {
+        return Err(ApiError::Forbidden);
+    }
+    let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let period = Period::parse_key(&new.period).ok_or_else(|| {
+        ApiError::BadRequest(format!("{:?} is not a period such as 2026-h1", new.period))
+    })?;
+    let plan = plan(&state).await?;
+    let _guard = state.report_lock.lock().await;
+    let key = period.key();
+    let existing: Option<String> = state
+        .db
+        .call(move |c| {
+            c.query_row(
+                "SELECT doc_id FROM documents WHERE kind = 'consolidated' AND period = ?1",
+                [&key],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await?;
+    let doc_id = match existing {
+        Some(id) => id,
+        None => {
+            let mut doc = Automerge::new();
+            papi::report::generate_consolidated(&plan, &period.key(), &mut doc)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let handle = state
+                .repo
+                .create(doc)
+                .await
+                .map_err(|_| ApiError::Internal("sync engine stopped".into()))?;
+            let id = handle.document_id().to_string();
+            let (row_id, key) = (id.clone(), period.key());
+            state
+                .db
+                .call(move |c| {
+                    c.execute(
+                        "INSERT INTO documents (doc_id, kind, period) VALUES (?1, 'consolidated', ?2)",
+                        (&row_id, &key),
+                    )
+                })
+                .await?;
+            id
+        }
+    };
+    Ok(Json(
+        serde_json::json!({ "url": format!("automerge:{doc_id}"), "period": period.key() }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct Approve {
+    url: String,
+}
+
+/// The Director approves a consolidated report; it is then read-only.
+async fn approve_consolidated(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<Approve>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let user = signed_in(&state, &headers, None).await?;
+    let Json(a) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if user.role != Role::Director {
+        return Err(ApiError::Forbidden);
+    }
+    let doc_id = a
+        .url
+        .strip_prefix("automerge:")
+        .unwrap_or(&a.url)
+        .to_string();
+    let (id, username) = (doc_id.clone(), user.username.clone());
+    let now = crate::sessions::now_ms();
+    let changed = state
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE documents SET status = 'approved' WHERE doc_id = ?1 AND kind = 'consolidated' AND status = 'draft'",
+                [&id],
+            )?;
+            if n == 1 {
+                tx.execute(
+                    "INSERT INTO report_events (doc_id, action, status, username, server_ms) VALUES (?1, 'approve', 'approved', ?2, ?3)",
+                    (&id, &username, now),
+                )?;
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+        .await?;
+    if changed == 0 {
+        return Err(ApiError::Conflict(
+            "no draft consolidated report with this id".into(),
+        ));
+    }
+    state.policy.recheck();
+    tracing::info!(report = %doc_id, by = %user.username, "consolidated report approved");
+    Ok(Json(serde_json::json!({ "status": "approved" })))
 }

@@ -187,3 +187,61 @@ fn the_review_status_decides_who_writes_even_on_open_connections() {
     staff_writes(&mut staff, &mut expected, "[sau khi duyệt]", false);
     assert!(!staff.server_has_all(id));
 }
+
+/// The consolidated report: the Office writes it, the Director reads and
+/// approves it, nobody else sees it; once approved it is read-only.
+#[test]
+fn the_consolidated_report_is_the_offices_until_the_director_approves_it() {
+    let server = Server::start();
+    let create = |user: &str| {
+        http()
+            .post(server.url("/api/consolidated"))
+            .header("authorization", format!("Bearer {}", server.token(user)))
+            .send_json(json!({ "period": "2026-h1" }))
+            .unwrap()
+    };
+    assert_eq!(create("truongphong").status(), 403);
+    let mut made = create("vanphong");
+    assert_eq!(made.status(), 200);
+    let made: Value = made.body_mut().read_json().unwrap();
+    let url = made["url"].as_str().unwrap().to_string();
+    let id = DocId::parse(&url).unwrap();
+
+    for (user, reads) in [
+        ("vanphong", true),
+        ("giamdoc", true),
+        ("quantri", false),
+        ("truongphong", false),
+        ("chuyenvien", false),
+        ("xem", false),
+    ] {
+        let mut client = SyncClient::connect_as(&server, user);
+        assert_eq!(
+            client.open(id),
+            reads,
+            "{user} reads the consolidated report: {reads}"
+        );
+    }
+    let mut office = SyncClient::connect_as(&server, "vanphong");
+    assert!(office.open(id));
+    write_results(&mut office, id, "Tổng hợp: ");
+    office.until("the acknowledgement", LIMIT, |c| c.server_has_all(id));
+
+    let approve = |user: &str| {
+        http()
+            .post(server.url("/api/consolidated/approve"))
+            .header("authorization", format!("Bearer {}", server.token(user)))
+            .send_json(json!({ "url": url }))
+            .unwrap()
+            .status()
+    };
+    assert_eq!(approve("vanphong"), 403, "only the Director approves");
+    assert_eq!(approve("giamdoc"), 200);
+    assert_eq!(approve("giamdoc"), 409, "approved once");
+
+    // Approved: the Office's open connection can no longer change it.
+    write_results(&mut office, id, "sau khi duyệt");
+    let mut director = SyncClient::connect_as(&server, "giamdoc");
+    assert!(director.open(id));
+    assert_eq!(results(&director, id), "Tổng hợp: ");
+}
