@@ -275,3 +275,13 @@ impl Browser {
         self.wait_for_text(&["Đăng xuất"], Duration::from_secs(60));
     }
 }
+
+impl Browser {
+    /// Makes the page a 360×640 phone screen (headless windows are wider).
+    pub fn as_phone(&self) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 360, "height": 640, "deviceScaleFactor": 2, "mobile": true }),
+        );
+    }
+}
