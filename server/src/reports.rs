@@ -116,45 +116,14 @@ async fn create(
     }
 
     // One creation at a time, so that two requests never make two reports.
-    let _guard = state.report_lock.lock().await;
-    let (unit, key) = (new.unit.clone(), period.key());
-    let existing: Option<String> = state
-        .db
-        .call(move |c| {
-            c.query_row(
-                "SELECT doc_id FROM documents WHERE kind = 'unit_report' AND unit = ?1 AND period = ?2",
-                (&unit, &key),
-                |r| r.get(0),
-            )
-            .optional()
-        })
-        .await?;
-    let doc_id = match existing {
-        Some(id) => id,
-        None => {
-            let mut doc = Automerge::new();
-            papi::report::generate(&plan, &new.unit, &period.key(), &mut doc)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let handle = state
-                .repo
-                .create(doc)
-                .await
-                .map_err(|_| ApiError::Internal("sync engine stopped".into()))?;
-            let id = handle.document_id().to_string();
-            let (row_id, unit, key) = (id.clone(), new.unit.clone(), period.key());
-            state
-                .db
-                .call(move |c| {
-                    c.execute(
-                        "INSERT INTO documents (doc_id, kind, unit, period) VALUES (?1, 'unit_report', ?2, ?3)",
-                        (&row_id, &unit, &key),
-                    )
-                })
-                .await?;
-            tracing::info!(unit = %new.unit, period = %period.key(), by = %user.username, "report created");
-            id
-        }
-    };
+    let doc_id = find_or_make(
+        &state,
+        "unit_report",
+        Some(&new.unit),
+        &period.key(),
+        |doc| papi::report::generate(&plan, &new.unit, &period.key(), doc),
+    )
+    .await?;
     Ok(Json(
         serde_json::json!({ "url": format!("automerge:{doc_id}"), "unit": new.unit, "period": period.key() }),
     ))
@@ -318,44 +287,10 @@ async fn create_consolidated(
         ApiError::BadRequest(format!("{:?} is not a period such as 2026-h1", new.period))
     })?;
     let plan = plan(&state).await?;
-    let _guard = state.report_lock.lock().await;
-    let key = period.key();
-    let existing: Option<String> = state
-        .db
-        .call(move |c| {
-            c.query_row(
-                "SELECT doc_id FROM documents WHERE kind = 'consolidated' AND period = ?1",
-                [&key],
-                |r| r.get(0),
-            )
-            .optional()
-        })
-        .await?;
-    let doc_id = match existing {
-        Some(id) => id,
-        None => {
-            let mut doc = Automerge::new();
-            papi::report::generate_consolidated(&plan, &period.key(), &mut doc)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let handle = state
-                .repo
-                .create(doc)
-                .await
-                .map_err(|_| ApiError::Internal("sync engine stopped".into()))?;
-            let id = handle.document_id().to_string();
-            let (row_id, key) = (id.clone(), period.key());
-            state
-                .db
-                .call(move |c| {
-                    c.execute(
-                        "INSERT INTO documents (doc_id, kind, period) VALUES (?1, 'consolidated', ?2)",
-                        (&row_id, &key),
-                    )
-                })
-                .await?;
-            id
-        }
-    };
+    let doc_id = find_or_make(&state, "consolidated", None, &period.key(), |doc| {
+        papi::report::generate_consolidated(&plan, &period.key(), doc)
+    })
+    .await?;
     Ok(Json(
         serde_json::json!({ "url": format!("automerge:{doc_id}"), "period": period.key() }),
     ))
@@ -410,4 +345,52 @@ async fn approve_consolidated(
     state.policy.recheck();
     tracing::info!(report = %doc_id, by = %user.username, "consolidated report approved");
     Ok(Json(serde_json::json!({ "status": "approved" })))
+}
+
+/// The registered document of `kind` for `unit` (or none) and `period`,
+/// made with `generate` and registered if there is none yet.
+async fn find_or_make(
+    state: &AppState,
+    kind: &'static str,
+    unit: Option<&str>,
+    period: &str,
+    generate: impl FnOnce(&mut Automerge) -> Result<(), papi::schema::SchemaError>,
+) -> Result<String, ApiError> {
+    // One at a time, so that two requests never make two documents.
+    let _guard = state.report_lock.lock().await;
+    let (u, p) = (unit.map(str::to_string), period.to_string());
+    let existing: Option<String> = state
+        .db
+        .call(move |c| {
+            c.query_row(
+                "SELECT doc_id FROM documents WHERE kind = ?1 AND unit IS ?2 AND period = ?3",
+                (kind, &u, &p),
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let mut doc = Automerge::new();
+    generate(&mut doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let handle = state
+        .repo
+        .create(doc)
+        .await
+        .map_err(|_| ApiError::Internal("sync engine stopped".into()))?;
+    let id = handle.document_id().to_string();
+    let (row_id, u, p) = (id.clone(), unit.map(str::to_string), period.to_string());
+    state
+        .db
+        .call(move |c| {
+            c.execute(
+                "INSERT INTO documents (doc_id, kind, unit, period) VALUES (?1, ?2, ?3, ?4)",
+                (&row_id, kind, &u, &p),
+            )
+        })
+        .await?;
+    tracing::info!(kind, unit, period, "document made");
+    Ok(id)
 }
