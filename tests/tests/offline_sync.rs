@@ -239,3 +239,44 @@ fn an_expired_session_asks_to_sign_in_again_and_keeps_offline_edits() {
         format!("{original} (chờ gửi)")
     );
 }
+
+/// The data-safety panel tells what is only on this device, and signing out
+/// with such changes asks first.
+#[test]
+fn the_data_safety_panel_and_sign_out_warn_about_unsynced_changes() {
+    let mut server = Server::start();
+    let alice = Browser::start();
+    open_plan(&alice, &server);
+    wait_for_state(&alice, "saved");
+    alice.click(&alice.find("details.data-safety summary"));
+    alice.wait_for_text(&["Lưu bền vững", "Dung lượng đã dùng", "MB /"], LIMIT);
+    assert_eq!(
+        alice.execute(
+            "return document.querySelector('.safety-unsynced').textContent;",
+            json!([])
+        ),
+        json!("Không có")
+    );
+
+    assert!(server.stop());
+    wait_for_state(&alice, "offline");
+    alice.type_into(&alice.find(FIRST), " x");
+    wait_for("the panel to list the plan", LIMIT, || {
+        let text = alice.execute(
+            "return document.querySelector('.safety-unsynced').textContent;",
+            json!([]),
+        );
+        text.as_str()
+            .filter(|t| t.starts_with("Kế hoạch: "))
+            .map(|_| ())
+    });
+
+    alice.click(&alice.find("button.sign-out"));
+    let question = wait_for("the sign-out warning", LIMIT, || alice.dialog_text());
+    assert!(question.contains("chưa gửi lên máy chủ"), "{question}");
+    alice.dismiss_dialog();
+    assert!(
+        alice.text().contains("Đăng xuất"),
+        "still signed in after cancelling"
+    );
+}

@@ -4,6 +4,7 @@ mod admin;
 mod http;
 mod plan_view;
 pub mod repo;
+mod safety;
 pub mod session;
 mod status;
 pub mod store;
@@ -28,6 +29,9 @@ pub fn App() -> impl IntoView {
             {move || identity.get().map(|who| view! {
                 <span class="who">{who.display_name}</span>
                 <button class="sign-out" on:click=move |_| {
+                    if !confirm_sign_out() {
+                        return;
+                    }
                     wasm_bindgen_futures::spawn_local(async {
                         session::sign_out().await;
                         if let Some(w) = web_sys::window() {
@@ -40,12 +44,37 @@ pub fn App() -> impl IntoView {
         {move || match identity.get() {
             None => view! {
                 <main class="content">
-                    <SignIn on_done=Callback::new(move |who| identity.set(Some(who)))/>
+                    <SignIn on_done=Callback::new(move |who| {
+                        // A sensible moment to ask the browser to keep the data.
+                        wasm_bindgen_futures::spawn_local(async {
+                            let _ = safety::request_persistence().await;
+                        });
+                        identity.set(Some(who));
+                    })/>
                 </main>
             }.into_any(),
             Some(who) => view! { <Workspace identity=who/> }.into_any(),
         }}
     }
+}
+
+/// With changes only on this device, signing out needs a second thought:
+/// they stay on the device, but nothing sends them until someone signs in.
+fn confirm_sign_out() -> bool {
+    let unsynced = repo::try_repo()
+        .map(|r| r.status.get_untracked().unsynced)
+        .unwrap_or(0);
+    if unsynced == 0 {
+        return true;
+    }
+    web_sys::window()
+        .and_then(|w| {
+            w.confirm_with_message(&format!(
+                "Còn {unsynced} thay đổi chưa gửi lên máy chủ. Hãy kết nối mạng để đồng bộ trước. Vẫn đăng xuất?"
+            ))
+            .ok()
+        })
+        .unwrap_or(false)
 }
 
 /// The signed-in app: opens device storage, starts syncing, shows the plan.
@@ -69,6 +98,7 @@ fn Workspace(identity: session::Identity) -> impl IntoView {
                     let status = repo.status;
                     view! {
                     <status::StatusBar/>
+                    <safety::SafetyPanel/>
                     {move || status.get().signed_out.then(|| view! {
                         <div class="expired" role="alert">
                             <p>"Phiên đăng nhập đã hết hạn. Các thay đổi của bạn vẫn được giữ trên thiết bị này; hãy đăng nhập lại để gửi lên máy chủ."</p>

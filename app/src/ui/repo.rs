@@ -108,6 +108,11 @@ thread_local! {
     static REPO: RefCell<Option<Rc<Repo>>> = const { RefCell::new(None) };
 }
 
+/// The page's repository, once started.
+pub fn try_repo() -> Option<Rc<Repo>> {
+    REPO.with(|r| r.borrow().clone())
+}
+
 /// The page's repository. Panics if `Repo::start` has not run.
 pub fn repo() -> Rc<Repo> {
     REPO.with(|r| r.borrow().clone().expect("the repository is started"))
@@ -229,6 +234,20 @@ impl Repo {
             repo.refresh_status();
         });
         signals
+    }
+
+    /// Documents with changes that only this device has, by name.
+    pub fn unsynced_by_document(&self) -> Vec<(String, usize)> {
+        self.status.track();
+        let inner = self.inner.borrow();
+        inner
+            .docs
+            .values()
+            .filter_map(|e| {
+                let n = e.signals.unsynced.get_untracked();
+                (n > 0).then(|| (document_name(&e.doc), n))
+            })
+            .collect()
     }
 
     /// Reads a document.
@@ -689,5 +708,22 @@ impl Repo {
         }
         self.send_sync(id);
         self.refresh_status();
+    }
+}
+
+/// A short name for a document, from its `kind`.
+fn document_name(doc: &Automerge) -> String {
+    use automerge::ReadDoc;
+    let kind = match doc.get(automerge::ROOT, "kind") {
+        Ok(Some((automerge::Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+        _ => None,
+    };
+    match kind.as_deref() {
+        Some("plan") => "Kế hoạch".into(),
+        Some("consolidated") => "Báo cáo tổng hợp".into(),
+        Some("unit_report") => crate::report::identity(doc)
+            .map(|(unit, period)| format!("Báo cáo {unit} {period}"))
+            .unwrap_or_else(|| "Báo cáo".into()),
+        _ => "Tài liệu".into(),
     }
 }

@@ -50,7 +50,7 @@ pub fn StatusBar() -> impl IntoView {
 }
 
 /// HH:MM in Vietnam time.
-fn clock(ms: f64) -> String {
+pub fn clock(ms: f64) -> String {
     let minutes = ((ms as i64 + VIETNAM_OFFSET_MS) / 60_000).rem_euclid(24 * 60);
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }

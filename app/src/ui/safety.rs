@@ -1,0 +1,84 @@
+//! The data-safety panel: what is only on this device, when it last synced,
+//! whether the browser may evict the data, and how much room it takes.
+
+use leptos::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use super::repo::repo;
+
+/// Asks the browser to keep this site's data even when the phone runs short
+/// of space. Returns whether storage is persistent.
+pub async fn request_persistence() -> Option<bool> {
+    let storage = web_sys::window()?.navigator().storage();
+    let answer = JsFuture::from(storage.persist().ok()?).await.ok()?;
+    answer.as_bool()
+}
+
+async fn persisted() -> Option<bool> {
+    let storage = web_sys::window()?.navigator().storage();
+    JsFuture::from(storage.persisted().ok()?)
+        .await
+        .ok()?
+        .as_bool()
+}
+
+/// (used, quota) in bytes.
+async fn estimate() -> Option<(f64, f64)> {
+    let storage = web_sys::window()?.navigator().storage();
+    let e = JsFuture::from(storage.estimate().ok()?).await.ok()?;
+    let get = |k: &str| js_sys::Reflect::get(&e, &k.into()).ok()?.as_f64();
+    Some((get("usage")?, get("quota")?))
+}
+
+fn megabytes(bytes: f64) -> String {
+    format!("{:.1} MB", bytes / 1_000_000.0)
+}
+
+#[component]
+pub fn SafetyPanel() -> impl IntoView {
+    let status = repo().status;
+    let refresh = RwSignal::new(0u32);
+    let facts = LocalResource::new(move || {
+        refresh.track();
+        async { (persisted().await, estimate().await) }
+    });
+    let ask = move |_| {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = request_persistence().await;
+            refresh.update(|n| *n += 1);
+        });
+    };
+    view! {
+        <details class="data-safety" on:toggle=move |_| refresh.update(|n| *n += 1)>
+            <summary>"An toàn dữ liệu trên thiết bị"</summary>
+            <dl>
+                <dt>"Thay đổi chỉ có trên thiết bị này"</dt>
+                <dd class="safety-unsynced">{move || {
+                    let docs = repo().unsynced_by_document();
+                    if docs.is_empty() {
+                        "Không có".to_string()
+                    } else {
+                        docs.into_iter().map(|(name, n)| format!("{name}: {n}")).collect::<Vec<_>>().join("; ")
+                    }
+                }}</dd>
+                <dt>"Đồng bộ lần cuối"</dt>
+                <dd>{move || status.get().last_sync_ms.map(super::status::clock).unwrap_or_else(|| "chưa lần nào".into())}</dd>
+                <dt>"Lưu bền vững (trình duyệt không tự xoá)"</dt>
+                <dd class="safety-persisted">
+                    {move || match facts.get().and_then(|(p, _)| p) {
+                        Some(true) => view! { "Có" }.into_any(),
+                        Some(false) => view! {
+                            "Chưa " <button type="button" on:click=ask>"Yêu cầu lưu bền vững"</button>
+                        }.into_any(),
+                        None => view! { "Không rõ (trình duyệt không hỗ trợ)" }.into_any(),
+                    }}
+                </dd>
+                <dt>"Dung lượng đã dùng"</dt>
+                <dd class="safety-usage">{move || match facts.get().and_then(|(_, e)| e) {
+                    Some((used, quota)) => format!("{} / {}", megabytes(used), megabytes(quota)),
+                    None => "Không rõ".into(),
+                }}</dd>
+            </dl>
+        </details>
+    }
+}
