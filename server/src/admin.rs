@@ -39,11 +39,6 @@ impl From<DirectoryError> for ApiError {
     }
 }
 
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
-    body.map(|Json(b)| b)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
-
 async fn units(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -58,7 +53,7 @@ async fn add_unit(
     unit: Result<Json<Unit>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&state, &headers).await?;
-    let unit = body(unit)?;
+    let Json(unit) = unit?;
     directory::add_unit(&state.db, unit).await?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
@@ -95,7 +90,7 @@ async fn add_user(
     new: Result<Json<AddUser>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin(&state, &headers).await?;
-    let new = body(new)?;
+    let Json(new) = new?;
     let role = Role::parse(&new.role)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown role {:?}", new.role)))?;
     let password = directory::random_password();

@@ -104,7 +104,7 @@ async fn login(
     headers: HeaderMap,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(request) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(request) = body?;
     let account = format!("user:{}", request.username.to_lowercase());
     let address = format!("addr:{}", address_key(peer.ip()));
     for (key, limit) in [(&account, ACCOUNT_FAILURES), (&address, ADDRESS_FAILURES)] {

@@ -40,6 +40,13 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// A request body that is not the JSON expected is the client's mistake.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        ApiError::BadRequest(e.body_text())
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         ApiError::Internal(e.to_string())

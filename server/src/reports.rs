@@ -81,7 +81,7 @@ async fn create(
     body: Result<Json<NewReport>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = signed_in(&state, &headers, None).await?;
-    let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(new) = body?;
     let allowed = match user.role {
         Role::Coordinator | Role::Admin => true,
         Role::UnitLead | Role::Staff => user.unit == new.unit,
@@ -187,7 +187,7 @@ async fn transition(
     body: Result<Json<Transition>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = signed_in(&state, &headers, None).await?;
-    let Json(t) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(t) = body?;
     let action = Action::parse(&t.action)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown action {:?}", t.action)))?;
     let doc_id = t
@@ -282,7 +282,7 @@ async fn create_consolidated(
     if user.role != Role::Coordinator {
         return Err(ApiError::Forbidden);
     }
-    let Json(new) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(new) = body?;
     let period = Period::parse_key(&new.period).ok_or_else(|| {
         ApiError::BadRequest(format!("{:?} is not a period such as 2026-h1", new.period))
     })?;
@@ -308,7 +308,7 @@ async fn approve_consolidated(
     body: Result<Json<Approve>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = signed_in(&state, &headers, None).await?;
-    let Json(a) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Json(a) = body?;
     if user.role != Role::Director {
         return Err(ApiError::Forbidden);
     }
