@@ -8,6 +8,7 @@
 pub mod access;
 pub mod calendar;
 pub mod ids;
+pub mod punctuality;
 pub mod report;
 pub mod schema;
 pub mod text;
