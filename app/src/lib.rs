@@ -17,3 +17,7 @@ pub mod workflow;
 
 #[cfg(feature = "ui")]
 pub mod ui;
+
+// Interface texts, in `app/locales/app.yml`: Vietnamese first, English beside.
+#[cfg(feature = "ui")]
+rust_i18n::i18n!("locales", fallback = "vi");

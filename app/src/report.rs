@@ -9,7 +9,7 @@
 //! Every text a person writes is an automerge text object.
 
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ObjType, ReadDoc, ROOT};
+use automerge::{Automerge, ObjId, ObjType, ReadDoc, ROOT};
 
 use crate::schema::{Plan, SchemaError};
 
@@ -117,6 +117,198 @@ pub fn identity<D: ReadDoc>(doc: &D) -> Option<(String, String)> {
     Some((get("unit")?, get("period")?))
 }
 
+/// What each measure of a report can be, in the order a form offers them.
+pub const MEASURE_STATUSES: [&str; 4] = ["not_started", "in_progress", "done", "blocked"];
+
+/// Where a person's text lives in a document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TextAt {
+    /// A measure's text in the plan, by measure id.
+    PlanMeasure(String),
+    /// One of `SECTION_TEXTS` in a report's section, by position.
+    Section { section: usize, key: &'static str },
+    /// The evidence notes of a measure in a report's section.
+    Evidence { section: usize, measure: usize },
+    /// The evidence notes of one of the unit's own items.
+    ExtraEvidence(usize),
+}
+
+/// A report entry that carries a status: a measure or an extra item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemAt {
+    Measure { section: usize, measure: usize },
+    Extra(usize),
+}
+
+fn child<D: ReadDoc>(doc: &D, obj: &ObjId, key: impl Into<automerge::Prop>) -> Option<ObjId> {
+    match doc.get(obj, key).ok()?? {
+        (automerge::Value::Object(_), id) => Some(id),
+        _ => None,
+    }
+}
+
+fn section<D: ReadDoc>(doc: &D, index: usize) -> Option<ObjId> {
+    let sections = child(doc, &ROOT, "sections")?;
+    child(doc, &sections, index)
+}
+
+impl TextAt {
+    /// A stable name for the field, for the page (`data-field`) and tests.
+    pub fn key(&self) -> String {
+        match self {
+            TextAt::PlanMeasure(id) => format!("plan/{id}"),
+            TextAt::Section { section, key } => format!("s{section}/{key}"),
+            TextAt::Evidence { section, measure } => format!("s{section}/m{measure}/evidence"),
+            TextAt::ExtraEvidence(i) => format!("extra{i}/evidence"),
+        }
+    }
+
+    /// The text object, if the document has it.
+    pub fn locate<D: ReadDoc>(&self, doc: &D) -> Option<ObjId> {
+        let text = match self {
+            TextAt::PlanMeasure(id) => return crate::schema::measure_text(doc, id),
+            TextAt::Section { section: s, key } => child(doc, &section(doc, *s)?, *key)?,
+            TextAt::Evidence { section, measure } => {
+                let item = ItemAt::Measure {
+                    section: *section,
+                    measure: *measure,
+                };
+                child(doc, &item.locate(doc)?, "evidence")?
+            }
+            TextAt::ExtraEvidence(i) => child(doc, &ItemAt::Extra(*i).locate(doc)?, "evidence")?,
+        };
+        (doc.object_type(&text).ok()? == ObjType::Text).then_some(text)
+    }
+}
+
+impl ItemAt {
+    fn locate<D: ReadDoc>(&self, doc: &D) -> Option<ObjId> {
+        match self {
+            ItemAt::Measure { section: s, measure } => {
+                let measures = child(doc, &section(doc, *s)?, "measures")?;
+                child(doc, &measures, *measure)
+            }
+            ItemAt::Extra(i) => child(doc, &child(doc, &ROOT, "extra_items")?, *i),
+        }
+    }
+
+    /// The entry's status, one of `MEASURE_STATUSES`.
+    pub fn status<D: ReadDoc>(&self, doc: &D) -> Option<String> {
+        match doc.get(&self.locate(doc)?, "status").ok()?? {
+            (automerge::Value::Scalar(s), _) => s.as_str().map(str::to_string),
+            _ => None,
+        }
+    }
+
+    /// Sets the entry's status; anything but one of `MEASURE_STATUSES` is refused.
+    pub fn set_status(&self, doc: &mut Automerge, status: &str) -> bool {
+        if !MEASURE_STATUSES.contains(&status) {
+            return false;
+        }
+        let Some(item) = self.locate(doc) else {
+            return false;
+        };
+        doc.transact(|tx| tx.put(&item, "status", status)).is_ok()
+    }
+}
+
+/// The fixed shape of a report, without what people write in it: enough to
+/// lay out the form. Texts and statuses are read live by the fields.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Outline {
+    /// `unit_report` or `consolidated`.
+    pub kind: String,
+    pub unit: Option<String>,
+    pub period: String,
+    pub sections: Vec<SectionOutline>,
+    pub extra_items: Vec<ItemOutline>,
+    /// For a consolidated report: the units whose reports it includes.
+    pub included_units: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SectionOutline {
+    pub number: i64,
+    pub name: String,
+    pub measures: Vec<ItemOutline>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemOutline {
+    pub id: String,
+    pub text: String,
+}
+
+fn scalar_str<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<String> {
+    match doc.get(obj, key).ok()?? {
+        (automerge::Value::Scalar(s), _) => s.as_str().map(str::to_string),
+        (automerge::Value::Object(ObjType::Text), id) => doc.text(&id).ok(),
+        _ => None,
+    }
+}
+
+fn items<D: ReadDoc>(doc: &D, list: Option<ObjId>) -> Vec<ItemOutline> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    (0..doc.length(&list))
+        .filter_map(|i| {
+            let item = child(doc, &list, i)?;
+            Some(ItemOutline {
+                id: scalar_str(doc, &item, "id")?,
+                text: scalar_str(doc, &item, "text").unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+impl Outline {
+    /// The outline of a unit's or a consolidated report; `None` for any
+    /// other document.
+    pub fn read<D: ReadDoc>(doc: &D) -> Option<Outline> {
+        let kind = scalar_str(doc, &ROOT, "kind")?;
+        if kind != "unit_report" && kind != "consolidated" {
+            return None;
+        }
+        let sections = child(doc, &ROOT, "sections")
+            .map(|list| {
+                (0..doc.length(&list))
+                    .filter_map(|i| {
+                        let s = child(doc, &list, i)?;
+                        let number = match doc.get(&s, "number").ok()?? {
+                            (automerge::Value::Scalar(v), _) => v.as_i64()?,
+                            _ => return None,
+                        };
+                        Some(SectionOutline {
+                            number,
+                            name: scalar_str(doc, &s, "name").unwrap_or_default(),
+                            measures: items(doc, child(doc, &s, "measures")),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let included_units = child(doc, &ROOT, "included_units")
+            .map(|list| {
+                (0..doc.length(&list))
+                    .filter_map(|i| match doc.get(&list, i).ok()?? {
+                        (automerge::Value::Scalar(s), _) => s.as_str().map(str::to_string),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(Outline {
+            unit: scalar_str(doc, &ROOT, "unit"),
+            period: scalar_str(doc, &ROOT, "period").unwrap_or_default(),
+            sections,
+            extra_items: items(doc, child(doc, &ROOT, "extra_items")),
+            included_units,
+            kind,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +364,42 @@ mod tests {
             1,
             "the Budget division's own item"
         );
+    }
+
+    #[test]
+    fn fields_are_found_by_position_and_statuses_checked() {
+        let plan = small_plan();
+        let mut doc = Automerge::new();
+        generate(&plan, "van-phong", "2026-h1", &mut doc).unwrap();
+        let outline = Outline::read(&doc).unwrap();
+        assert_eq!(outline.kind, "unit_report");
+        assert_eq!(outline.unit.as_deref(), Some("van-phong"));
+        assert_eq!(outline.sections.len(), 1);
+        assert_eq!(outline.sections[0].measures[0].id, "d1-m1");
+
+        let results = TextAt::Section { section: 0, key: "results" };
+        let t = results.locate(&doc).expect("the results text");
+        doc.transact(|tx| tx.splice_text(&t, 0, 0, "Đã làm")).unwrap();
+        let again = results.locate(&doc).unwrap();
+        assert_eq!(doc.text(&again).unwrap(), "Đã làm");
+        assert!(TextAt::Evidence { section: 0, measure: 0 }.locate(&doc).is_some());
+        assert!(TextAt::Evidence { section: 0, measure: 9 }.locate(&doc).is_none());
+        assert!(TextAt::Section { section: 3, key: "results" }.locate(&doc).is_none());
+
+        let item = ItemAt::Measure { section: 0, measure: 0 };
+        assert_eq!(item.status(&doc).as_deref(), Some("not_started"));
+        assert!(item.set_status(&mut doc, "done"));
+        assert_eq!(item.status(&doc).as_deref(), Some("done"));
+        assert!(!item.set_status(&mut doc, "finished"), "not a status");
+        assert_eq!(item.status(&doc).as_deref(), Some("done"));
+        assert!(!ItemAt::Extra(0).set_status(&mut doc, "done"), "no such item");
+
+        let plan_doc = {
+            let mut d = Automerge::new();
+            plan.write_new(&mut d).unwrap();
+            d
+        };
+        assert!(TextAt::PlanMeasure("d1-m1".into()).locate(&plan_doc).is_some());
+        assert_eq!(Outline::read(&plan_doc), None, "a plan is not a report");
     }
 }

@@ -14,6 +14,11 @@
 //! | `dimensions` | list of maps: `number`, `name`, `name_en`, `measures` |
 //! | `measures` | list of maps: `id`, `text`, `group` (optional), `units` (list of unit ids; `"*"` means every unit), `retired` |
 //! | `extra_items` | list of maps: `id`, `unit`, `text` |
+//! | `papi_results` | map from year (`"2025"`) to a map: `rank`, `scores` (list of 8 numbers, one per dimension) |
+//!
+//! A measure may carry an `order` (a number): measures are shown by it, else
+//! by their place in the list. Moving a measure changes only its `order`, so
+//! that an edit made meanwhile to its text is never lost in the move.
 //!
 //! Human text is stored as automerge text objects so that several people can
 //! edit it at once. Readers also accept plain strings, which other
@@ -224,7 +229,9 @@ impl Plan {
         for d in r.item_objects(&dims_obj, "dimension")? {
             let measures_obj = r.object(&d, "measures", "measures")?;
             let mut measures = Vec::new();
-            for m in r.item_objects(&measures_obj, "measure")? {
+            let mut orders = Vec::new();
+            for (index, m) in r.item_objects(&measures_obj, "measure")?.into_iter().enumerate() {
+                orders.push(order_of(doc, &m, index));
                 let units_obj = r.object(&m, "units", "measure units")?;
                 let units = r
                     .items(&units_obj)
@@ -239,6 +246,9 @@ impl Plan {
                     retired: r.bool(&m, "retired")?,
                 });
             }
+            let mut ordered: Vec<_> = orders.into_iter().zip(measures).collect();
+            ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let measures = ordered.into_iter().map(|(_, m)| m).collect();
             dimensions.push(Dimension {
                 number: r.int(&d, "number", "dimension number")? as u8,
                 name: r.text(&d, "name", "dimension name")?,
@@ -289,6 +299,266 @@ pub fn measure_text<D: ReadDoc>(doc: &D, measure_id: &str) -> Option<ObjId> {
         }
     }
     None
+}
+
+/// A measure's place: its `order` if it has one, else its place in the list.
+fn order_of<D: ReadDoc>(doc: &D, measure: &ObjId, index: usize) -> f64 {
+    match doc.get(measure, "order").ok().flatten() {
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::F64(f) => *f,
+            ScalarValue::Int(n) => *n as f64,
+            ScalarValue::Uint(n) => *n as f64,
+            _ => index as f64,
+        },
+        _ => index as f64,
+    }
+}
+
+/// The map of the measure `measure_id`, with its dimension's list.
+fn find_measure<D: ReadDoc>(doc: &D, measure_id: &str) -> Option<(ObjId, ObjId)> {
+    let r = Reader { doc };
+    let dims = r.object(&ROOT, "dimensions", "dimensions").ok()?;
+    for d in r.item_objects(&dims, "dimension").ok()? {
+        let measures = r.object(&d, "measures", "measures").ok()?;
+        for m in r.item_objects(&measures, "measure").ok()? {
+            if r.string(&m, "id", "measure id").ok()? == measure_id {
+                return Some((m, measures));
+            }
+        }
+    }
+    None
+}
+
+/// Changes to the plan that coordinators make, offline as well as online.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlanEdit {
+    /// A new measure at the end of dimension `dimension`, with its id.
+    Add {
+        dimension: u8,
+        id: String,
+        text: String,
+        units: Vec<String>,
+    },
+    /// Moves a measure one place up (towards the start) or down.
+    Move { id: String, up: bool },
+    /// Retires a measure (it leaves new reports), or brings it back.
+    Retire { id: String, retired: bool },
+    /// Sets the units that carry a measure out.
+    Assign { id: String, units: Vec<String> },
+    /// Replaces the whole text of a measure.
+    SetText { id: String, text: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EditError {
+    #[error("there is no measure {0:?}")]
+    NoMeasure(String),
+    #[error("there is no dimension {0}")]
+    NoDimension(u8),
+    #[error("a measure needs a text")]
+    EmptyText,
+    #[error("a measure needs at least one unit")]
+    NoUnits,
+    #[error("the document refused the change: {0}")]
+    Document(String),
+}
+
+impl PlanEdit {
+    /// Applies the edit to a plan document in one change.
+    pub fn apply(&self, doc: &mut Automerge) -> Result<(), EditError> {
+        let failed = |e: automerge::AutomergeError| EditError::Document(e.to_string());
+        match self {
+            PlanEdit::Add { dimension, id, text, units } => {
+                if text.trim().is_empty() {
+                    return Err(EditError::EmptyText);
+                }
+                if units.is_empty() {
+                    return Err(EditError::NoUnits);
+                }
+                let r = Reader { doc: &*doc };
+                let dims = r.object(&ROOT, "dimensions", "dimensions").map_err(|_| EditError::NoDimension(*dimension))?;
+                let list = r
+                    .item_objects(&dims, "dimension")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|d| r.int(d, "number", "number").ok() == Some(i64::from(*dimension)))
+                    .and_then(|d| r.object(&d, "measures", "measures").ok())
+                    .ok_or(EditError::NoDimension(*dimension))?;
+                let count = doc.length(&list);
+                let last = (0..count)
+                    .filter_map(|i| match doc.get(&list, i).ok()?? {
+                        (Value::Object(ObjType::Map), m) => Some(order_of(&*doc, &m, i)),
+                        _ => None,
+                    })
+                    .fold(-1.0_f64, f64::max);
+                doc.transact(|tx| {
+                    let m = tx.insert_object(&list, count, ObjType::Map)?;
+                    tx.put(&m, "id", id.as_str())?;
+                    let t = tx.put_object(&m, "text", ObjType::Text)?;
+                    tx.splice_text(&t, 0, 0, text.trim())?;
+                    let u = tx.put_object(&m, "units", ObjType::List)?;
+                    for (i, unit) in units.iter().enumerate() {
+                        tx.insert(&u, i, unit.as_str())?;
+                    }
+                    tx.put(&m, "retired", false)?;
+                    tx.put(&m, "order", last + 1.0)?;
+                    Ok::<_, automerge::AutomergeError>(())
+                })
+                .map_err(|f| failed(f.error))?;
+            }
+            PlanEdit::Move { id, up } => {
+                let (_, list) = find_measure(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
+                let mut placed: Vec<(f64, ObjId, String)> = (0..doc.length(&list))
+                    .filter_map(|i| match doc.get(&list, i).ok()?? {
+                        (Value::Object(ObjType::Map), m) => {
+                            let mid = Reader { doc: &*doc }.string(&m, "id", "id").ok()?;
+                            Some((order_of(&*doc, &m, i), m, mid))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                placed.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let at = placed.iter().position(|p| &p.2 == id).unwrap_or(0);
+                // The new order lies between the two neighbours it moves between.
+                let new_order = if *up {
+                    match at {
+                        0 => return Ok(()),
+                        1 => placed[0].0 - 1.0,
+                        _ => (placed[at - 2].0 + placed[at - 1].0) / 2.0,
+                    }
+                } else if at + 1 >= placed.len() {
+                    return Ok(());
+                } else if at + 2 == placed.len() {
+                    placed[at + 1].0 + 1.0
+                } else {
+                    (placed[at + 1].0 + placed[at + 2].0) / 2.0
+                };
+                let m = placed[at].1.clone();
+                doc.transact(|tx| tx.put(&m, "order", new_order))
+                    .map_err(|f| failed(f.error))?;
+            }
+            PlanEdit::Retire { id, retired } => {
+                let (m, _) = find_measure(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
+                doc.transact(|tx| tx.put(&m, "retired", *retired))
+                    .map_err(|f| failed(f.error))?;
+            }
+            PlanEdit::Assign { id, units } => {
+                if units.is_empty() {
+                    return Err(EditError::NoUnits);
+                }
+                let (m, _) = find_measure(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
+                doc.transact(|tx| {
+                    let u = tx.put_object(&m, "units", ObjType::List)?;
+                    for (i, unit) in units.iter().enumerate() {
+                        tx.insert(&u, i, unit.as_str())?;
+                    }
+                    Ok::<_, automerge::AutomergeError>(())
+                })
+                .map_err(|f| failed(f.error))?;
+            }
+            PlanEdit::SetText { id, text } => {
+                if text.trim().is_empty() {
+                    return Err(EditError::EmptyText);
+                }
+                let t = measure_text(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
+                let old = doc.text(&t).map_err(failed)?;
+                let Some(splice) = crate::text::diff(&old, text.trim()) else {
+                    return Ok(());
+                };
+                doc.transact(|tx| tx.splice_text(&t, splice.at, splice.delete as isize, &splice.insert))
+                    .map_err(|f| failed(f.error))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The PAPI results the Office entered for one year.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PapiResult {
+    pub year: i32,
+    /// The province's rank among the 63 provinces and cities.
+    pub rank: i64,
+    /// One score per dimension, in dimension order.
+    pub scores: Vec<f64>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ResultError {
+    #[error("the rank must be between 1 and 63, not {0}")]
+    Rank(i64),
+    #[error("a dimension score must be between 0 and 10, not {0}")]
+    Score(f64),
+    #[error("there must be one score per dimension ({expected}), not {found}")]
+    Count { expected: usize, found: usize },
+    #[error("the document refused the change: {0}")]
+    Document(String),
+}
+
+impl PapiResult {
+    /// The PAPI total: the sum of the dimension scores.
+    pub fn total(&self) -> f64 {
+        self.scores.iter().sum()
+    }
+
+    /// Every year's results in the plan, oldest first.
+    pub fn read_all<D: ReadDoc>(doc: &D) -> Vec<PapiResult> {
+        let Some((Value::Object(ObjType::Map), map)) = doc.get(ROOT, "papi_results").ok().flatten() else {
+            return Vec::new();
+        };
+        let r = Reader { doc };
+        let number = |v: Value<'_>| match v {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::F64(f) => Some(*f),
+                ScalarValue::Int(n) => Some(*n as f64),
+                ScalarValue::Uint(n) => Some(*n as f64),
+                _ => None,
+            },
+            _ => None,
+        };
+        let mut results: Vec<PapiResult> = doc
+            .keys(&map)
+            .filter_map(|year| {
+                let entry = r.object(&map, &year, "result").ok()?;
+                let scores = r.object(&entry, "scores", "scores").ok()?;
+                Some(PapiResult {
+                    year: year.parse().ok()?,
+                    rank: r.int(&entry, "rank", "rank").ok()?,
+                    scores: r.items(&scores).into_iter().filter_map(|(v, _)| number(v)).collect(),
+                })
+            })
+            .collect();
+        results.sort_by_key(|p| p.year);
+        results
+    }
+
+    /// Stores (or replaces) this year's results, after checking them.
+    pub fn write(&self, doc: &mut Automerge, dimensions: usize) -> Result<(), ResultError> {
+        if !(1..=63).contains(&self.rank) {
+            return Err(ResultError::Rank(self.rank));
+        }
+        if self.scores.len() != dimensions {
+            return Err(ResultError::Count { expected: dimensions, found: self.scores.len() });
+        }
+        if let Some(bad) = self.scores.iter().find(|s| !(0.0..=10.0).contains(*s)) {
+            return Err(ResultError::Score(*bad));
+        }
+        doc.transact(|tx| {
+            let map = match tx.get(ROOT, "papi_results")? {
+                Some((Value::Object(ObjType::Map), id)) => id,
+                _ => tx.put_object(ROOT, "papi_results", ObjType::Map)?,
+            };
+            let entry = tx.put_object(&map, self.year.to_string(), ObjType::Map)?;
+            tx.put(&entry, "rank", self.rank)?;
+            let list = tx.put_object(&entry, "scores", ObjType::List)?;
+            for (i, score) in self.scores.iter().enumerate() {
+                tx.insert(&list, i, *score)?;
+            }
+            Ok::<_, automerge::AutomergeError>(())
+        })
+        .map(|_| ())
+        .map_err(|f| ResultError::Document(f.error.to_string()))
+    }
 }
 
 fn put_text<T: Transactable>(
@@ -545,5 +815,96 @@ pub(crate) mod tests {
         })
         .unwrap();
         assert_eq!(Plan::read(&doc).unwrap().title, "Tiêu đề mới");
+    }
+
+    fn measure_ids(doc: &Automerge, dimension: usize) -> Vec<String> {
+        Plan::read(doc).unwrap().dimensions[dimension]
+            .measures
+            .iter()
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    #[test]
+    fn coordinators_add_move_retire_and_assign_measures() {
+        let mut doc = Automerge::new();
+        small_plan().write_new(&mut doc).unwrap();
+        let before = measure_ids(&doc, 0);
+        let add = PlanEdit::Add { dimension: 1, id: "d1-new".into(), text: " Mới ".into(), units: vec!["thanh-tra".into()] };
+        add.apply(&mut doc).unwrap();
+        let mut expected = before.clone();
+        expected.push("d1-new".into());
+        assert_eq!(measure_ids(&doc, 0), expected);
+        let plan = Plan::read(&doc).unwrap();
+        let added = plan.dimensions[0].measures.last().unwrap();
+        assert_eq!(added.text, "Mới");
+        assert_eq!(added.units, vec!["thanh-tra".to_string()]);
+
+        PlanEdit::Move { id: "d1-new".into(), up: true }.apply(&mut doc).unwrap();
+        let ids = measure_ids(&doc, 0);
+        assert_eq!(ids[ids.len() - 2], "d1-new", "one place up");
+        for _ in 0..5 {
+            PlanEdit::Move { id: "d1-new".into(), up: true }.apply(&mut doc).unwrap();
+        }
+        assert_eq!(measure_ids(&doc, 0)[0], "d1-new", "stops at the top");
+        PlanEdit::Move { id: "d1-new".into(), up: false }.apply(&mut doc).unwrap();
+        assert_eq!(measure_ids(&doc, 0)[1], "d1-new");
+
+        PlanEdit::Retire { id: "d1-new".into(), retired: true }.apply(&mut doc).unwrap();
+        let plan = Plan::read(&doc).unwrap();
+        assert!(plan.dimensions[0].measures.iter().find(|m| m.id == "d1-new").unwrap().retired);
+
+        PlanEdit::Assign { id: "d1-new".into(), units: vec!["*".into()] }.apply(&mut doc).unwrap();
+        let plan = Plan::read(&doc).unwrap();
+        assert_eq!(plan.dimensions[0].measures.iter().find(|m| m.id == "d1-new").unwrap().units, vec!["*".to_string()]);
+
+        PlanEdit::SetText { id: "d1-new".into(), text: "Mới hơn".into() }.apply(&mut doc).unwrap();
+        assert_eq!(doc.text(&measure_text(&doc, "d1-new").unwrap()).unwrap(), "Mới hơn");
+
+        // Refused, and nothing changes.
+        let heads = doc.get_heads();
+        assert_eq!(PlanEdit::Retire { id: "nope".into(), retired: true }.apply(&mut doc), Err(EditError::NoMeasure("nope".into())));
+        assert_eq!(PlanEdit::Assign { id: "d1-new".into(), units: vec![] }.apply(&mut doc), Err(EditError::NoUnits));
+        assert_eq!(PlanEdit::Add { dimension: 9, id: "x".into(), text: "x".into(), units: vec!["*".into()] }.apply(&mut doc), Err(EditError::NoDimension(9)));
+        assert_eq!(PlanEdit::SetText { id: "d1-new".into(), text: "  ".into() }.apply(&mut doc), Err(EditError::EmptyText));
+        assert_eq!(doc.get_heads(), heads);
+    }
+
+    #[test]
+    fn a_move_keeps_a_concurrent_text_edit() {
+        let mut a = Automerge::new();
+        small_plan().write_new(&mut a).unwrap();
+        let mut b = a.fork();
+        let last = measure_ids(&a, 0).last().unwrap().clone();
+        PlanEdit::Move { id: last.clone(), up: true }.apply(&mut a).unwrap();
+        PlanEdit::SetText { id: last.clone(), text: "sửa trong lúc chuyển".into() }.apply(&mut b).unwrap();
+        a.merge(&mut b).unwrap();
+        let plan = Plan::read(&a).unwrap();
+        let m = plan.dimensions[0].measures.iter().find(|m| m.id == last).unwrap();
+        assert_eq!(m.text, "sửa trong lúc chuyển");
+        assert_eq!(measure_ids(&a, 0)[0], last);
+    }
+
+    #[test]
+    fn papi_results_are_checked_and_kept_per_year() {
+        let mut doc = Automerge::new();
+        let plan = small_plan();
+        plan.write_new(&mut doc).unwrap();
+        let n = plan.dimensions.len();
+        assert!(PapiResult::read_all(&doc).is_empty());
+        let r2024 = PapiResult { year: 2024, rank: 41, scores: vec![5.0; n] };
+        let r2023 = PapiResult { year: 2023, rank: 45, scores: vec![4.5; n] };
+        r2024.write(&mut doc, n).unwrap();
+        r2023.write(&mut doc, n).unwrap();
+        assert_eq!(PapiResult::read_all(&doc), vec![r2023.clone(), r2024.clone()]);
+        assert_eq!(r2024.total(), 5.0 * n as f64);
+        let heads = doc.get_heads();
+        assert_eq!(PapiResult { rank: 0, ..r2024.clone() }.write(&mut doc, n), Err(ResultError::Rank(0)));
+        assert_eq!(PapiResult { scores: vec![11.0; n], ..r2024.clone() }.write(&mut doc, n), Err(ResultError::Score(11.0)));
+        assert_eq!(PapiResult { scores: vec![1.0; n + 1], ..r2024.clone() }.write(&mut doc, n), Err(ResultError::Count { expected: n, found: n + 1 }));
+        assert_eq!(doc.get_heads(), heads);
+        let again = PapiResult { rank: 38, ..r2024 };
+        again.write(&mut doc, n).unwrap();
+        assert_eq!(PapiResult::read_all(&doc)[1].rank, 38);
     }
 }

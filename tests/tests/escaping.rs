@@ -13,14 +13,14 @@ fn names_and_measure_text_are_rendered_escaped() {
     let browser = Browser::start();
     browser.sign_in(&server.url("/"), "lan.html", "mật khẩu của Lan");
     browser.click(&browser.find("li.dimension:first-child summary"));
-    let field = browser.find("textarea[data-measure=\"d1-m1\"]");
+    let field = browser.find("textarea[data-field=\"plan/d1-m1\"]");
     browser.type_into(&field, markup);
 
     let other = Browser::start();
     other.sign_in(&server.url("/"), "xem", "xem-demo");
     other.click(&other.find("li.dimension:first-child summary"));
     other.wait_for_value(
-        "textarea[data-measure=\"d1-m1\"]",
+        "textarea[data-field=\"plan/d1-m1\"]",
         Duration::from_secs(60),
         |v| v.ends_with(markup),
     );

@@ -9,7 +9,7 @@ use papi_e2e::{http, workspace_root, Browser, Server};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(60);
-const FIELD: &str = "textarea[data-measure=\"d1-m1\"]";
+const FIELD: &str = "textarea[data-field=\"plan/d1-m1\"]";
 
 #[test]
 fn a_javascript_client_reads_the_browsers_edit_and_the_browser_sees_its_edit() {

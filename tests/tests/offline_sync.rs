@@ -11,8 +11,8 @@ use papi_e2e::{http, wait_for, Browser, Server, SyncClient};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(60);
-const FIRST: &str = "textarea[data-measure=\"d1-m1\"]";
-const SECOND: &str = "textarea[data-measure=\"d1-m2\"]";
+const FIRST: &str = "textarea[data-field=\"plan/d1-m1\"]";
+const SECOND: &str = "textarea[data-field=\"plan/d1-m2\"]";
 
 /// Opens the app as the demo coordinator, and the first dimension's measures.
 fn open_plan(browser: &Browser, server: &Server) {

@@ -38,7 +38,7 @@ fn every_main_screen_fits_a_phone() {
     browser.wait_for_text(&["Quản trị điện tử"], LIMIT);
     no_sideways_scroll(&browser, "plan");
     browser.click(&browser.find("li.dimension:first-child summary"));
-    browser.find("textarea[data-measure=\"d1-m1\"]");
+    browser.find("textarea[data-field=\"plan/d1-m1\"]");
     no_sideways_scroll(&browser, "plan-measures");
 
     browser.click(&browser.find("nav.tabs button:nth-child(2)"));

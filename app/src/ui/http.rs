@@ -52,3 +52,33 @@ pub fn error_text(status: u16, value: &serde_json::Value) -> String {
         .map(str::to_string)
         .unwrap_or_else(|| format!("Máy chủ trả lời {status}."))
 }
+
+/// A GET answer that stays usable offline: a successful answer is kept on
+/// the device, and given back (marked as kept) when the server cannot be
+/// reached.
+pub async fn get_kept(path: &str) -> Result<Kept, String> {
+    let key = format!("papi.kept:{path}");
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    match get_json(path).await {
+        Ok((200, value)) => {
+            if let Some(s) = &storage {
+                let _ = s.set_item(&key, &value.to_string());
+            }
+            Ok(Kept { value, offline: false })
+        }
+        Ok((status, value)) => Err(error_text(status, &value)),
+        Err(no_connection) => storage
+            .and_then(|s| s.get_item(&key).ok().flatten())
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .map(|value| Kept { value, offline: true })
+            .ok_or(no_connection),
+    }
+}
+
+/// An answer from the server, or the last one kept on the device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kept {
+    pub value: serde_json::Value,
+    /// True when the server could not be reached and this is the kept copy.
+    pub offline: bool,
+}

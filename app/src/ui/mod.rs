@@ -1,8 +1,13 @@
 //! The browser app.
 
 mod admin;
+mod dashboard;
 mod http;
+mod i18n;
+mod outbox;
 mod plan_view;
+mod proposals;
+mod reports;
 pub mod repo;
 mod safety;
 pub mod session;
@@ -13,19 +18,60 @@ mod text_field;
 pub use plan_view::PlanView;
 
 use leptos::prelude::*;
+use rust_i18n::t;
 
 use crate::ids::DocId;
 use repo::{Phase, Repo};
 
 const PLAN_URL_KEY: &str = "papi.plan_url";
 
+/// The pages of the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Page {
+    Plan,
+    Reports,
+    Dashboard,
+    Proposals,
+    Admin,
+}
+
+impl Page {
+    /// The pages a role has.
+    fn for_role(role: &str) -> Vec<Page> {
+        match role {
+            "admin" => vec![Page::Plan, Page::Dashboard, Page::Admin],
+            "coordinator" | "director" => {
+                vec![Page::Plan, Page::Reports, Page::Dashboard, Page::Proposals]
+            }
+            _ => vec![Page::Plan, Page::Reports, Page::Proposals],
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Page::Plan => "plan",
+            Page::Reports => "reports",
+            Page::Dashboard => "dashboard",
+            Page::Proposals => "proposals",
+            Page::Admin => "admin",
+        }
+    }
+}
+
 /// The whole app, mounted on the page's body by `main`.
 #[component]
 pub fn App() -> impl IntoView {
     let identity = RwSignal::new(session::cached());
-    view! {
+    let lang = RwSignal::new(i18n::saved());
+    i18n::apply(&lang.get_untracked());
+    let page = RwSignal::new(Page::Plan);
+    // Everything is drawn again in a newly chosen language.
+    move || {
+        lang.track();
+        view! {
         <header class="topbar">
-            <h1>"Không gian làm việc PAPI"</h1>
+            <h1>{t!("app.title").to_string()}</h1>
+            <i18n::LanguagePicker lang/>
             {move || identity.get().map(|who| view! {
                 <span class="who">{who.display_name}</span>
                 <button class="sign-out" on:click=move |_| {
@@ -38,7 +84,7 @@ pub fn App() -> impl IntoView {
                             let _ = w.location().reload();
                         }
                     });
-                }>"Đăng xuất"</button>
+                }>{t!("app.sign_out").to_string()}</button>
             })}
         </header>
         {move || match identity.get() {
@@ -53,8 +99,9 @@ pub fn App() -> impl IntoView {
                     })/>
                 </main>
             }.into_any(),
-            Some(who) => view! { <Workspace identity=who/> }.into_any(),
+            Some(who) => view! { <Workspace identity=who page/> }.into_any(),
         }}
+        }
     }
 }
 
@@ -69,20 +116,18 @@ fn confirm_sign_out() -> bool {
     }
     web_sys::window()
         .and_then(|w| {
-            w.confirm_with_message(&format!(
-                "Còn {unsynced} thay đổi chưa gửi lên máy chủ. Hãy kết nối mạng để đồng bộ trước. Vẫn đăng xuất?"
-            ))
-            .ok()
+            w.confirm_with_message(&t!("app.confirm_sign_out", n = unsynced))
+                .ok()
         })
         .unwrap_or(false)
 }
 
-/// The signed-in app: opens device storage, starts syncing, shows the plan.
+/// The signed-in app: opens device storage, starts syncing, shows the pages.
 #[component]
-fn Workspace(identity: session::Identity) -> impl IntoView {
+fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView {
     let editable = plan_editable(&identity);
-    let is_admin = identity.role == "admin";
-    let admin_page = RwSignal::new(false);
+    let pages = Page::for_role(&identity.role);
+    let who = StoredValue::new(identity.clone());
     let started = LocalResource::new(move || {
         let identity = identity.clone();
         async move {
@@ -92,28 +137,40 @@ fn Workspace(identity: session::Identity) -> impl IntoView {
         }
     });
     view! {
-        <Suspense fallback=|| view! { <p class="status-line" role="status">"Đang mở…"</p> }>
+        <Suspense fallback=|| view! { <p class="status-line" role="status">{t!("app.opening").to_string()}</p> }>
             {move || started.get().map(|r| match r {
                 Ok((repo, plan)) => {
                     let status = repo.status;
+                    outbox::Outbox::start();
+                    let pages = pages.clone();
                     view! {
                     <status::StatusBar/>
                     <safety::SafetyPanel/>
                     {move || status.get().signed_out.then(|| view! {
                         <div class="expired" role="alert">
-                            <p>"Phiên đăng nhập đã hết hạn. Các thay đổi của bạn vẫn được giữ trên thiết bị này; hãy đăng nhập lại để gửi lên máy chủ."</p>
+                            <p>{t!("app.session_expired").to_string()}</p>
                             <SignIn on_done=Callback::new(move |_| repo::repo().resume())/>
                         </div>
                     })}
-                    {is_admin.then(|| view! {
-                        <nav class="tabs">
-                            <button type="button" class:active=move || !admin_page.get() on:click=move |_| admin_page.set(false)>"Kế hoạch"</button>
-                            <button type="button" class:active=move || admin_page.get() on:click=move |_| admin_page.set(true)>"Quản trị"</button>
-                        </nav>
-                    })}
+                    <nav class="tabs">
+                        {pages.into_iter().map(|p| view! {
+                            <button type="button" data-page=p.key() class:active=move || page.get() == p
+                                on:click=move |_| page.set(p)>
+                                {t!(format!("page.{}", p.key())).to_string()}
+                            </button>
+                        }).collect_view()}
+                    </nav>
                     <main class="content">
-                        <div class:hidden=move || admin_page.get()><PlanPage id=plan editable/></div>
-                        {move || admin_page.get().then(|| view! { <admin::AdminPage/> })}
+                        // The plan stays drawn while hidden, so that its text
+                        // boxes keep their place and caret.
+                        <div class:hidden=move || page.get() != Page::Plan><PlanPage id=plan editable/></div>
+                        {move || match page.get() {
+                            Page::Plan => ().into_any(),
+                            Page::Reports => view! { <reports::ReportsPage identity=who.get_value() plan/> }.into_any(),
+                            Page::Dashboard => view! { <dashboard::DashboardPage identity=who.get_value() plan/> }.into_any(),
+                            Page::Proposals => view! { <proposals::ProposalsPage identity=who.get_value() plan/> }.into_any(),
+                            Page::Admin => view! { <admin::AdminPage/> }.into_any(),
+                        }}
                     </main>
                 }.into_any()
                 }
@@ -166,16 +223,16 @@ fn SignIn(on_done: Callback<session::Identity>) -> impl IntoView {
     };
     view! {
         <form class="sign-in" on:submit=submit>
-            <h2>"Đăng nhập"</h2>
-            <label for="username">"Tên đăng nhập"</label>
+            <h2>{t!("sign_in.title").to_string()}</h2>
+            <label for="username">{t!("sign_in.username").to_string()}</label>
             <input id="username" name="username" autocomplete="username" required
                 prop:value=username on:input=move |ev| username.set(event_target_value(&ev))/>
-            <label for="password">"Mật khẩu"</label>
+            <label for="password">{t!("sign_in.password").to_string()}</label>
             <input id="password" name="password" type="password" autocomplete="current-password" required
                 prop:value=password on:input=move |ev| password.set(event_target_value(&ev))/>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <button type="submit" disabled=move || busy.get()>
-                {move || if busy.get() { "Đang đăng nhập…" } else { "Đăng nhập" }}
+                {move || if busy.get() { t!("sign_in.busy").to_string() } else { t!("sign_in.submit").to_string() }}
             </button>
         </form>
     }
@@ -205,7 +262,7 @@ async fn plan_id() -> Result<DocId, String> {
         return Ok(id);
     }
     let url = fetch_plan_url().await.map_err(|e| {
-        format!("Chưa có kế hoạch trên thiết bị này và không kết nối được máy chủ ({e}). Hãy kết nối mạng để mở lần đầu.")
+        t!("plan.first_open_offline", error = e).to_string()
     })?;
     let id = DocId::parse(&url).map_err(|e| e.to_string())?;
     if let Some(s) = storage {
@@ -219,7 +276,7 @@ async fn fetch_plan_url() -> Result<String, String> {
         (200, value) => value["url"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| "câu trả lời thiếu url".to_string()),
+            .ok_or_else(|| t!("app.answer_without_url").to_string()),
         (status, value) => Err(http::error_text(status, &value)),
     }
 }
@@ -251,21 +308,19 @@ fn PlanPage(id: DocId, editable: bool) -> impl IntoView {
     });
     move || {
         match signals.phase.get() {
-        Phase::Loading => view! { <p class="status-line" role="status">"Đang mở kế hoạch trên thiết bị…"</p> }.into_any(),
+        Phase::Loading => view! { <p class="status-line" role="status">{t!("plan.loading").to_string()}</p> }.into_any(),
         Phase::Fetching => view! {
-            <p class="status-line" role="status">
-                "Kế hoạch chưa có trên thiết bị này. Đang chờ tải từ máy chủ — cần kết nối mạng."
-            </p>
+            <p class="status-line" role="status">{t!("plan.fetching").to_string()}</p>
         }.into_any(),
         Phase::Unavailable => view! {
-            <p class="error" role="alert">"Máy chủ không có tài liệu này, hoặc bạn không có quyền xem."</p>
+            <p class="error" role="alert">{t!("doc.unavailable").to_string()}</p>
         }.into_any(),
         Phase::Ready => match plan.get() {
             Some(Ok(plan)) => view! {
                 <DocBadge unsynced=signals.unsynced/>
                 <PlanView plan doc=id editable/>
             }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">"Tài liệu kế hoạch bị lỗi: " {e}</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error" role="alert">{t!("plan.broken").to_string()} " " {e}</p> }.into_any(),
             None => view! { <p class="status-line">"…"</p> }.into_any(),
         },
     }
@@ -274,13 +329,13 @@ fn PlanPage(id: DocId, editable: bool) -> impl IntoView {
 
 /// Whether one document has changes that are only on this device.
 #[component]
-fn DocBadge(unsynced: RwSignal<usize>) -> impl IntoView {
+pub(crate) fn DocBadge(unsynced: RwSignal<usize>) -> impl IntoView {
     move || {
         match unsynced.get() {
-        0 => view! { <p class="doc-badge" data-unsynced="0">"Tài liệu này đã lưu đủ lên máy chủ."</p> }.into_any(),
+        0 => view! { <p class="doc-badge" data-unsynced="0">{t!("doc.all_saved").to_string()}</p> }.into_any(),
         n => view! {
             <p class="doc-badge pending" data-unsynced=n.to_string()>
-                {format!("Tài liệu này có {n} thay đổi chỉ có trên thiết bị này.")}
+                {t!("doc.unsynced", n = n).to_string()}
             </p>
         }.into_any(),
     }

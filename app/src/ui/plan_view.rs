@@ -1,12 +1,17 @@
 use leptos::prelude::*;
+use rust_i18n::t;
 
-use super::text_field::MeasureText;
+use super::http::get_kept;
+use super::repo::repo;
+use super::text_field::CollabText;
 use crate::ids::DocId;
-use crate::schema::Plan;
+use crate::report::TextAt;
+use crate::schema::{Measure, Plan, PlanEdit};
 
 /// The plan: its title and the eight PAPI dimensions with their measures.
 /// With `doc`, measures follow that document live, and are edited in place
-/// when `editable`.
+/// when `editable`: texts, order, retirement, the units that own them, and
+/// new measures.
 #[component]
 pub fn PlanView(
     plan: Plan,
@@ -21,41 +26,140 @@ pub fn PlanView(
         dimensions,
         ..
     } = plan;
+    let units = editable.then(unit_choices);
+    let error = RwSignal::new(None::<String>);
     view! {
         <section class="plan">
             <h2 class="plan-title">{title}</h2>
             <p class="plan-meta">{agency} " · " {start_year} "–" {end_year}</p>
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <ol class="dimensions">
                 {dimensions.into_iter().map(|d| {
-                    let active: Vec<_> = d.measures.into_iter().filter(|m| !m.retired).collect();
-                    let count = active.len();
+                    let shown: Vec<Measure> = d.measures.into_iter().filter(|m| editable || !m.retired).collect();
+                    let count = shown.iter().filter(|m| !m.retired).count();
                     let dimension = d.name.clone();
+                    let number = d.number;
                     view! {
-                        <li class="dimension">
+                        <li class="dimension" data-dimension=number.to_string()>
                             <details>
                                 <summary>
                                     <span class="dimension-name">{d.name}</span>
-                                    <span class="dimension-count">{count} " nội dung"</span>
+                                    <span class="dimension-count">{t!("plan.measure_count", n = count).to_string()}</span>
                                 </summary>
                                 <ol class="measures">
-                                    {active.into_iter().enumerate().map(|(i, m)| {
-                                        let label = format!("{dimension}, nội dung {}", i + 1);
+                                    {shown.into_iter().enumerate().map(|(i, m)| {
+                                        let label = t!("plan.measure_label", dimension = dimension, n = i + 1).to_string();
+                                        let retired = m.retired;
+                                        let measure_id = m.id.clone();
                                         view! {
-                                            <li class="measure">
-                                                {m.group.map(|g| view! { <p class="measure-group">{g}</p> })}
+                                            <li class="measure" class:retired=retired data-measure=measure_id>
+                                                {m.group.clone().map(|g| view! { <p class="measure-group">{g}</p> })}
                                                 {match doc {
-                                                    Some(doc) => view! { <MeasureText doc measure=m.id label readonly=!editable/> }.into_any(),
-                                                    None => view! { <p class="measure-text">{m.text}</p> }.into_any(),
+                                                    Some(doc) => view! { <CollabText doc at=TextAt::PlanMeasure(m.id.clone()) label readonly=Signal::stored(!editable || retired)/> }.into_any(),
+                                                    None => view! { <p class="collab-text">{m.text.clone()}</p> }.into_any(),
                                                 }}
+                                                {doc.filter(|_| editable).map(|doc| view! { <MeasureTools doc measure=m units=units.unwrap() error/> })}
                                             </li>
                                         }
                                     }).collect_view()}
                                 </ol>
+                                {doc.filter(|_| editable).map(|doc| view! { <AddMeasure doc dimension=number error/> })}
                             </details>
                         </li>
                     }
                 }).collect_view()}
             </ol>
         </section>
+    }
+}
+
+/// The units a measure can be given to: everyone, or named units.
+fn unit_choices() -> LocalResource<Vec<(String, String)>> {
+    LocalResource::new(|| async {
+        let mut units = vec![("*".to_string(), t!("plan.all_units").to_string())];
+        if let Ok(kept) = get_kept("/api/units").await {
+            units.extend(kept.value.as_array().into_iter().flatten().filter(|u| u["reports"].as_bool() == Some(true)).map(|u| {
+                (
+                    u["id"].as_str().unwrap_or_default().to_string(),
+                    u["name"].as_str().unwrap_or_default().to_string(),
+                )
+            }));
+        }
+        units
+    })
+}
+
+fn edit(doc: DocId, change: PlanEdit, error: RwSignal<Option<String>>) {
+    let mut outcome = Ok(());
+    repo().change(doc, |d| outcome = change.apply(d));
+    error.set(outcome.err().map(|e| e.to_string()));
+}
+
+/// Order, retirement and owners of one measure.
+#[component]
+fn MeasureTools(
+    doc: DocId,
+    measure: Measure,
+    units: LocalResource<Vec<(String, String)>>,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let id = StoredValue::new(measure.id.clone());
+    let owners = RwSignal::new(measure.units.clone());
+    let retired = measure.retired;
+    view! {
+        <div class="measure-tools">
+            <button type="button" class="move-up" aria-label=t!("plan.move_up").to_string()
+                on:click=move |_| edit(doc, PlanEdit::Move { id: id.get_value(), up: true }, error)>"↑"</button>
+            <button type="button" class="move-down" aria-label=t!("plan.move_down").to_string()
+                on:click=move |_| edit(doc, PlanEdit::Move { id: id.get_value(), up: false }, error)>"↓"</button>
+            <button type="button" class="retire"
+                on:click=move |_| edit(doc, PlanEdit::Retire { id: id.get_value(), retired: !retired }, error)>
+                {if retired { t!("plan.restore").to_string() } else { t!("plan.retire").to_string() }}
+            </button>
+            <details class="owners">
+                <summary>{t!("plan.owners").to_string()}</summary>
+                {move || units.get().map(|all| all.into_iter().map(|(unit, name)| {
+                    let key = unit.clone();
+                    view! {
+                        <label class="check">
+                            <input type="checkbox" prop:checked=move || owners.get().contains(&key)
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    let mut next = owners.get_untracked();
+                                    next.retain(|u| u != &unit);
+                                    if on { next.push(unit.clone()); }
+                                    owners.set(next.clone());
+                                    edit(doc, PlanEdit::Assign { id: id.get_value(), units: next }, error);
+                                }/>
+                            {name}
+                        </label>
+                    }
+                }).collect_view())}
+            </details>
+        </div>
+    }
+}
+
+/// A new measure at the end of a dimension, for every unit at first.
+#[component]
+fn AddMeasure(doc: DocId, dimension: u8, error: RwSignal<Option<String>>) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let id = format!("d{dimension}-{}", &automerge::ActorId::random().to_hex_string()[..8]);
+        edit(doc, PlanEdit::Add { dimension, id, text: text.get_untracked(), units: vec!["*".into()] }, error);
+        if error.get_untracked().is_none() {
+            text.set(String::new());
+        }
+    };
+    view! {
+        <form class="add-measure" on:submit=add>
+            <label>
+                <span class="field-label">{t!("plan.new_measure").to_string()}</span>
+                <textarea class="collab-text new-measure" rows="2" prop:value=move || text.get()
+                    on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+            </label>
+            <button type="submit">{t!("plan.add").to_string()}</button>
+        </form>
     }
 }

@@ -130,6 +130,11 @@ impl Repo {
     /// Opens device storage, starts connecting as `identity`, and makes the
     /// repository available through `repo()`.
     pub async fn start(identity: &Identity) -> Result<Rc<Repo>, StoreError> {
+        // The page is drawn again when the language changes; the repository
+        // and its connection stay.
+        if let Some(repo) = try_repo() {
+            return Ok(repo);
+        }
         let store = Store::open().await?;
         let location = window().location();
         let scheme = if location.protocol().ok().as_deref() == Some("https:") {

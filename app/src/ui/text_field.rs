@@ -3,10 +3,11 @@ use leptos::prelude::*;
 
 use super::repo::repo;
 use crate::ids::DocId;
-use crate::schema::measure_text;
+use crate::report::TextAt;
 use crate::text::{diff, move_caret};
 
-/// A measure's text, edited in place and merged live with other editors.
+/// A person's text in a document (a measure, a report section, evidence
+/// notes), edited in place and merged live with other editors.
 ///
 /// Typing becomes splices into the document's text. Edits from others are
 /// put into the box with the caret and selection kept in place, except while
@@ -14,16 +15,23 @@ use crate::text::{diff, move_caret};
 /// the box is left alone until the composition ends, so that no letter is
 /// lost or doubled.
 #[component]
-pub fn MeasureText(doc: DocId, measure: String, label: String, readonly: bool) -> impl IntoView {
+pub fn CollabText(
+    doc: DocId,
+    at: TextAt,
+    label: String,
+    readonly: Signal<bool>,
+    #[prop(default = 4)] rows: u32,
+) -> impl IntoView {
     let node = NodeRef::<Textarea>::new();
     let composing = StoredValue::new(false);
     let signals = repo().open(doc);
-    let measure = StoredValue::new(measure);
+    let field = at.key();
+    let at = StoredValue::new(at);
 
     let current = move || {
         repo()
             .read(doc, |d| {
-                measure_text(d, &measure.get_value())
+                at.with_value(|at| at.locate(d))
                     .and_then(|t| automerge::ReadDoc::text(d, &t).ok())
             })
             .flatten()
@@ -73,7 +81,7 @@ pub fn MeasureText(doc: DocId, measure: String, label: String, readonly: bool) -
             return;
         };
         repo().change(doc, |d| {
-            let Some(text) = measure_text(d, &measure.get_value()) else {
+            let Some(text) = at.with_value(|at| at.locate(d)) else {
                 return;
             };
             let _ = d.transact::<_, _, automerge::AutomergeError>(|tx| {
@@ -86,12 +94,12 @@ pub fn MeasureText(doc: DocId, measure: String, label: String, readonly: bool) -
 
     view! {
         <textarea
-            class="measure-text"
+            class="collab-text"
             node_ref=node
-            data-measure=move || measure.get_value()
+            data-field=field
             aria-label=label
-            readonly=readonly
-            rows="4"
+            readonly=move || readonly.get()
+            rows=rows
             on:input=move |_| apply()
             on:compositionstart=move |_| composing.set_value(true)
             on:compositionend=move |_| {

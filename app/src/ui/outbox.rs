@@ -1,0 +1,154 @@
+//! Review steps (submit, return, accept) taken on this device, kept until
+//! the server has them.
+//!
+//! A unit may submit while offline: the step is recorded at once with the
+//! device's clock, kept in localStorage, and sent when a connection returns.
+//! It is sent only once the report's own changes have reached the server, so
+//! that what is reviewed is what the unit wrote. The server records both
+//! times; `papi::punctuality` decides from them whether it was on time.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::http::{error_text, post_json, NO_CONNECTION};
+use super::repo::{repo, Phase};
+use crate::ids::DocId;
+
+const KEY: &str = "papi.outbox";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub url: String,
+    pub action: String,
+    pub reason: String,
+    pub device_time_ms: i64,
+}
+
+/// The steps not yet on the server, and what became of the sent ones.
+#[derive(Clone, Copy)]
+pub struct Outbox {
+    pub pending: RwSignal<Vec<Step>>,
+    /// The server's refusal of a step, by report URL.
+    pub refused: RwSignal<Vec<(String, String)>>,
+    /// Counts the steps the server has taken, so that views can refresh.
+    pub landed: RwSignal<u64>,
+    busy: StoredValue<bool>,
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn load() -> Vec<Step> {
+    storage()
+        .and_then(|s| s.get_item(KEY).ok().flatten())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn store(steps: &[Step]) {
+    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(steps)) {
+        let _ = s.set_item(KEY, &text);
+    }
+}
+
+impl Outbox {
+    /// Makes the outbox for this page and starts sending whenever the
+    /// connection allows.
+    pub fn start() -> Outbox {
+        let outbox = Outbox {
+            pending: RwSignal::new(load()),
+            refused: RwSignal::new(Vec::new()),
+            landed: RwSignal::new(0),
+            busy: StoredValue::new(false),
+        };
+        provide_context(outbox);
+        let status = repo().status;
+        Effect::new(move |_| {
+            // Runs again on every change of the connection or sync state.
+            let s = status.get();
+            if s.connected && !s.signed_out {
+                outbox.flush();
+            }
+        });
+        outbox
+    }
+
+    /// Records a step taken now, and tries to send it.
+    pub fn take(&self, url: &str, action: &str, reason: &str) {
+        let step = Step {
+            url: url.to_string(),
+            action: action.to_string(),
+            reason: reason.trim().to_string(),
+            device_time_ms: js_sys::Date::now() as i64,
+        };
+        self.refused
+            .update(|r| r.retain(|(u, _)| u.as_str() != url));
+        self.pending.update(|p| {
+            p.push(step);
+            store(p);
+        });
+        self.flush();
+    }
+
+    pub fn pending_for(&self, url: &str) -> Option<Step> {
+        self.pending
+            .get()
+            .into_iter()
+            .find(|s| s.url == url)
+    }
+
+    /// Sends the oldest step whose report is fully on the server, then the next.
+    fn flush(self) {
+        if self.busy.get_value() {
+            return;
+        }
+        let Some(step) = self.pending.get_untracked().into_iter().next() else {
+            return;
+        };
+        let Ok(doc) = DocId::parse(&step.url) else {
+            self.pending.update(|p| {
+                p.retain(|s| s != &step);
+                store(p);
+            });
+            return;
+        };
+        // The report's own edits go first; the sync status wakes us again.
+        let signals = repo().open(doc);
+        if signals.phase.get_untracked() == Phase::Loading || signals.unsynced.get_untracked() > 0 {
+            return;
+        }
+        self.busy.set_value(true);
+        wasm_bindgen_futures::spawn_local(async move {
+            let body = serde_json::json!({
+                "url": step.url,
+                "action": step.action,
+                "reason": step.reason,
+                "device_time_ms": step.device_time_ms,
+            });
+            let answer = post_json("/api/reports/transition", &body).await;
+            self.busy.set_value(false);
+            let done = match answer {
+                Err(e) if e == NO_CONNECTION => return,
+                Err(e) => Some(e),
+                Ok((200, _)) => None,
+                // Lost sign-in: kept until the person signs in again.
+                Ok((401, _)) => return,
+                Ok((status, value)) => Some(error_text(status, &value)),
+            };
+            self.pending.update(|p| {
+                p.retain(|s| s != &step);
+                store(p);
+            });
+            if let Some(reason) = done {
+                self.refused.update(|r| r.push((step.url.clone(), reason)));
+            }
+            self.landed.update(|n| *n += 1);
+            self.flush();
+        });
+    }
+}
+
+pub fn outbox() -> Outbox {
+    expect_context::<Outbox>()
+}
