@@ -209,6 +209,12 @@ impl Browser {
         )
     }
 
+    /// Clicks the first element matching `css`, once it appears.
+    pub fn click_on(&self, css: &str) {
+        let element = self.find(css);
+        self.click(&element);
+    }
+
     pub fn click(&self, element: &Element) {
         self.command(
             "POST",

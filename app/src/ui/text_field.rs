@@ -1,3 +1,4 @@
+use automerge::{ChangeHash, ReadDoc};
 use leptos::html::Textarea;
 use leptos::prelude::*;
 
@@ -12,8 +13,12 @@ use crate::text::{diff, move_caret};
 /// Typing becomes splices into the document's text. Edits from others are
 /// put into the box with the caret and selection kept in place, except while
 /// an input method is composing a letter (Telex, VNI, phone keyboards): then
-/// the box is left alone until the composition ends, so that no letter is
-/// lost or doubled.
+/// the box is left alone until the composition ends.
+///
+/// What the person typed is always measured against the version the box
+/// last showed (its text and the document's heads then), and applied to that
+/// version. When others' edits arrived meanwhile, as during a composition,
+/// automerge merges the two; so neither side's letters are lost or doubled.
 #[component]
 pub fn CollabText(
     doc: DocId,
@@ -24,6 +29,8 @@ pub fn CollabText(
 ) -> impl IntoView {
     let node = NodeRef::<Textarea>::new();
     let composing = StoredValue::new(false);
+    // The text the box last showed, and the document's heads at that moment.
+    let base = StoredValue::new((String::new(), Vec::<ChangeHash>::new()));
     let signals = repo().open(doc);
     let field = at.key();
     let at = StoredValue::new(at);
@@ -31,10 +38,12 @@ pub fn CollabText(
     let current = move || {
         repo()
             .read(doc, |d| {
-                at.with_value(|at| at.locate(d))
-                    .and_then(|t| automerge::ReadDoc::text(d, &t).ok())
+                let text = at
+                    .with_value(|at| at.locate(d))
+                    .and_then(|t| d.text(&t).ok())
+                    .unwrap_or_default();
+                (text, d.get_heads())
             })
-            .flatten()
             .unwrap_or_default()
     };
 
@@ -46,23 +55,23 @@ pub fn CollabText(
         if composing.get_value() {
             return;
         }
-        let text = current();
+        let (text, heads) = current();
         let shown = el.value();
-        if shown == text {
-            return;
+        if shown != text {
+            let start = el.selection_start().ok().flatten().unwrap_or(0) as usize;
+            let end = el.selection_end().ok().flatten().unwrap_or(0) as usize;
+            el.set_value(&text);
+            let focused = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.active_element())
+                .is_some_and(|a| a == **el);
+            if focused {
+                let s = move_caret(&shown, &text, start) as u32;
+                let e = move_caret(&shown, &text, end) as u32;
+                let _ = el.set_selection_range(s, e);
+            }
         }
-        let start = el.selection_start().ok().flatten().unwrap_or(0) as usize;
-        let end = el.selection_end().ok().flatten().unwrap_or(0) as usize;
-        el.set_value(&text);
-        let focused = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.active_element())
-            .is_some_and(|a| a == **el);
-        if focused {
-            let s = move_caret(&shown, &text, start) as u32;
-            let e = move_caret(&shown, &text, end) as u32;
-            let _ = el.set_selection_range(s, e);
-        }
+        base.set_value((text, heads));
     };
 
     Effect::new(move |_| {
@@ -70,26 +79,38 @@ pub fn CollabText(
         show();
     });
 
-    // What the user typed becomes a splice of the document's text.
+    // What the person typed becomes a splice of the version they saw.
     let apply = move || {
         let Some(el) = node.get_untracked() else {
             return;
         };
         let typed = el.value();
-        let stored = current();
-        let Some(splice) = diff(&stored, &typed) else {
+        let (seen, seen_heads) = base.get_value();
+        let Some(splice) = diff(&seen, &typed) else {
             return;
         };
         repo().change(doc, |d| {
-            let Some(text) = at.with_value(|at| at.locate(d)) else {
-                return;
+            use automerge::transaction::Transactable;
+            let edit = |d: &mut automerge::Automerge| {
+                let Some(text) = at.with_value(|at| at.locate(&*d)) else {
+                    return;
+                };
+                let _ = d.transact::<_, _, automerge::AutomergeError>(|tx| {
+                    tx.splice_text(&text, splice.at, splice.delete as isize, &splice.insert)?;
+                    Ok(())
+                });
             };
-            let _ = d.transact::<_, _, automerge::AutomergeError>(|tx| {
-                use automerge::transaction::Transactable;
-                tx.splice_text(&text, splice.at, splice.delete as isize, &splice.insert)?;
-                Ok(())
-            });
+            if d.get_heads() == seen_heads {
+                edit(d);
+            } else if let Ok(mut then) = d.fork_at(&seen_heads) {
+                edit(&mut then);
+                if let Err(e) = d.merge(&mut then) {
+                    leptos::logging::error!("an edit could not be merged: {e}");
+                }
+            }
         });
+        // The merged text, with the caret after what was typed.
+        show();
     };
 
     view! {
@@ -100,12 +121,15 @@ pub fn CollabText(
             aria-label=label
             readonly=move || readonly.get()
             rows=rows
-            on:input=move |_| apply()
+            on:input=move |_| {
+                if !composing.get_value() {
+                    apply();
+                }
+            }
             on:compositionstart=move |_| composing.set_value(true)
             on:compositionend=move |_| {
                 composing.set_value(false);
                 apply();
-                show();
             }
         ></textarea>
     }

@@ -1,0 +1,108 @@
+//! Two people typing into the same text at once, in real Chromium: each
+//! keeps their caret where they type, and letters composed by an input
+//! method (Telex, VNI, phone keyboards) are neither lost nor doubled.
+
+use std::time::Duration;
+
+use papi_e2e::{wait_for, Browser, Server};
+use serde_json::json;
+
+const LIMIT: Duration = Duration::from_secs(60);
+const FIELD: &str = "textarea[data-field=\"plan/d1-m1\"]";
+
+fn open_plan(browser: &Browser, server: &Server) {
+    browser.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
+    browser.click_on("li.dimension:first-child summary");
+    browser.find(FIELD);
+}
+
+/// Focuses the field and puts the caret after `chars` characters.
+fn place_caret(browser: &Browser, chars: usize) {
+    browser.execute(
+        "const e = document.querySelector(arguments[0]); e.focus();
+         const at = [...e.value].slice(0, arguments[1]).join('').length;
+         e.setSelectionRange(at, at);",
+        json!([FIELD, chars]),
+    );
+}
+
+fn caret(browser: &Browser) -> u64 {
+    browser
+        .execute(
+            "const e = document.querySelector(arguments[0]); return e.selectionStart;",
+            json!([FIELD]),
+        )
+        .as_u64()
+        .expect("a caret")
+}
+
+/// Sets the field to `text` through one typed replacement, in both sessions.
+fn start_from(a: &Browser, b: &Browser, text: &str) {
+    a.execute(
+        "const e = document.querySelector(arguments[0]); e.focus(); e.select();",
+        json!([FIELD]),
+    );
+    a.cdp("Input.insertText", json!({ "text": text }));
+    b.wait_for_value(FIELD, LIMIT, |v| v == text);
+}
+
+#[test]
+fn carets_stay_where_each_person_types() {
+    let server = Server::start();
+    let an = Browser::start();
+    let binh = Browser::start();
+    open_plan(&an, &server);
+    open_plan(&binh, &server);
+    start_from(&an, &binh, "Họp dân xong.");
+
+    // An types in the middle, Bình at the end, letter by letter, in turns.
+    place_caret(&an, 3);
+    place_caret(&binh, "Họp dân xong.".chars().count());
+    for (a, b) in "abcdefgh".chars().zip("12345678".chars()) {
+        an.cdp("Input.insertText", json!({ "text": a.to_string() }));
+        binh.cdp("Input.insertText", json!({ "text": b.to_string() }));
+    }
+    let expected = "Họpabcdefgh dân xong.12345678";
+    an.wait_for_value(FIELD, LIMIT, |v| v == expected);
+    binh.wait_for_value(FIELD, LIMIT, |v| v == expected);
+    // Each caret is right after what that person typed.
+    assert_eq!(caret(&an), "Họpabcdefgh".encode_utf16().count() as u64);
+    assert_eq!(caret(&binh), expected.encode_utf16().count() as u64);
+}
+
+#[test]
+fn composed_vietnamese_letters_are_not_lost_or_doubled() {
+    let server = Server::start();
+    let an = Browser::start();
+    let binh = Browser::start();
+    open_plan(&an, &server);
+    open_plan(&binh, &server);
+    start_from(&an, &binh, "Xã .");
+    place_caret(&an, 3);
+
+    // Telex: "tieesng" becomes "tiếng" while the letters are composed.
+    for step in ["t", "ti", "tie", "tiê", "tiês", "tiến", "tiếng"] {
+        let n = step.encode_utf16().count();
+        an.cdp(
+            "Input.imeSetComposition",
+            json!({ "text": step, "selectionStart": n, "selectionEnd": n }),
+        );
+        if step == "tiê" {
+            // Someone else's edit arrives in the middle of the composition.
+            binh.execute(
+                "const e = document.querySelector(arguments[0]); e.focus();
+                 e.setSelectionRange(0, 0);",
+                json!([FIELD]),
+            );
+            binh.cdp("Input.insertText", json!({ "text": "[B] " }));
+            wait_for("Bình's edit to be saved", LIMIT, || {
+                (binh.value(FIELD).starts_with("[B] ")).then_some(())
+            });
+        }
+    }
+    an.cdp("Input.insertText", json!({ "text": "tiếng" }));
+    let expected = "[B] Xã tiếng.";
+    an.wait_for_value(FIELD, LIMIT, |v| v == expected);
+    binh.wait_for_value(FIELD, LIMIT, |v| v == expected);
+    assert_eq!(an.value(FIELD).matches("tiếng").count(), 1);
+}
