@@ -237,7 +237,11 @@ mod tests {
             serde_json::to_value(Timeliness::OnTimeOffline).unwrap(),
             serde_json::json!("on_time_offline")
         );
-        for t in [Timeliness::OnTime, Timeliness::OnTimeOffline, Timeliness::Late] {
+        for t in [
+            Timeliness::OnTime,
+            Timeliness::OnTimeOffline,
+            Timeliness::Late,
+        ] {
             assert_eq!(serde_json::to_value(t).unwrap(), serde_json::json!(t.key()));
         }
         assert!(Timeliness::OnTimeOffline.is_on_time());

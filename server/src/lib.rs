@@ -5,6 +5,8 @@ mod admin;
 mod api;
 mod assets;
 mod auth;
+mod consolidate;
+mod dashboard;
 mod db;
 pub mod directory;
 mod durable;
@@ -195,6 +197,8 @@ fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(admin::router())
         .merge(reports::router())
+        .merge(consolidate::router())
+        .merge(dashboard::router())
         .route("/sync", axum::routing::get(sync::endpoint))
         .fallback(static_files)
         .layer(

@@ -23,7 +23,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/reports", get(list).post(create))
         .route("/api/reports/transition", post(transition))
-        .route("/api/consolidated", post(create_consolidated))
+        .route(
+            "/api/consolidated",
+            get(crate::consolidate::list).post(create_consolidated),
+        )
         .route("/api/consolidated/approve", post(approve_consolidated))
 }
 
@@ -151,12 +154,33 @@ async fn list(
             Ok(rows)
         })
         .await?;
+    let settings = plan(&state).await?.reporting;
+    let firsts = crate::dashboard::first_submissions(&state.db).await?;
     let visible: Vec<_> = rows
         .into_iter()
         .filter(|(_, unit, _, s)| {
-            access(&actor, &DocKind::UnitReport { unit: unit.clone(), status: status(s) }) != Access::None
+            access(
+                &actor,
+                &DocKind::UnitReport {
+                    unit: unit.clone(),
+                    status: status(s),
+                },
+            ) != Access::None
         })
-        .map(|(id, unit, period, s)| serde_json::json!({ "url": format!("automerge:{id}"), "unit": unit, "period": period, "status": s }))
+        .map(|(id, unit, period, s)| {
+            let deadline = Period::parse_key(&period).map(|p| settings.deadline_ms(p));
+            let timeliness = deadline.zip(firsts.get(&id)).map(|(deadline, first)| {
+                papi::punctuality::judge(deadline, first.server_ms, first.device_ms).key()
+            });
+            serde_json::json!({
+                "url": format!("automerge:{id}"),
+                "unit": unit,
+                "period": period,
+                "status": s,
+                "deadline_ms": deadline,
+                "timeliness": timeliness,
+            })
+        })
         .collect();
     Ok(Json(serde_json::json!(visible)))
 }
@@ -256,7 +280,7 @@ async fn transition(
 }
 
 /// The plan, read from its document.
-async fn plan(state: &AppState) -> Result<Plan, ApiError> {
+pub(crate) async fn plan(state: &AppState) -> Result<Plan, ApiError> {
     state
         .repo
         .find(state.plan_id.clone())
@@ -287,13 +311,23 @@ async fn create_consolidated(
         ApiError::BadRequest(format!("{:?} is not a period such as 2026-h1", new.period))
     })?;
     let plan = plan(&state).await?;
+    // A new consolidated report starts with the reports accepted so far.
+    let contributions = crate::consolidate::accepted(&state, &period.key()).await?;
     let doc_id = find_or_make(&state, "consolidated", None, &period.key(), |doc| {
-        papi::report::generate_consolidated(&plan, &period.key(), doc)
+        papi::report::generate_consolidated(&plan, &period.key(), doc)?;
+        let added = crate::consolidate::append(doc, &contributions)?;
+        tracing::info!(period = %period.key(), included = ?added, "consolidated report filled");
+        Ok(())
     })
     .await?;
-    Ok(Json(
-        serde_json::json!({ "url": format!("automerge:{doc_id}"), "period": period.key() }),
-    ))
+    let included = crate::consolidate::handle(&state, &doc_id)
+        .await?
+        .with_document(|d| crate::consolidate::included_units(d));
+    Ok(Json(serde_json::json!({
+        "url": format!("automerge:{doc_id}"),
+        "period": period.key(),
+        "included_units": included,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -317,6 +351,8 @@ async fn approve_consolidated(
         .strip_prefix("automerge:")
         .unwrap_or(&a.url)
         .to_string();
+    // Not while the report is being assembled.
+    let _guard = state.report_lock.lock().await;
     let (id, username) = (doc_id.clone(), user.username.clone());
     let now = crate::sessions::now_ms();
     let changed = state
