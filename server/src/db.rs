@@ -66,6 +66,23 @@ const MIGRATIONS: &[&str] = &[
          device_ms INTEGER,
          reason TEXT NOT NULL DEFAULT ''
      );",
+    // 6: proposals to change or retire a measure of the plan, and the
+    // Director's decision on each.
+    "CREATE TABLE proposals (
+         id INTEGER PRIMARY KEY,
+         measure_id TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         proposed_text TEXT NOT NULL DEFAULT '',
+         reason TEXT NOT NULL,
+         unit TEXT NOT NULL,
+         username TEXT NOT NULL,
+         created_ms INTEGER NOT NULL,
+         status TEXT NOT NULL DEFAULT 'pending',
+         decided_by TEXT,
+         decided_ms INTEGER,
+         note TEXT NOT NULL DEFAULT ''
+     );
+     CREATE INDEX proposals_by_unit ON proposals (unit, created_ms);",
 ];
 
 /// A handle on the database, cheap to clone. Calls run on tokio's blocking

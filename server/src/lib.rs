@@ -12,6 +12,7 @@ pub mod directory;
 mod durable;
 mod error;
 mod policy;
+mod proposals;
 mod reports;
 mod seed;
 mod sessions;
@@ -199,6 +200,7 @@ fn router(state: AppState) -> Router {
         .merge(reports::router())
         .merge(consolidate::router())
         .merge(dashboard::router())
+        .merge(proposals::router())
         .route("/sync", axum::routing::get(sync::endpoint))
         .fallback(static_files)
         .layer(
