@@ -1,5 +1,10 @@
 // The service worker: the app opens with no network.
 //
+// The app shell is served from the cache first, so the app opens at once on
+// a slow network. A new version is downloaded in the background and waits;
+// the page offers "reload to update" and sends "skip-waiting" only when the
+// person chooses to, so that nothing reloads under someone typing.
+//
 // The build writes the version and the list of files to precache into this
 // file (scripts/service-worker); nothing here lists a file by hand. The API
 // and /sync are never cached: documents live in IndexedDB, not here.
@@ -9,8 +14,12 @@ const CACHE = "papi-shell-" + VERSION;
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
-    caches.open(CACHE).then((cache) => cache.addAll(PRECACHE)).then(() => self.skipWaiting()),
+    caches.open(CACHE).then((cache) => cache.addAll(PRECACHE)),
   );
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data === "skip-waiting") self.skipWaiting();
 });
 
 self.addEventListener("activate", (event) => {
@@ -32,12 +41,12 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
   if (url.pathname.startsWith("/api/") || url.pathname === "/sync") return;
   if (request.mode === "navigate") {
-    // Every app route is the app: the network's copy when there is one,
-    // else the cached shell.
+    // Every app route is the app shell of this version.
     event.respondWith(
-      fetch(request).catch(() =>
-        caches.open(CACHE).then((cache) => cache.match("/index.html")),
-      ),
+      caches
+        .open(CACHE)
+        .then((cache) => cache.match("/index.html"))
+        .then((hit) => hit || fetch(request)),
     );
     return;
   }

@@ -115,6 +115,15 @@ impl Browser {
         )
     }
 
+    /// Runs a script that answers by calling its last argument.
+    pub fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.command(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": script, "args": args })),
+        )
+    }
+
     /// The page's visible text.
     pub fn text(&self) -> String {
         self.execute(

@@ -12,6 +12,8 @@ pub struct Server {
     child: Option<Child>,
     passwords: std::cell::RefCell<std::collections::HashMap<String, String>>,
     args: Vec<String>,
+    /// The built front end it serves.
+    dist: PathBuf,
     port: u16,
     data: tempfile::TempDir,
     log: PathBuf,
@@ -25,12 +27,18 @@ impl Server {
 
     /// Starts a server on a free port with extra command-line options.
     pub fn start_with(args: &[&str]) -> Server {
+        Server::start_serving(&workspace_root().join("dist"), args)
+    }
+
+    /// Starts a server that serves the front end from `dist`.
+    pub fn start_serving(dist: &Path, args: &[&str]) -> Server {
         let data = tempfile::tempdir().expect("temporary data directory");
         let log = data.path().join("server.log");
         let mut server = Server {
             child: None,
             passwords: Default::default(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            dist: dist.to_path_buf(),
             port: 0,
             data,
             log,
@@ -180,7 +188,7 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data.path())
             .arg("--dist-dir")
-            .arg(workspace_root().join("dist"))
+            .arg(&self.dist)
             .args(&self.args)
             .env("PAPI_LOG", "info")
             .stdout(Stdio::piped())

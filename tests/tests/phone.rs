@@ -41,7 +41,7 @@ fn every_main_screen_fits_a_phone() {
     browser.find("textarea[data-field=\"plan/d1-m1\"]");
     no_sideways_scroll(&browser, "plan-measures");
 
-    browser.click(&browser.find("nav.tabs button:nth-child(2)"));
+    browser.click_on("button[data-page=\"admin\"]");
     browser.wait_for_text(&["Thêm người dùng"], LIMIT);
     no_sideways_scroll(&browser, "admin");
 }

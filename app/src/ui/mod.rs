@@ -14,6 +14,7 @@ pub mod session;
 mod status;
 pub mod store;
 mod text_field;
+mod update;
 
 pub use plan_view::PlanView;
 
@@ -65,6 +66,7 @@ pub fn App() -> impl IntoView {
     let lang = RwSignal::new(i18n::saved());
     i18n::apply(&lang.get_untracked());
     let page = RwSignal::new(Page::Plan);
+    let update_ready = update::start();
     // Everything is drawn again in a newly chosen language.
     move || {
         lang.track();
@@ -87,6 +89,7 @@ pub fn App() -> impl IntoView {
                 }>{t!("app.sign_out").to_string()}</button>
             })}
         </header>
+        <update::UpdateBanner ready=update_ready/>
         {move || match identity.get() {
             None => view! {
                 <main class="content">
@@ -236,19 +239,6 @@ fn SignIn(on_done: Callback<session::Identity>) -> impl IntoView {
             </button>
         </form>
     }
-}
-
-/// Lets the app open with no network (see `app/sw.js`).
-pub fn register_service_worker() {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let container = window.navigator().service_worker();
-    // Browsers without service workers still run the app online.
-    if container.is_undefined() {
-        return;
-    }
-    let _ = container.register("/sw.js");
 }
 
 /// The plan document: the cached id, refreshed from the server when online.
