@@ -427,6 +427,9 @@ async fn find_or_make(
             )
         })
         .await?;
+    // Connected peers were told about the new document before it was
+    // registered, and refused it then; now it is known, decide again.
+    state.policy.recheck();
     tracing::info!(kind, unit, period, "document made");
     Ok(id)
 }

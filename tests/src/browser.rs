@@ -60,6 +60,7 @@ impl Browser {
             "capabilities": { "alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+                "goog:loggingPrefs": { "browser": "SEVERE" },
             }}
         });
         let mut driver = driver;
@@ -195,6 +196,33 @@ pub struct Element(String);
 impl Browser {
     /// The first element matching a CSS selector, waiting for it to appear.
     pub fn find(&self, css: &str) -> Element {
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.find_quietly(css)));
+        found.unwrap_or_else(|_| {
+            panic!(
+                "no element {css}; page:\n{}\nconsole errors:\n{}",
+                self.execute("return document.body.innerHTML;", json!([])),
+                self.console_errors()
+            )
+        })
+    }
+
+    /// The page's console errors so far (a panic in the app shows here).
+    pub fn console_errors(&self) -> String {
+        let url = format!("{}/se/log", self.base);
+        let Ok(mut r) = self.agent.post(&url).send_json(json!({ "type": "browser" })) else {
+            return String::new();
+        };
+        let v: Value = r.body_mut().read_json().unwrap_or_default();
+        v["value"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["message"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn find_quietly(&self, css: &str) -> Element {
         wait_for(
             &format!("an element {css}"),
             Duration::from_secs(30),
@@ -224,7 +252,13 @@ impl Browser {
         self.click(&element);
     }
 
+    /// Clicks an element as a user would, after bringing it to the middle
+    /// of the screen (the sticky status bar covers the top).
     pub fn click(&self, element: &Element) {
+        self.execute(
+            "arguments[0].scrollIntoView({ block: 'center' });",
+            json!([{ "element-6066-11e4-a52e-4f735466cecf": element.0 }]),
+        );
         self.command(
             "POST",
             &format!("/element/{}/click", element.0),

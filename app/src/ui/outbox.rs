@@ -16,6 +16,11 @@ use crate::ids::DocId;
 
 const KEY: &str = "papi.outbox";
 
+thread_local! {
+    /// The page's outbox, and the owner that keeps its signals alive.
+    static OUTBOX: std::cell::RefCell<Option<(Outbox, Owner)>> = const { std::cell::RefCell::new(None) };
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub url: String,
@@ -53,24 +58,33 @@ fn store(steps: &[Step]) {
 }
 
 impl Outbox {
-    /// Makes the outbox for this page and starts sending whenever the
-    /// connection allows.
+    /// Makes the outbox for this page (once: it outlives the views) and
+    /// starts sending whenever the connection allows.
     pub fn start() -> Outbox {
-        let outbox = Outbox {
-            pending: RwSignal::new(load()),
-            refused: RwSignal::new(Vec::new()),
-            landed: RwSignal::new(0),
-            busy: StoredValue::new(false),
-        };
-        provide_context(outbox);
-        let status = repo().status;
-        Effect::new(move |_| {
-            // Runs again on every change of the connection or sync state.
-            let s = status.get();
-            if s.connected && !s.signed_out {
-                outbox.flush();
-            }
+        if let Some(outbox) = OUTBOX.with(|o| o.borrow().as_ref().map(|(outbox, _)| *outbox)) {
+            provide_context(outbox);
+            return outbox;
+        }
+        let owner = Owner::new_root(None);
+        let outbox = owner.with(|| {
+            let outbox = Outbox {
+                pending: RwSignal::new(load()),
+                refused: RwSignal::new(Vec::new()),
+                landed: RwSignal::new(0),
+                busy: StoredValue::new(false),
+            };
+            let status = repo().status;
+            Effect::new(move |_| {
+                // Runs again on every change of the connection or sync state.
+                let s = status.get();
+                if s.connected && !s.signed_out {
+                    outbox.flush();
+                }
+            });
+            outbox
         });
+        OUTBOX.with(|o| *o.borrow_mut() = Some((outbox, owner)));
+        provide_context(outbox);
         outbox
     }
 

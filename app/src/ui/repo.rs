@@ -98,6 +98,9 @@ struct Inner {
 
 /// The app's document repository; one per page.
 pub struct Repo {
+    /// Owns the repository's signals for the life of the page, whatever
+    /// view first opened a document (views come and go; documents stay).
+    owner: Owner,
     inner: RefCell<Inner>,
     store: Store,
     pub status: RwSignal<Status>,
@@ -146,7 +149,19 @@ impl Repo {
         // The server binds the connection to `<prefix><suffix>`; the prefix
         // names the signed-in user.
         let suffix = format!("b{}", automerge::ActorId::random());
+        let owner = Owner::new_root(None);
+        let status = owner.with(|| {
+            RwSignal::new(Status {
+                connected: false,
+                unsynced: 0,
+                writing: false,
+                last_sync_ms: None,
+                storage_error: None,
+                signed_out: false,
+            })
+        });
         let repo = Rc::new(Repo {
+            owner,
             inner: RefCell::new(Inner {
                 peer_id: format!("{}{suffix}", identity.peer_prefix),
                 docs: HashMap::new(),
@@ -159,14 +174,7 @@ impl Repo {
                 sync_url: format!("{scheme}://{host}/sync?peer={suffix}"),
             }),
             store,
-            status: RwSignal::new(Status {
-                connected: false,
-                unsynced: 0,
-                writing: false,
-                last_sync_ms: None,
-                storage_error: None,
-                signed_out: false,
-            }),
+            status,
             _timers: RefCell::new(Vec::new()),
         });
         REPO.with(|r| *r.borrow_mut() = Some(repo.clone()));
@@ -183,11 +191,11 @@ impl Repo {
         if let Some(e) = self.inner.borrow().docs.get(&id) {
             return e.signals;
         }
-        let signals = DocSignals {
+        let signals = self.owner.with(|| DocSignals {
             version: RwSignal::new(0),
             phase: RwSignal::new(Phase::Loading),
             unsynced: RwSignal::new(0),
-        };
+        });
         self.inner.borrow_mut().docs.insert(
             id,
             Entry {

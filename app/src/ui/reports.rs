@@ -517,6 +517,16 @@ fn Review(
                     </p>
                 })
             })}
+            {move || (status.get() == "returned").then(|| kept()).flatten().and_then(|k| {
+                let events = k.value["events"].as_array()?.clone();
+                let last = events.iter().rev().find(|e| e["action"] == "return")?.clone();
+                Some(view! {
+                    <p class="return-note" role="alert">
+                        {t!("review.returned_because", who = text(&last, "display_name")).to_string()} " "
+                        <strong>{text(&last, "reason")}</strong>
+                    </p>
+                })
+            })}
             {move || pending.get().map(|p| view! {
                 <p class="pending-step" role="status">
                     {t!("review.pending", action = t!(format!("action.{}", p.action)), when = date_time(p.device_time_ms)).to_string()}
