@@ -80,3 +80,55 @@ fn the_app_is_installable_with_a_vietnamese_manifest() {
         "{sw}"
     );
 }
+
+/// Text twice as large, as a phone's accessibility setting makes it.
+fn double_text(browser: &Browser) {
+    browser.execute("document.documentElement.style.fontSize = '200%';", json!([]));
+}
+
+fn normal_text(browser: &Browser) {
+    browser.execute("document.documentElement.style.fontSize = '';", json!([]));
+}
+
+/// Checks a screen at normal and at double text size.
+fn both_sizes(browser: &Browser, screen: &str) {
+    no_sideways_scroll(browser, screen);
+    double_text(browser);
+    no_sideways_scroll(browser, &format!("{screen}-200"));
+    normal_text(browser);
+}
+
+#[test]
+fn the_reporting_screens_fit_a_phone_at_normal_and_double_text_size() {
+    let server = Server::start();
+    let lead = Browser::start();
+    lead.as_phone();
+    lead.sign_in(&server.url("/"), "truongphong", "truongphong-demo");
+    lead.wait_for_text(&["Quản trị điện tử"], LIMIT);
+    both_sizes(&lead, "lead-plan");
+    lead.click_on("button[data-page=\"reports\"]");
+    lead.find(".start-report");
+    both_sizes(&lead, "reports");
+    lead.click_on(".start-report");
+    lead.find("article.report textarea[data-field=\"s0/results\"]");
+    lead.find(".submit-report");
+    both_sizes(&lead, "report");
+    lead.click_on("button[data-page=\"proposals\"]");
+    lead.find("form.proposal-form");
+    both_sizes(&lead, "proposals");
+
+    let office = Browser::start();
+    office.as_phone();
+    office.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
+    office.click_on("button[data-page=\"reports\"]");
+    office.find("li.unit-report .open-report");
+    both_sizes(&office, "office-reports");
+    office.click_on("button[data-page=\"dashboard\"]");
+    office.find("li.period-summary");
+    office.find("form.result-form");
+    both_sizes(&office, "dashboard");
+    office.click_on("button[data-page=\"reports\"]");
+    office.click_on(".start-consolidated");
+    office.find("article.consolidated textarea[data-field=\"s0/results\"]");
+    both_sizes(&office, "consolidated");
+}

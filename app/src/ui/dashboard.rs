@@ -10,7 +10,7 @@ use super::repo::repo;
 use super::reports::{date, period_name, status_label, timeliness_label};
 use super::session::Identity;
 use crate::ids::DocId;
-use crate::schema::{PapiResult, Plan};
+use crate::schema::{PapiResult, Plan, ResultError};
 
 fn text(v: &Value, key: &str) -> String {
     v[key].as_str().unwrap_or_default().to_string()
@@ -284,7 +284,13 @@ fn ResultForm(plan: DocId) -> impl IntoView {
                 repo().change(plan, |d| outcome = r.write(d, names.len()));
                 outcome
                     .map(|_| t!("results.saved", year = r.year).to_string())
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| match e {
+                        ResultError::Rank(_) => t!("results.bad_rank").to_string(),
+                        ResultError::Score(_) | ResultError::Count { .. } => {
+                            t!("results.bad_scores").to_string()
+                        }
+                        ResultError::Document(e) => e,
+                    })
             }
         };
         message.set(Some(result));
