@@ -24,6 +24,9 @@ pub fn PlanView(
         start_year,
         end_year,
         dimensions,
+        legal_bases,
+        objective,
+        targets,
         ..
     } = plan;
     let units = editable.then(unit_choices);
@@ -32,6 +35,15 @@ pub fn PlanView(
         <section class="plan">
             <h2 class="plan-title">{title}</h2>
             <p class="plan-meta">{agency} " · " {start_year} "–" {end_year}</p>
+            <details class="plan-basis">
+                <summary>{t!("plan.basis").to_string()}</summary>
+                <h3>{t!("plan.legal_bases").to_string()}</h3>
+                <ul>{legal_bases.into_iter().map(|b| view! { <li>{b}</li> }).collect_view()}</ul>
+                <h3>{t!("plan.objective").to_string()}</h3>
+                <p>{objective}</p>
+                <h3>{t!("plan.targets").to_string()}</h3>
+                <ul class="targets">{targets.into_iter().map(|t| view! { <li data-target=t.id>{t.text}</li> }).collect_view()}</ul>
+            </details>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <ol class="dimensions">
                 {dimensions.into_iter().map(|d| {
