@@ -2,36 +2,36 @@
 //! admin on every request; this page only makes the work easy.
 
 use leptos::prelude::*;
+use rust_i18n::t;
 use serde_json::{json, Value};
 
 use super::http::{error_text, get_json, post_json};
 
-const ROLES: [(&str, &str); 6] = [
-    ("admin", "Quản trị hệ thống"),
-    ("director", "Giám đốc"),
-    ("coordinator", "Điều phối (Văn phòng)"),
-    ("unit_lead", "Trưởng đơn vị"),
-    ("staff", "Chuyên viên"),
-    ("viewer", "Chỉ xem"),
+/// Roles, named by `role.<key>` in the catalogue.
+const ROLES: [&str; 6] = ["admin", "director", "coordinator", "unit_lead", "staff", "viewer"];
+
+/// Kinds of unit, named by `unit_kind.<key>` in the catalogue.
+const UNIT_KINDS: [&str; 8] = [
+    "division",
+    "office",
+    "inspectorate",
+    "board",
+    "agency",
+    "province",
+    "district",
+    "commune",
 ];
 
-const UNIT_KINDS: [(&str, &str); 8] = [
-    ("division", "Phòng chuyên môn"),
-    ("office", "Văn phòng"),
-    ("inspectorate", "Thanh tra"),
-    ("board", "Ban Giám đốc"),
-    ("agency", "Cơ quan"),
-    ("province", "Tỉnh"),
-    ("district", "Huyện"),
-    ("commune", "Xã, phường, thị trấn"),
-];
+fn role_label(key: &str) -> String {
+    if ROLES.contains(&key) {
+        t!(format!("role.{key}")).to_string()
+    } else {
+        key.to_string()
+    }
+}
 
-fn role_label(key: &str) -> &str {
-    ROLES
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, l)| *l)
-        .unwrap_or(key)
+fn unit_kind_label(key: &str) -> String {
+    t!(format!("unit_kind.{key}")).to_string()
 }
 
 #[derive(Clone, Default)]
@@ -102,11 +102,12 @@ pub fn AdminPage() -> impl IntoView {
                 "role": role.get_untracked(),
             }),
             |a| {
-                format!(
-                    "Đã thêm {}. Mật khẩu: {} (chỉ hiện một lần)",
-                    text(a, "username"),
-                    text(a, "password")
+                t!(
+                    "admin.user_added",
+                    username = text(a, "username"),
+                    password = text(a, "password")
                 )
+                .to_string()
             },
         );
     };
@@ -128,13 +129,13 @@ pub fn AdminPage() -> impl IntoView {
                 "kind": unit_kind.get_untracked(),
                 "parent": if parent.is_empty() { Value::Null } else { Value::String(parent) },
             }),
-            |_| "Đã thêm đơn vị.".to_string(),
+            |_| t!("admin.unit_added").to_string(),
         );
     };
 
     let unit_options = move |with_none: bool| {
         directory.get().and_then(|d| d.ok()).map(|d| {
-            let none = with_none.then(|| view! { <option value="">"(cấp cao nhất)"</option> });
+            let none = with_none.then(|| view! { <option value="">{t!("admin.top_level").to_string()}</option> });
             view! {
                 {none}
                 {d.units.iter().map(|u| view! { <option value=text(u, "id")>{text(u, "name")}</option> }).collect_view()}
@@ -144,14 +145,14 @@ pub fn AdminPage() -> impl IntoView {
 
     view! {
         <section class="admin">
-            <h2>"Quản trị người dùng và đơn vị"</h2>
+            <h2>{t!("admin.title").to_string()}</h2>
             {move || notice.get().map(|n| view! { <p class="notice" role="status">{n}</p> })}
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <Suspense fallback=|| view! { <p class="status-line">"Đang tải…"</p> }>
+            <Suspense fallback=|| view! { <p class="status-line">{t!("admin.loading").to_string()}</p> }>
                 {move || directory.get().map(|d| match d {
                     Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                     Ok(d) => view! {
-                        <h3>"Người dùng"</h3>
+                        <h3>{t!("admin.users").to_string()}</h3>
                         <ul class="cards users">
                             {d.users.into_iter().map(|u| {
                                 let who = text(&u, "username");
@@ -159,21 +160,21 @@ pub fn AdminPage() -> impl IntoView {
                                 view! {
                                     <li class="card" data-username=who.clone()>
                                         <strong>{who.clone()}</strong> " — " {text(&u, "display_name")}
-                                        <br/>{role_label(&text(&u, "role")).to_string()} " · " {text(&u, "unit")}
+                                        <br/>{role_label(&text(&u, "role"))} " · " {text(&u, "unit")}
                                         <br/><button type="button" on:click=move |_| act(path.clone(), json!({}),
-                                            |a| format!("Mật khẩu mới của {}: {} (chỉ hiện một lần)", text(a, "username"), text(a, "password")))>
-                                            "Đặt lại mật khẩu"
+                                            |a| t!("admin.password_reset", username = text(a, "username"), password = text(a, "password")).to_string())>
+                                            {t!("admin.reset_password").to_string()}
                                         </button>
                                     </li>
                                 }
                             }).collect_view()}
                         </ul>
-                        <h3>"Đơn vị"</h3>
+                        <h3>{t!("admin.units").to_string()}</h3>
                         <ul class="cards units">
                             {d.units.into_iter().map(|u| view! {
                                 <li class="card">
                                     <strong>{text(&u, "name")}</strong>
-                                    <br/>{text(&u, "id")} {u["parent"].as_str().map(|p| format!(" · thuộc {p}"))}
+                                    <br/>{text(&u, "id")} {u["parent"].as_str().map(|p| format!(" · {}", t!("admin.part_of", parent = p)))}
                                 </li>
                             }).collect_view()}
                         </ul>
@@ -182,38 +183,38 @@ pub fn AdminPage() -> impl IntoView {
             </Suspense>
 
             <form class="admin-form add-user" on:submit=add_user>
-                <h3>"Thêm người dùng"</h3>
-                <label for="new-username">"Tên đăng nhập"</label>
+                <h3>{t!("admin.add_user").to_string()}</h3>
+                <label for="new-username">{t!("admin.username").to_string()}</label>
                 <input id="new-username" required prop:value=username on:input=move |ev| username.set(event_target_value(&ev))/>
-                <label for="new-name">"Họ và tên"</label>
+                <label for="new-name">{t!("admin.full_name").to_string()}</label>
                 <input id="new-name" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
-                <label for="new-unit">"Đơn vị"</label>
+                <label for="new-unit">{t!("admin.unit").to_string()}</label>
                 <select id="new-unit" required on:change=move |ev| unit.set(event_target_value(&ev))>
-                    <option value="">"— chọn đơn vị —"</option>
+                    <option value="">{t!("admin.choose_unit").to_string()}</option>
                     {move || unit_options(false)}
                 </select>
-                <label for="new-role">"Vai trò"</label>
+                <label for="new-role">{t!("admin.role").to_string()}</label>
                 <select id="new-role" on:change=move |ev| role.set(event_target_value(&ev))>
-                    {ROLES.iter().map(|(k, l)| view! { <option value=*k selected=*k == "staff">{*l}</option> }).collect_view()}
+                    {ROLES.iter().map(|k| view! { <option value=*k selected=*k == "staff">{role_label(k)}</option> }).collect_view()}
                 </select>
-                <button type="submit">"Thêm người dùng"</button>
+                <button type="submit">{t!("admin.add_user").to_string()}</button>
             </form>
 
             <form class="admin-form add-unit" on:submit=add_unit>
-                <h3>"Thêm đơn vị"</h3>
-                <label for="unit-id">"Mã đơn vị (chữ thường, số, dấu -)"</label>
+                <h3>{t!("admin.add_unit").to_string()}</h3>
+                <label for="unit-id">{t!("admin.unit_id").to_string()}</label>
                 <input id="unit-id" required prop:value=unit_id on:input=move |ev| unit_id.set(event_target_value(&ev))/>
-                <label for="unit-name">"Tên đơn vị"</label>
+                <label for="unit-name">{t!("admin.unit_name").to_string()}</label>
                 <input id="unit-name" required prop:value=unit_name on:input=move |ev| unit_name.set(event_target_value(&ev))/>
-                <label for="unit-kind">"Loại"</label>
+                <label for="unit-kind">{t!("admin.unit_kind").to_string()}</label>
                 <select id="unit-kind" on:change=move |ev| unit_kind.set(event_target_value(&ev))>
-                    {UNIT_KINDS.iter().map(|(k, l)| view! { <option value=*k>{*l}</option> }).collect_view()}
+                    {UNIT_KINDS.iter().map(|k| view! { <option value=*k>{unit_kind_label(k)}</option> }).collect_view()}
                 </select>
-                <label for="unit-parent">"Thuộc"</label>
+                <label for="unit-parent">{t!("admin.parent").to_string()}</label>
                 <select id="unit-parent" on:change=move |ev| unit_parent.set(event_target_value(&ev))>
                     {move || unit_options(true)}
                 </select>
-                <button type="submit">"Thêm đơn vị"</button>
+                <button type="submit">{t!("admin.add_unit").to_string()}</button>
             </form>
         </section>
     }

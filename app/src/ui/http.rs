@@ -1,15 +1,39 @@
 //! JSON requests to the server's API.
 
+use rust_i18n::t;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-pub const NO_CONNECTION: &str = "Không kết nối được máy chủ. Hãy thử lại khi có mạng.";
+/// Why a request got no answer from the server.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Failure {
+    /// The server could not be reached.
+    NoConnection,
+    /// The browser could not make or read the request.
+    Other(String),
+}
+
+impl From<&str> for Failure {
+    fn from(text: &str) -> Self {
+        Failure::Other(text.to_string())
+    }
+}
+
+/// The failure as a text for the person, in the interface language.
+impl From<Failure> for String {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::NoConnection => t!("http.no_connection").to_string(),
+            Failure::Other(text) => text,
+        }
+    }
+}
 
 async fn request(
     method: &str,
     path: &str,
     body: Option<&serde_json::Value>,
-) -> Result<(u16, serde_json::Value), String> {
+) -> Result<(u16, serde_json::Value), Failure> {
     let window = web_sys::window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
@@ -21,7 +45,7 @@ async fn request(
     }
     let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
         .await
-        .map_err(|_| NO_CONNECTION.to_string())?;
+        .map_err(|_| Failure::NoConnection)?;
     let response: web_sys::Response = response.dyn_into().map_err(|_| "bad response")?;
     let status = response.status();
     let text = match response.text() {
@@ -35,13 +59,21 @@ async fn request(
 }
 
 pub async fn get_json(path: &str) -> Result<(u16, serde_json::Value), String> {
-    request("GET", path, None).await
+    Ok(request("GET", path, None).await?)
 }
 
 pub async fn post_json(
     path: &str,
     body: &serde_json::Value,
 ) -> Result<(u16, serde_json::Value), String> {
+    Ok(request("POST", path, Some(body)).await?)
+}
+
+/// Like `post_json`, but tells a missing connection apart from other failures.
+pub async fn try_post_json(
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<(u16, serde_json::Value), Failure> {
     request("POST", path, Some(body)).await
 }
 
@@ -50,7 +82,7 @@ pub fn error_text(status: u16, value: &serde_json::Value) -> String {
     value["error"]
         .as_str()
         .map(str::to_string)
-        .unwrap_or_else(|| format!("Máy chủ trả lời {status}."))
+        .unwrap_or_else(|| t!("http.server_answered", status = status).to_string())
 }
 
 /// A GET answer that stays usable offline: a successful answer is kept on

@@ -10,7 +10,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::http::{error_text, post_json, NO_CONNECTION};
+use super::http::{error_text, try_post_json, Failure};
 use super::repo::{repo, Phase};
 use crate::ids::DocId;
 
@@ -140,11 +140,11 @@ impl Outbox {
                 "reason": step.reason,
                 "device_time_ms": step.device_time_ms,
             });
-            let answer = post_json("/api/reports/transition", &body).await;
+            let answer = try_post_json("/api/reports/transition", &body).await;
             self.busy.set_value(false);
             let done = match answer {
-                Err(e) if e == NO_CONNECTION => return,
-                Err(e) => Some(e),
+                Err(Failure::NoConnection) => return,
+                Err(e) => Some(e.into()),
                 Ok((200, _)) => None,
                 // Lost sign-in: kept until the person signs in again.
                 Ok((401, _)) => return,

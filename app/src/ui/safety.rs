@@ -2,6 +2,7 @@
 //! whether the browser may evict the data, and how much room it takes.
 
 use leptos::prelude::*;
+use rust_i18n::t;
 use wasm_bindgen_futures::JsFuture;
 
 use super::repo::repo;
@@ -50,33 +51,34 @@ pub fn SafetyPanel() -> impl IntoView {
     };
     view! {
         <details class="data-safety" on:toggle=move |_| refresh.update(|n| *n += 1)>
-            <summary>"An toàn dữ liệu trên thiết bị"</summary>
+            <summary>{t!("safety.title").to_string()}</summary>
             <dl>
-                <dt>"Thay đổi chỉ có trên thiết bị này"</dt>
+                <dt>{t!("safety.unsynced").to_string()}</dt>
                 <dd class="safety-unsynced">{move || {
                     let docs = repo().unsynced_by_document();
                     if docs.is_empty() {
-                        "Không có".to_string()
+                        t!("safety.none").to_string()
                     } else {
                         docs.into_iter().map(|(name, n)| format!("{name}: {n}")).collect::<Vec<_>>().join("; ")
                     }
                 }}</dd>
-                <dt>"Đồng bộ lần cuối"</dt>
-                <dd>{move || status.get().last_sync_ms.map(super::status::clock).unwrap_or_else(|| "chưa lần nào".into())}</dd>
-                <dt>"Lưu bền vững (trình duyệt không tự xoá)"</dt>
+                <dt>{t!("safety.last_sync").to_string()}</dt>
+                <dd>{move || status.get().last_sync_ms.map(super::status::clock).unwrap_or_else(|| t!("safety.never").to_string())}</dd>
+                <dt>{t!("safety.persistent").to_string()}</dt>
                 <dd class="safety-persisted">
                     {move || match facts.get().and_then(|(p, _)| p) {
-                        Some(true) => view! { "Có" }.into_any(),
+                        Some(true) => view! { {t!("safety.yes").to_string()} }.into_any(),
                         Some(false) => view! {
-                            "Chưa " <button type="button" on:click=ask>"Yêu cầu lưu bền vững"</button>
+                            {format!("{} ", t!("safety.not_yet"))}
+                            <button type="button" on:click=ask>{t!("safety.ask_persistent").to_string()}</button>
                         }.into_any(),
-                        None => view! { "Không rõ (trình duyệt không hỗ trợ)" }.into_any(),
+                        None => view! { {t!("safety.unsupported").to_string()} }.into_any(),
                     }}
                 </dd>
-                <dt>"Dung lượng đã dùng"</dt>
+                <dt>{t!("safety.usage").to_string()}</dt>
                 <dd class="safety-usage">{move || match facts.get().and_then(|(_, e)| e) {
                     Some((used, quota)) => format!("{} / {}", megabytes(used), megabytes(quota)),
-                    None => "Không rõ".into(),
+                    None => t!("safety.unknown").to_string(),
                 }}</dd>
             </dl>
         </details>

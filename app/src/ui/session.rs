@@ -2,6 +2,7 @@
 //! so that the app opens offline after one online sign-in; the server alone
 //! decides what that identity may read and write.
 
+use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
 use super::http::{error_text, get_json, post_json};
@@ -58,14 +59,15 @@ pub async fn sign_in(username: &str, password: &str) -> Result<Identity, String>
             remember(&identity);
             Ok(identity)
         }
-        401 => Err("Sai tên đăng nhập hoặc mật khẩu.".into()),
-        429 => Err(format!(
-            "Đăng nhập sai quá nhiều lần. Hãy thử lại sau {} phút.",
-            value["retry_after_secs"]
+        401 => Err(t!("session.wrong_credentials").to_string()),
+        429 => Err(t!(
+            "session.too_many_attempts",
+            minutes = value["retry_after_secs"]
                 .as_u64()
                 .unwrap_or(60)
                 .div_ceil(60)
-        )),
+        )
+        .to_string()),
         other => Err(error_text(other, &value)),
     }
 }

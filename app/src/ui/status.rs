@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use rust_i18n::t;
 
 use super::repo::repo;
 use crate::calendar::VIETNAM_OFFSET_MS;
@@ -11,21 +12,18 @@ pub fn StatusBar() -> impl IntoView {
         let s = status.get();
         let main = if !s.connected {
             if s.unsynced == 0 {
-                "Ngoại tuyến — mọi thay đổi đã lưu trên máy chủ".to_string()
+                t!("sync.offline_saved").to_string()
             } else {
-                format!(
-                    "Ngoại tuyến — {} thay đổi chỉ có trên thiết bị này",
-                    s.unsynced
-                )
+                t!("sync.offline_unsynced", n = s.unsynced).to_string()
             }
         } else if s.unsynced > 0 || s.writing {
-            "Đang đồng bộ…".to_string()
+            t!("sync.syncing").to_string()
         } else {
-            "Mọi thay đổi đã lưu lên máy chủ".to_string()
+            t!("sync.saved").to_string()
         };
         let when = s
             .last_sync_ms
-            .map(|ms| format!(" · đồng bộ lúc {}", clock(ms)))
+            .map(|ms| format!(" · {}", t!("sync.synced_at", time = clock(ms))))
             .unwrap_or_default();
         format!("{main}{when}")
     };
@@ -43,7 +41,7 @@ pub fn StatusBar() -> impl IntoView {
         <div class="sync-status" data-state=state role="status" aria-live="polite">
             <span class="sync-text">{text}</span>
             {move || status.get().storage_error.map(|e| view! {
-                <span class="sync-error" role="alert">" Không lưu được trên thiết bị: " {e}</span>
+                <span class="sync-error" role="alert">{format!(" {}", t!("sync.storage_error", error = e))}</span>
             })}
         </div>
     }
