@@ -196,6 +196,21 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     office.find(&format!("{summary} .reported[data-n=\"1\"]"));
     office.find(&format!("{summary} .on-time[data-n=\"1\"]"));
     office.find(&format!("{summary} .late[data-n=\"0\"]"));
+
+    // The Director approves the consolidated report; then no one edits it.
+    let director = reports_as(&server, "giamdoc", "giamdoc-demo");
+    director.click_on(&format!("{card} .open-consolidated"));
+    director.wait_for_value(consolidated, LIMIT, |v| v.contains("Quý II: 12 cuộc."));
+    director.click_on(".approve");
+    director.find(".consolidated .report-status[data-status=\"approved\"]");
+    office.click_on("button[data-page=\"reports\"]");
+    office.click_on(&format!("{card} .open-consolidated"));
+    office.find(".consolidated .report-status[data-status=\"approved\"]");
+    assert_eq!(
+        office.execute("return document.querySelector(arguments[0]).readOnly;", json!([consolidated])),
+        json!(true),
+        "an approved report is read-only"
+    );
 }
 
 /// The report open in this session, as its automerge URL.
