@@ -67,7 +67,7 @@ fn an_admin_adds_a_user_on_the_admin_page_who_can_then_sign_in() {
     let server = Server::start();
     let browser = Browser::start();
     browser.sign_in(&server.url("/"), "quantri", "quantri-demo");
-    browser.click(&browser.find("nav.tabs button:nth-child(2)"));
+    browser.click_on("button[data-page=\"admin\"]");
     browser.wait_for_text(
         &["Quản trị người dùng và đơn vị", "truongphong"],
         Duration::from_secs(60),

@@ -50,6 +50,7 @@ fn a_new_version_is_offered_and_taken_only_when_asked() {
             .unwrap()
             .then_some(())
     });
+    browser.wait_for_text(&["Tham gia của người dân ở cấp cơ sở"], LIMIT);
     let before = shell_caches(&browser);
     assert_eq!(before.len(), 1, "{before:?}");
 

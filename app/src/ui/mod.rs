@@ -178,7 +178,12 @@ fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView
                 }.into_any()
                 }
                 Err(message) => view! {
-                    <main class="content"><p class="error" role="alert">{message}</p></main>
+                    <main class="content">
+                        <p class="error" role="alert">{message}</p>
+                        <button type="button" class="retry" on:click=move |_| started.refetch()>
+                            {t!("app.retry").to_string()}
+                        </button>
+                    </main>
                 }.into_any(),
             })}
         </Suspense>
