@@ -257,18 +257,7 @@ async fn dashboard(
         .filter(|u| reports(&u.kind))
         .map(|u| (u.id, u.name))
         .collect();
-    let docs: Vec<(String, String, String, String)> = state
-        .db
-        .call(|c| {
-            let mut stmt = c.prepare(
-                "SELECT doc_id, unit, period, status FROM documents WHERE kind = 'unit_report'",
-            )?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-        .await?;
+    let docs = crate::reports::unit_reports(&state.db).await?;
     let by_unit_period: HashMap<(&str, &str), (&str, &str)> = docs
         .iter()
         .map(|(id, unit, period, status)| {

@@ -142,18 +142,7 @@ async fn list(
         role: user.role,
         unit: user.unit.clone(),
     };
-    let rows: Vec<(String, String, String, String)> = state
-        .db
-        .call(|c| {
-            let mut stmt = c.prepare(
-                "SELECT doc_id, unit, period, status FROM documents WHERE kind = 'unit_report' ORDER BY period, unit",
-            )?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-        .await?;
+    let rows = unit_reports(&state.db).await?;
     let settings = plan(&state).await?.reporting;
     let firsts = crate::dashboard::first_submissions(&state.db).await?;
     let visible: Vec<_> = rows
@@ -183,6 +172,20 @@ async fn list(
         })
         .collect();
     Ok(Json(serde_json::json!(visible)))
+}
+
+/// Every unit report: (document id, unit, period, status), by period and unit.
+pub async fn unit_reports(db: &Db) -> Result<Vec<(String, String, String, String)>, DbError> {
+    db.call(|c| {
+        let mut stmt = c.prepare(
+            "SELECT doc_id, unit, period, status FROM documents WHERE kind = 'unit_report' ORDER BY period, unit",
+        )?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    })
+    .await
 }
 
 fn status_key(s: ReportStatus) -> &'static str {

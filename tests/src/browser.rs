@@ -314,6 +314,28 @@ impl Browser {
 }
 
 impl Browser {
+    /// What the status bar says: `offline`, `syncing` or `saved`.
+    pub fn sync_state(&self) -> String {
+        self.execute(
+            "const s = document.querySelector('.sync-status'); return s ? s.dataset.state : '';",
+            json!([]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    pub fn wait_for_sync_state(&self, state: &str) {
+        wait_for(&format!("the status to be {state}"), Duration::from_secs(60), || {
+            (self.sync_state() == state).then_some(())
+        });
+    }
+
+    /// Tells the page the network is back, as the browser does when it returns.
+    pub fn network_back(&self) {
+        self.execute("window.dispatchEvent(new Event('online'));", json!([]));
+    }
+
     /// Opens the app and signs in through its form.
     pub fn sign_in(&self, app_url: &str, username: &str, password: &str) {
         self.goto(app_url);

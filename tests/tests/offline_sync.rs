@@ -23,27 +23,8 @@ fn open_plan(browser: &Browser, server: &Server) {
     browser.find(FIRST);
 }
 
-fn sync_state(browser: &Browser) -> String {
-    browser
-        .execute(
-            "const s = document.querySelector('.sync-status'); return s ? s.dataset.state : '';",
-            json!([]),
-        )
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
 
-fn wait_for_state(browser: &Browser, state: &str) {
-    wait_for(&format!("the status to be {state}"), LIMIT, || {
-        (sync_state(browser) == state).then_some(())
-    });
-}
 
-/// Tells the page the network is back, as the browser does when it returns.
-fn network_back(browser: &Browser) {
-    browser.execute("window.dispatchEvent(new Event('online'));", json!([]));
-}
 
 /// The measure's text as the server holds it, read by a protocol client.
 fn server_text(server: &Server, measure: &str) -> String {
@@ -71,7 +52,7 @@ fn an_edit_in_one_session_appears_in_the_other_without_reload() {
     alice.type_into(&field, " Đã triển khai ở 12 xã.");
     let seen = bob.wait_for_value(FIRST, LIMIT, |v| v.ends_with(" Đã triển khai ở 12 xã."));
     assert_eq!(seen, format!("{original} Đã triển khai ở 12 xã."));
-    wait_for_state(&alice, "saved");
+    alice.wait_for_sync_state("saved");
     assert_eq!(server_text(&server, "d1-m1"), seen);
 }
 
@@ -82,14 +63,14 @@ fn edits_made_while_the_server_is_down_merge_when_it_returns() {
     let bob = Browser::start();
     open_plan(&alice, &server);
     open_plan(&bob, &server);
-    wait_for_state(&alice, "saved");
-    wait_for_state(&bob, "saved");
+    alice.wait_for_sync_state("saved");
+    bob.wait_for_sync_state("saved");
     let first = alice.value(FIRST);
     let second = alice.value(SECOND);
 
     assert!(server.stop());
-    wait_for_state(&alice, "offline");
-    wait_for_state(&bob, "offline");
+    alice.wait_for_sync_state("offline");
+    bob.wait_for_sync_state("offline");
     // The same field, and different fields.
     alice.type_into(&alice.find(FIRST), " [An]");
     bob.type_into(&bob.find(FIRST), " [Bình]");
@@ -106,8 +87,8 @@ fn edits_made_while_the_server_is_down_merge_when_it_returns() {
     );
 
     server.restart();
-    network_back(&alice);
-    network_back(&bob);
+    alice.network_back();
+    bob.network_back();
     for browser in [&alice, &bob] {
         let merged =
             browser.wait_for_value(FIRST, LIMIT, |v| v.contains("[An]") && v.contains("[Bình]"));
@@ -115,8 +96,8 @@ fn edits_made_while_the_server_is_down_merge_when_it_returns() {
         assert_eq!(merged.len(), first.len() + " [An]".len() + " [Bình]".len());
         browser.wait_for_value(SECOND, LIMIT, |v| v == format!("{second} [Bình 2]"));
     }
-    wait_for_state(&alice, "saved");
-    wait_for_state(&bob, "saved");
+    alice.wait_for_sync_state("saved");
+    bob.wait_for_sync_state("saved");
     assert_eq!(
         alice.value(FIRST),
         bob.value(FIRST),
@@ -144,13 +125,13 @@ fn every_edit_survives_a_server_killed_while_typing() {
         }
         if round == 8 {
             server.restart();
-            network_back(&alice);
-            network_back(&bob);
+            alice.network_back();
+            bob.network_back();
         }
     }
     let expected = format!("{original}{typed}");
     bob.wait_for_value(FIRST, LIMIT, |v| v == expected);
-    wait_for_state(&alice, "saved");
+    alice.wait_for_sync_state("saved");
     assert_eq!(server_text(&server, "d1-m1"), expected);
 }
 
@@ -159,7 +140,7 @@ fn edits_made_while_the_server_is_down_survive_a_reload_and_sync_later() {
     let mut server = Server::start();
     let alice = Browser::start();
     open_plan(&alice, &server);
-    wait_for_state(&alice, "saved");
+    alice.wait_for_sync_state("saved");
     let original = alice.value(FIRST);
     // The app shell is cached by the service worker once it is active.
     wait_for("the service worker to take control", LIMIT, || {
@@ -170,7 +151,7 @@ fn edits_made_while_the_server_is_down_survive_a_reload_and_sync_later() {
     });
 
     assert!(server.stop());
-    wait_for_state(&alice, "offline");
+    alice.wait_for_sync_state("offline");
     alice.type_into(&alice.find(FIRST), " (ngoại tuyến)");
     wait_for(
         "the change to be counted as only on this device",
@@ -195,8 +176,8 @@ fn edits_made_while_the_server_is_down_survive_a_reload_and_sync_later() {
     );
 
     server.restart();
-    network_back(&alice);
-    wait_for_state(&alice, "saved");
+    alice.network_back();
+    alice.wait_for_sync_state("saved");
     assert_eq!(
         server_text(&server, "d1-m1"),
         format!("{original} (ngoại tuyến)")
@@ -211,16 +192,16 @@ fn an_expired_session_asks_to_sign_in_again_and_keeps_offline_edits() {
     let mut server = Server::start();
     let alice = Browser::start();
     open_plan(&alice, &server);
-    wait_for_state(&alice, "saved");
+    alice.wait_for_sync_state("saved");
     let original = alice.value(FIRST);
 
     assert!(server.stop());
-    wait_for_state(&alice, "offline");
+    alice.wait_for_sync_state("offline");
     alice.type_into(&alice.find(FIRST), " (chờ gửi)");
     // Meanwhile an administrator resets the password, which ends the session.
     server.set_password("vanphong", "mật khẩu mới 2026");
     server.restart();
-    network_back(&alice);
+    alice.network_back();
 
     alice.wait_for_text(&["Phiên đăng nhập đã hết hạn"], LIMIT);
     assert_eq!(
@@ -233,7 +214,7 @@ fn an_expired_session_asks_to_sign_in_again_and_keeps_offline_edits() {
     alice.type_into(&alice.find(".expired #username"), "vanphong");
     alice.type_into(&alice.find(".expired #password"), "mật khẩu mới 2026");
     alice.click(&alice.find(".expired button[type=submit]"));
-    wait_for_state(&alice, "saved");
+    alice.wait_for_sync_state("saved");
     assert_eq!(
         server_text(&server, "d1-m1"),
         format!("{original} (chờ gửi)")
@@ -247,7 +228,7 @@ fn the_data_safety_panel_and_sign_out_warn_about_unsynced_changes() {
     let mut server = Server::start();
     let alice = Browser::start();
     open_plan(&alice, &server);
-    wait_for_state(&alice, "saved");
+    alice.wait_for_sync_state("saved");
     alice.click(&alice.find("details.data-safety summary"));
     alice.wait_for_text(&["Lưu bền vững", "Dung lượng đã dùng", "MB /"], LIMIT);
     assert_eq!(
@@ -259,7 +240,7 @@ fn the_data_safety_panel_and_sign_out_warn_about_unsynced_changes() {
     );
 
     assert!(server.stop());
-    wait_for_state(&alice, "offline");
+    alice.wait_for_sync_state("offline");
     alice.type_into(&alice.find(FIRST), " x");
     wait_for("the panel to list the plan", LIMIT, || {
         let text = alice.execute(

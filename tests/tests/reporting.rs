@@ -23,26 +23,8 @@ fn current_period() -> String {
     settings.next_due(&periods, now).expect("a period still to come").key()
 }
 
-fn sync_state(browser: &Browser) -> String {
-    browser
-        .execute(
-            "const s = document.querySelector('.sync-status'); return s ? s.dataset.state : '';",
-            json!([]),
-        )
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
 
-fn wait_for_state(browser: &Browser, state: &str) {
-    wait_for(&format!("the status to be {state}"), LIMIT, || {
-        (sync_state(browser) == state).then_some(())
-    });
-}
 
-fn network_back(browser: &Browser) {
-    browser.execute("window.dispatchEvent(new Event('online'));", json!([]));
-}
 
 /// Signs in and opens the reports page.
 fn reports_as(server: &Server, username: &str, password: &str) -> Browser {
@@ -96,14 +78,14 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     let an = reports_as(&server, "chuyenvien", "chuyenvien-demo");
     an.click_on(&format!("{card} .start-report"));
     an.find(RESULTS);
-    wait_for_state(&an, "saved");
+    an.wait_for_sync_state("saved");
     assert!(server.stop());
-    wait_for_state(&an, "offline");
+    an.wait_for_sync_state("offline");
     an.type_into(&an.find(RESULTS), "Đã tổ chức 3 hội nghị đối thoại.");
     set_first_status(&an, "done");
     server.restart();
-    network_back(&an);
-    wait_for_state(&an, "saved");
+    an.network_back();
+    an.wait_for_sync_state("saved");
 
     // A second staff member opens it and writes in the same section, live.
     let binh = reports_as(&server, "chuyenvien2", "chuyen-vien-hai");
@@ -119,7 +101,7 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     binh.type_into(&binh.find(RESULTS), " Tiếp nhận 25 ý kiến.");
     let drafted = "Đã tổ chức 3 hội nghị đối thoại. Tiếp nhận 25 ý kiến.";
     an.wait_for_value(RESULTS, LIMIT, |v| v == drafted);
-    wait_for_state(&binh, "saved");
+    binh.wait_for_sync_state("saved");
 
     // The lead submits while offline; the step reaches the server later,
     // with the time it was taken on the device.
@@ -127,13 +109,13 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     open_report(&lead, &period, false);
     lead.wait_for_value(RESULTS, LIMIT, |v| v == drafted);
     lead.find(".submit-report");
-    wait_for_state(&lead, "saved");
+    lead.wait_for_sync_state("saved");
     assert!(server.stop());
-    wait_for_state(&lead, "offline");
+    lead.wait_for_sync_state("offline");
     lead.click_on(".submit-report");
     lead.find(".pending-step");
     server.restart();
-    network_back(&lead);
+    lead.network_back();
     review_status(&lead, "submitted");
     let history = get_as(
         &server,
@@ -162,7 +144,7 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     review_status(&lead, "returned");
     lead.wait_for_text(&["Bổ sung số liệu quý II."], LIMIT);
     lead.type_into(&lead.find(RESULTS), " Quý II: 12 cuộc.");
-    wait_for_state(&lead, "saved");
+    lead.wait_for_sync_state("saved");
     lead.click_on(".submit-report");
     review_status(&lead, "submitted");
     office.click_on(".back");

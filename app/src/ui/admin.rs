@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use rust_i18n::t;
 use serde_json::{json, Value};
 
-use super::http::{error_text, get_json, post_json};
+use super::http::{error_text, get_json, post_json, text};
 
 /// Roles, named by `role.<key>` in the catalogue.
 const ROLES: [&str; 6] = ["admin", "director", "coordinator", "unit_lead", "staff", "viewer"];
@@ -55,9 +55,6 @@ async fn load() -> Result<Directory, String> {
     })
 }
 
-fn text(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_string()
-}
 
 #[component]
 pub fn AdminPage() -> impl IntoView {

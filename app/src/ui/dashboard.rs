@@ -5,16 +5,13 @@ use leptos::prelude::*;
 use rust_i18n::t;
 use serde_json::Value;
 
-use super::http::get_kept;
+use super::http::{get_kept, text};
 use super::repo::repo;
 use super::reports::{date, period_name, status_label, timeliness_label};
 use super::session::Identity;
 use crate::ids::DocId;
 use crate::schema::{PapiResult, Plan, ResultError};
 
-fn text(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_string()
-}
 
 fn count(v: &Value, key: &str) -> i64 {
     v[key].as_i64().unwrap_or(0)

@@ -114,3 +114,8 @@ pub struct Kept {
     /// True when the server could not be reached and this is the kept copy.
     pub offline: bool,
 }
+
+/// A string field of a JSON answer, or "" when it is missing.
+pub fn text(v: &serde_json::Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_string()
+}

@@ -6,16 +6,13 @@ use leptos::prelude::*;
 use rust_i18n::t;
 use serde_json::{json, Value};
 
-use super::http::{error_text, get_kept, post_json};
+use super::http::{error_text, get_kept, post_json, text};
 use super::repo::repo;
 use super::reports::date_time;
 use super::session::Identity;
 use crate::ids::DocId;
 use crate::schema::Plan;
 
-fn text(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_string()
-}
 
 #[component]
 pub fn ProposalsPage(identity: Identity, plan: DocId) -> impl IntoView {

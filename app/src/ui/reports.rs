@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use rust_i18n::t;
 use serde_json::{json, Value};
 
-use super::http::{error_text, get_kept, post_json, Kept};
+use super::http::{error_text, get_kept, post_json, Kept, text};
 use super::outbox::outbox;
 use super::repo::{repo, Phase};
 use super::session::Identity;
@@ -72,9 +72,6 @@ pub fn shown_periods(plan: &Plan, now_ms: i64) -> Vec<(Period, i64)> {
     shown
 }
 
-fn text(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_string()
-}
 
 /// A report chosen from the list.
 #[derive(Clone, Debug, PartialEq)]
