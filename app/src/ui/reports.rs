@@ -350,6 +350,13 @@ fn ReportView(
             async move { get_kept(&format!("/api/reports/history?url={url}")).await }
         })
     };
+    // Others review the report meanwhile: look again now and then.
+    if let Ok(every) = set_interval_with_handle(
+        move || history.refetch(),
+        std::time::Duration::from_secs(20),
+    ) {
+        on_cleanup(move || every.clear());
+    }
     let status = Signal::derive(move || {
         history
             .get()
