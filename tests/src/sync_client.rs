@@ -237,6 +237,19 @@ impl SyncClient {
     /// Asks the server for a document; true once it has arrived, false if
     /// the server says it is unavailable.
     pub fn open(&mut self, id: DocId) -> bool {
+        self.request(id);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(found) = self.answered(id) {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "no answer about {id}");
+            self.receive_one();
+        }
+    }
+
+    /// Asks the server for a document without waiting for the answer.
+    pub fn request(&mut self, id: DocId) {
         self.docs.insert(
             id,
             Synced {
@@ -246,18 +259,23 @@ impl SyncClient {
             },
         );
         self.sync_out(id, true);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.unavailable.contains(&id) {
-                self.docs.remove(&id);
-                return false;
-            }
-            if !self.docs[&id].doc.get_heads().is_empty() {
-                return true;
-            }
-            assert!(Instant::now() < deadline, "no answer about {id}");
-            self.receive_one();
+    }
+
+    /// Whether the server has answered a request: `Some(true)` once the
+    /// document has arrived, `Some(false)` if it is unavailable.
+    pub fn answered(&mut self, id: DocId) -> Option<bool> {
+        if self.unavailable.contains(&id) {
+            self.docs.remove(&id);
+            return Some(false);
         }
+        self.arrived(id).then_some(true)
+    }
+
+    /// Whether some of a requested document has arrived.
+    pub fn arrived(&self, id: DocId) -> bool {
+        self.docs
+            .get(&id)
+            .is_some_and(|s| !s.doc.get_heads().is_empty())
     }
 
     pub fn doc(&self, id: DocId) -> &Automerge {
