@@ -74,6 +74,33 @@ impl AccessPolicy {
         let _ = self.plan.set(id);
     }
 
+    /// Whether a document exists for anyone: the plan, or a document the
+    /// server registered. The sync endpoint answers requests for any other
+    /// document itself, so that they never load anything in the engine.
+    pub async fn registered(&self, doc: &DocumentId) -> bool {
+        if self.plan.get() == Some(doc) {
+            return true;
+        }
+        let version = *self.changed.borrow();
+        {
+            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            if known.kinds.contains_key(doc) {
+                return true;
+            }
+        }
+        match crate::reports::kind_of(&self.db, doc.to_string()).await {
+            Ok(Some(kind)) => {
+                self.remember(version, |k| {
+                    k.kinds.insert(doc.clone(), kind);
+                });
+                true
+            }
+            Ok(None) => false,
+            // Let the share policy decide (it denies when it cannot look).
+            Err(_) => true,
+        }
+    }
+
     async fn decide(self, doc: DocumentId, peer: PeerId) -> ShareConfig {
         let Some(user_id) = user_id(&peer) else {
             return ShareConfig::none();
@@ -129,10 +156,14 @@ impl AccessPolicy {
                 }
             }
         };
+        // Documents are sent only to peers that ask for them (as the
+        // automerge-repo sync server does): announcing every loaded document
+        // to every new connection costs each connection the whole store, and
+        // clients ignore what they did not ask for.
         match access(&actor, &kind) {
             Access::None => ShareConfig::none(),
-            Access::Read => ShareConfig::read_only(),
-            Access::Write => ShareConfig::read_write(),
+            Access::Read => ShareConfig::read_only().with_announce(false),
+            Access::Write => ShareConfig::read_write().with_announce(false),
         }
     }
 

@@ -3,7 +3,9 @@
 //!
 //! Inbound, every frame is decoded and checked (size, shape, sync data) before
 //! the engine sees it; a bad frame closes the connection with a logged reason
-//! and never reaches the engine. Outbound, each sync message waits until the
+//! and never reaches the engine. A request or sync message for a document
+//! that does not exist is answered `doc-unavailable` here, without loading
+//! anything in the engine. Outbound, each sync message waits until the
 //! heads it announces are committed (see `durable`), so an acknowledgement
 //! always means "stored". Each connection's inbound messages and bytes per
 //! second are limited (a token bucket): a connection over its limit is read
@@ -26,6 +28,7 @@ use samod::{AcceptorHandle, DocumentId, PeerId, Transport};
 use tracing::Instrument;
 
 use crate::durable::Durable;
+use crate::policy::AccessPolicy;
 use crate::{auth, AppState, Limits};
 
 const PING_EVERY: Duration = Duration::from_secs(25);
@@ -79,8 +82,16 @@ pub async fn endpoint(
         .on_failed_upgrade(|error| tracing::warn!(%error, "sync upgrade failed"))
         .on_upgrade(move |socket| {
             let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
-            serve(socket, state.acceptor, state.durable, state.limits, peer)
-                .instrument(tracing::info_span!("sync", conn, user = %user.username))
+            let server_peer = state.repo.peer_id().to_string();
+            serve(
+                socket,
+                state.acceptor,
+                state.durable,
+                state.limits,
+                (state.policy, server_peer),
+                peer,
+            )
+            .instrument(tracing::info_span!("sync", conn, user = %user.username))
         })
 }
 
@@ -98,22 +109,30 @@ async fn serve(
     acceptor: AcceptorHandle,
     durable: Durable,
     limits: Limits,
+    (policy, server_peer): (AccessPolicy, String),
     peer: PeerId,
 ) {
     tracing::info!("connected");
     let throttle = Arc::new(Mutex::new(Throttle::new(&limits)));
+    // Answers of the guard's own; dropped if the client does not read them.
+    let (replies, replies_rx) = mpsc::channel::<Vec<u8>>(OUTBOX);
+    let client_peer = peer.to_string();
 
     let (ws_out, ws_in) = socket.split();
     let (engine_out, engine_rx) = mpsc::channel::<Vec<u8>>(OUTBOX);
     let (control, control_rx) = mpsc::unbounded::<Control>();
 
     let writer = tokio::spawn(
-        write_loop(ws_out, engine_rx, control_rx, durable).instrument(tracing::Span::current()),
+        write_loop(ws_out, engine_rx, control_rx, replies_rx, durable)
+            .instrument(tracing::Span::current()),
     );
 
     let inbound = ws_in.filter_map(move |frame| {
         let control = control.clone();
         let throttle = throttle.clone();
+        let policy = policy.clone();
+        let mut replies = replies.clone();
+        let (server_peer, client_peer) = (server_peer.clone(), client_peer.clone());
         async move {
             // Over its rate, the connection is not read until its allowance
             // has refilled: TCP then pushes back on the sender.
@@ -128,7 +147,24 @@ async fn serve(
                 tokio::time::sleep(wait).await;
             }
             match check_frame(frame) {
-                Inbound::Pass(bytes) => Some(Ok(bytes)),
+                Inbound::Pass(bytes, None) => Some(Ok(bytes)),
+                Inbound::Pass(bytes, Some(doc)) => {
+                    let registered = match doc.to_string().parse::<DocumentId>() {
+                        Ok(id) => policy.registered(&id).await,
+                        Err(_) => false,
+                    };
+                    if registered {
+                        return Some(Ok(bytes));
+                    }
+                    tracing::info!(%doc, peer = %client_peer, "refused: no such document for this user");
+                    let answer = Message::DocUnavailable {
+                        sender_id: server_peer,
+                        target_id: client_peer,
+                        document_id: doc,
+                    };
+                    let _ = replies.try_send(answer.encode());
+                    None
+                }
                 Inbound::Skip => None,
                 Inbound::Keepalive => {
                     let _ = control.unbounded_send(Control::Keepalive);
@@ -247,7 +283,8 @@ impl Bucket {
 }
 
 enum Inbound {
-    Pass(Vec<u8>),
+    /// A checked message for the engine, with the document it is about.
+    Pass(Vec<u8>, Option<papi::ids::DocId>),
     Skip,
     Keepalive,
     End,
@@ -261,7 +298,10 @@ fn check_frame(frame: Result<WsMessage, axum::Error>) -> Inbound {
             // cost this connection, not the server.
             match std::panic::catch_unwind(AssertUnwindSafe(|| Message::decode_checked(&bytes))) {
                 Ok(Ok(Message::Keepalive)) => Inbound::Keepalive,
-                Ok(Ok(_)) => Inbound::Pass(bytes.to_vec()),
+                Ok(Ok(Message::Request(m) | Message::Sync(m))) => {
+                    Inbound::Pass(bytes.to_vec(), Some(m.document_id))
+                }
+                Ok(Ok(_)) => Inbound::Pass(bytes.to_vec(), None),
                 Ok(Err(error)) => {
                     Inbound::Refuse(CLOSE_INVALID, format!("malformed message: {error}"))
                 }
@@ -297,6 +337,7 @@ async fn write_loop(
     mut ws: futures::stream::SplitSink<WebSocket, WsMessage>,
     mut engine: mpsc::Receiver<Vec<u8>>,
     mut control: mpsc::UnboundedReceiver<Control>,
+    mut replies: mpsc::Receiver<Vec<u8>>,
     durable: Durable,
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -326,6 +367,11 @@ async fn write_loop(
                 Some(Control::Close(code, reason)) => break Some((code, reason)),
                 None => {}
             },
+            Some(bytes) = replies.next() => {
+                if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                    return;
+                }
+            }
             _ = ping.tick() => {
                 if ws.send(WsMessage::Ping(Vec::new().into())).await.is_err() {
                     return;
