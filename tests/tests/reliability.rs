@@ -369,9 +369,15 @@ fn a_flooding_connection_does_not_starve_the_others() {
             .expect("a first message")
             .encode();
             while flood.is_connected() {
-                // Requests for documents that do not exist: each one costs
-                // the server a lookup.
-                let id = DocId::from_bytes(rng.next().to_le_bytes().repeat(2).try_into().unwrap());
+                // Alternately a request for a document that does not exist
+                // and a fresh request for the report itself, which the sync
+                // engine answers with the whole report (never read here).
+                let sent_now = sent.load(Ordering::Relaxed);
+                let id = if sent_now % 2 == 0 {
+                    DocId::from_bytes(rng.next().to_le_bytes().repeat(2).try_into().unwrap())
+                } else {
+                    doc
+                };
                 flood.send(&Message::Request(DocMessage {
                     sender_id: flood.peer_id.clone(),
                     target_id: flood.server_id(),
