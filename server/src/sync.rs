@@ -34,6 +34,8 @@ use crate::{auth, AppState, Limits};
 const PING_EVERY: Duration = Duration::from_secs(25);
 /// How often a connection that keeps hitting its rate limit is logged.
 const THROTTLE_LOG_EVERY: Duration = Duration::from_secs(10);
+/// The read buffer of each WebSocket.
+const READ_CHUNK: usize = 8 * 1024;
 /// Outgoing messages queued per connection before the engine waits.
 const OUTBOX: usize = 64;
 
@@ -79,6 +81,9 @@ pub async fn endpoint(
     let limit = state.limits.max_message_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
+        // Small read chunks: an idle connection should not hold 128 KiB
+        // (the default); large messages are read in more chunks.
+        .read_buffer_size(READ_CHUNK)
         .on_failed_upgrade(|error| tracing::warn!(%error, "sync upgrade failed"))
         .on_upgrade(move |socket| {
             let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
@@ -189,9 +194,13 @@ async fn serve(
             return;
         }
     };
+    // The first event is the handshake's; wait for the end.
     let mut events = handle.events();
-    if let Some(samod::AcceptorEvent::ClientDisconnected { reason, .. }) = events.next().await {
-        tracing::info!(?reason, "disconnected");
+    while let Some(event) = events.next().await {
+        if let samod::AcceptorEvent::ClientDisconnected { reason, .. } = event {
+            tracing::info!(?reason, "disconnected");
+            break;
+        }
     }
     let _ = writer.await;
 }
