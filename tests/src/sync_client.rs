@@ -77,7 +77,7 @@ impl SyncClient {
             bytes_received: 0,
         };
         client
-            .try_connect(Duration::from_secs(10))
+            .try_connect(Duration::from_secs(60))
             .unwrap_or_else(|e| panic!("connect: {e}"));
         client
     }
