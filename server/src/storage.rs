@@ -5,8 +5,6 @@
 //! before it treats the data as stored, and nothing is ever silently dropped.
 //! While any operation is failing, [`StorageHealth`] says so (`/api/health`
 //! answers 503), and nothing waiting on it is acknowledged (see `durable`).
-//! Puts are committed in batches, one transaction (one fsync) for all that
-//! are waiting, so a burst of changes does not cost one fsync each.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -57,79 +55,21 @@ impl StorageHealth {
     }
 }
 
-/// A chunk waiting to be written, and who waits for it.
-type Put = (StorageKey, Arc<Vec<u8>>, tokio::sync::oneshot::Sender<()>);
-
-/// The most chunks written in one transaction.
-const BATCH: usize = 1000;
-
 #[derive(Clone)]
 pub struct SqliteStorage {
     db: Db,
     durable: Durable,
     health: StorageHealth,
-    /// Puts go to one writer, which commits all that are waiting in one
-    /// transaction (one fsync), then answers each.
-    puts: tokio::sync::mpsc::UnboundedSender<Put>,
 }
 
 impl SqliteStorage {
     /// Storage on `db` that reports each commit to `durable` and its
     /// failures to `health`.
     pub fn new(db: Db, durable: Durable, health: StorageHealth) -> Self {
-        let (puts, queue) = tokio::sync::mpsc::unbounded_channel();
-        let storage = SqliteStorage {
+        SqliteStorage {
             db,
             durable,
             health,
-            puts,
-        };
-        tokio::spawn(storage.clone().write_batches(queue));
-        storage
-    }
-
-    /// Commits waiting puts in batches; a put returns once its batch is
-    /// committed (and recorded in `durable`).
-    async fn write_batches(self, mut queue: tokio::sync::mpsc::UnboundedReceiver<Put>) {
-        // The writer holds a sender itself (in `self`): it runs as long as
-        // the process does.
-        while let Some(first) = queue.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < BATCH {
-                match queue.try_recv() {
-                    Ok(put) => batch.push(put),
-                    Err(_) => break,
-                }
-            }
-            let rows: Arc<Vec<(String, Arc<Vec<u8>>)>> = Arc::new(
-                batch
-                    .iter()
-                    .map(|(key, data, _)| (key_text(key), data.clone()))
-                    .collect(),
-            );
-            let label = match &rows[..] {
-                [(key, _)] => key.clone(),
-                [(key, _), ..] => format!("{key} and {} more", rows.len() - 1),
-                [] => String::new(),
-            };
-            self.until_done("put", &label, move |c| {
-                let tx = c.transaction()?;
-                {
-                    let mut stmt = tx.prepare_cached(
-                        "INSERT INTO docs (key, data) VALUES (?1, ?2)
-                         ON CONFLICT (key) DO UPDATE SET data = excluded.data",
-                    )?;
-                    for (key, data) in rows.iter() {
-                        stmt.execute((key, data.as_slice()))?;
-                    }
-                }
-                tx.commit()
-            })
-            .await;
-            for (key, data, done) in batch {
-                self.durable.record(&key, &data);
-                let _ = done.send(());
-            }
         }
     }
 
@@ -227,21 +167,15 @@ impl Storage for SqliteStorage {
     }
 
     async fn put(&self, key: StorageKey, data: Vec<u8>) {
-        let (done, committed) = tokio::sync::oneshot::channel();
-        let data = Arc::new(data);
-        let queued = self.puts.send((key.clone(), data.clone(), done)).is_ok();
-        if queued && committed.await.is_ok() {
-            return;
-        }
-        // The writer is gone (it never should be): write this one directly.
-        tracing::error!(%key, "storage writer stopped; writing directly");
         let k = key_text(&key);
+        let k2 = k.clone();
+        let data = std::sync::Arc::new(data);
         let row = data.clone();
-        self.until_done("put", &k.clone(), move |c| {
+        self.until_done("put", &k, move |c| {
             c.execute(
                 "INSERT INTO docs (key, data) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET data = excluded.data",
-                (&k, row.as_slice()),
+                (&k2, row.as_slice()),
             )
             .map(|_| ())
         })
