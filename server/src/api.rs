@@ -1,7 +1,7 @@
 //! The HTTP API under `/api`.
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
@@ -16,16 +16,34 @@ pub fn router() -> Router<AppState> {
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
 }
 
-/// Liveness and storage check, for probes and for the tests.
+/// Liveness and storage check, for probes and for the tests: 503 with
+/// `"storage": "failing"` while document writes are failing (a full disk,
+/// say); those writes are retried, and nothing they hold is acknowledged.
 async fn health(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     state
         .db
         .call(|c| c.query_row("SELECT 1", [], |_| Ok(())))
         .await?;
-    Ok(Json(serde_json::json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-    })))
+    let (code, body) = match state.storage_health.failing() {
+        None => (
+            StatusCode::OK,
+            serde_json::json!({
+                "status": "ok",
+                "storage": "ok",
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        ),
+        Some(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({
+                "status": "degraded",
+                "storage": "failing",
+                "error": error,
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        ),
+    };
+    Ok((code, Json(body)))
 }
 
 /// Where the plan document is: the app syncs it over `/sync`.

@@ -59,12 +59,21 @@ pub struct Config {
 pub struct Limits {
     /// The largest WebSocket message accepted on `/sync`.
     pub max_message_bytes: usize,
+    /// Messages per second one `/sync` connection may send, on average
+    /// (bursts of twice as many pass). Beyond it the server stops reading
+    /// that connection for a while: back-pressure, not disconnection.
+    pub max_messages_per_second: u32,
+    /// Bytes per second one `/sync` connection may send, on average. A
+    /// single message up to `max_message_bytes` always passes.
+    pub max_bytes_per_second: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_message_bytes: 16 * 1024 * 1024,
+            max_messages_per_second: 1000,
+            max_bytes_per_second: 8 * 1024 * 1024,
         }
     }
 }
@@ -78,6 +87,7 @@ pub struct AppState {
     plan_id: DocumentId,
     acceptor: AcceptorHandle,
     durable: Durable,
+    storage_health: storage::StorageHealth,
     limits: Limits,
     limiter: auth::Limiter,
     policy: policy::AccessPolicy,
@@ -113,9 +123,14 @@ pub async fn run(
     let io = |what: String| move |source| StartError::Io { what, source };
     let db = open_database(&config.data_dir).await?;
     let durable = Durable::default();
+    let storage_health = storage::StorageHealth::default();
     let policy = policy::AccessPolicy::new(db.clone());
     let repo = Repo::build_tokio()
-        .with_storage(SqliteStorage::new(db.clone(), durable.clone()))
+        .with_storage(SqliteStorage::new(
+            db.clone(),
+            durable.clone(),
+            storage_health.clone(),
+        ))
         .with_share_policy(policy.clone())
         .load()
         .await;
@@ -141,6 +156,7 @@ pub async fn run(
         plan_id,
         acceptor,
         durable,
+        storage_health,
         limits: config.limits,
         limiter: auth::Limiter::default(),
         report_lock: Default::default(),

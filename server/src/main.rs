@@ -27,6 +27,13 @@ struct Cli {
     /// The largest message a client may send on /sync, in bytes.
     #[arg(long, env = "PAPI_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_message_bytes: usize,
+    /// Messages per second one /sync connection may send on average; a
+    /// faster sender is slowed down (its messages are read later).
+    #[arg(long, env = "PAPI_MAX_MESSAGES_PER_SECOND", default_value_t = 1000)]
+    max_messages_per_second: u32,
+    /// Bytes per second one /sync connection may send on average.
+    #[arg(long, env = "PAPI_MAX_BYTES_PER_SECOND", default_value_t = 8 * 1024 * 1024)]
+    max_bytes_per_second: usize,
     /// Production: never create the demo accounts (create the first admin
     /// with `create-admin`).
     #[arg(long, env = "PAPI_PRODUCTION")]
@@ -82,6 +89,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // A write past the file-size limit must fail with an error that storage
+    // reports and retries, not kill the server (SIGXFSZ's default action).
+    #[cfg(unix)]
+    // SAFETY: only sets the process-wide disposition of one signal to
+    // "ignore"; no handler code is installed.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_env("PAPI_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,samod=warn,samod_core=warn"));
@@ -102,6 +117,8 @@ async fn main() -> ExitCode {
                 dist_dir: cli.dist_dir,
                 limits: papi_server::Limits {
                     max_message_bytes: cli.max_message_bytes,
+                    max_messages_per_second: cli.max_messages_per_second,
+                    max_bytes_per_second: cli.max_bytes_per_second,
                 },
                 production: cli.production,
                 session_lifetime: std::time::Duration::from_secs(cli.session_days * 24 * 3600),

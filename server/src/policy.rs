@@ -6,7 +6,8 @@
 //! document is answered exactly like an unknown one (`doc-unavailable`);
 //! a read-only peer's changes are ignored and never stored.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use futures::Stream;
 use papi::access::{access, Access, Actor, DocKind, Role};
@@ -24,6 +25,18 @@ pub struct AccessPolicy {
     /// Bumped whenever access may have changed (a report's status, say), so
     /// that open connections get the new decision at once.
     changed: Arc<watch::Sender<u64>>,
+    /// What the database said, kept until the next `recheck`: samod asks
+    /// about every loaded document for every new connection, and the
+    /// answers rarely change.
+    known: Arc<Mutex<Known>>,
+}
+
+#[derive(Default)]
+struct Known {
+    /// The `changed` version these answers belong to.
+    version: u64,
+    actors: HashMap<i64, Actor>,
+    kinds: HashMap<DocumentId, DocKind>,
 }
 
 impl AccessPolicy {
@@ -32,12 +45,28 @@ impl AccessPolicy {
             db,
             plan: Arc::default(),
             changed: Arc::new(watch::channel(0).0),
+            known: Arc::default(),
         }
     }
 
     /// Makes every open connection's access be decided again.
     pub fn recheck(&self) {
         self.changed.send_modify(|v| *v += 1);
+        let version = *self.changed.borrow();
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        *known = Known {
+            version,
+            ..Known::default()
+        };
+    }
+
+    /// Keeps an answer read from the database while `version` was current,
+    /// unless a `recheck` has happened since (it may be stale).
+    fn remember(&self, version: u64, f: impl FnOnce(&mut Known)) {
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.version == version && *self.changed.borrow() == version {
+            f(&mut known);
+        }
     }
 
     /// Names the plan document, once it is known.
@@ -45,12 +74,56 @@ impl AccessPolicy {
         let _ = self.plan.set(id);
     }
 
+    /// Whether a document exists for anyone: the plan, or a document the
+    /// server registered. The sync endpoint answers requests for any other
+    /// document itself, so that they never load anything in the engine.
+    pub async fn registered(&self, doc: &DocumentId) -> bool {
+        if self.plan.get() == Some(doc) {
+            return true;
+        }
+        let version = *self.changed.borrow();
+        {
+            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            if known.kinds.contains_key(doc) {
+                return true;
+            }
+        }
+        match crate::reports::kind_of(&self.db, doc.to_string()).await {
+            Ok(Some(kind)) => {
+                self.remember(version, |k| {
+                    k.kinds.insert(doc.clone(), kind);
+                });
+                true
+            }
+            Ok(None) => false,
+            // Let the share policy decide (it denies when it cannot look).
+            Err(_) => true,
+        }
+    }
+
     async fn decide(self, doc: DocumentId, peer: PeerId) -> ShareConfig {
         let Some(user_id) = user_id(&peer) else {
             return ShareConfig::none();
         };
-        let actor = match self.actor(user_id).await {
-            Ok(Some(actor)) => actor,
+        let version = *self.changed.borrow();
+        let (actor, kind) = {
+            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                known.actors.get(&user_id).cloned(),
+                known.kinds.get(&doc).cloned(),
+            )
+        };
+        let actor = match actor {
+            Some(actor) => Ok(Some(actor)),
+            None => self.actor(user_id).await,
+        };
+        let actor = match actor {
+            Ok(Some(actor)) => {
+                self.remember(version, |k| {
+                    k.actors.insert(user_id, actor.clone());
+                });
+                actor
+            }
             Ok(None) => return ShareConfig::none(),
             Err(error) => {
                 tracing::error!(%error, "access lookup failed; denying");
@@ -59,11 +132,20 @@ impl AccessPolicy {
         };
         let kind = if self.plan.get() == Some(&doc) {
             DocKind::Plan
+        } else if let Some(kind) = kind {
+            kind
         } else {
             // Reports are registered by the server when it makes them; a
             // document it does not know is no one's to read or write.
+            // Only what exists is remembered: a document may be registered
+            // after it was first asked about.
             match crate::reports::kind_of(&self.db, doc.to_string()).await {
-                Ok(Some(kind)) => kind,
+                Ok(Some(kind)) => {
+                    self.remember(version, |k| {
+                        k.kinds.insert(doc.clone(), kind.clone());
+                    });
+                    kind
+                }
                 Ok(None) => {
                     tracing::info!(doc = %doc, peer = %peer, "refused: no such document for this user");
                     return ShareConfig::none();
@@ -74,10 +156,14 @@ impl AccessPolicy {
                 }
             }
         };
+        // Documents are sent only to peers that ask for them (as the
+        // automerge-repo sync server does): announcing every loaded document
+        // to every new connection costs each connection the whole store, and
+        // clients ignore what they did not ask for.
         match access(&actor, &kind) {
             Access::None => ShareConfig::none(),
-            Access::Read => ShareConfig::read_only(),
-            Access::Write => ShareConfig::read_write(),
+            Access::Read => ShareConfig::read_only().with_announce(false),
+            Access::Write => ShareConfig::read_write().with_announce(false),
         }
     }
 

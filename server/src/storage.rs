@@ -3,8 +3,11 @@
 //! samod's `Storage` trait cannot report errors, so a write that fails is
 //! logged and retried until it succeeds: samod waits for `put` to return
 //! before it treats the data as stored, and nothing is ever silently dropped.
+//! While any operation is failing, [`StorageHealth`] says so (`/api/health`
+//! answers 503), and nothing waiting on it is acknowledged (see `durable`).
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use samod::storage::{Storage, StorageKey};
@@ -15,16 +18,59 @@ use crate::durable::Durable;
 const FIRST_RETRY: Duration = Duration::from_millis(50);
 const LONGEST_RETRY: Duration = Duration::from_secs(5);
 
+/// Whether storage operations are failing now, and the last error.
+#[derive(Clone, Default)]
+pub struct StorageHealth {
+    inner: Arc<Mutex<HealthState>>,
+}
+
+#[derive(Default)]
+struct HealthState {
+    /// Operations that have failed at least once and not yet succeeded.
+    failing: usize,
+    last_error: Option<String>,
+}
+
+impl StorageHealth {
+    /// The last error, while some operation is still failing.
+    pub fn failing(&self) -> Option<String> {
+        let s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (s.failing > 0).then(|| s.last_error.clone().unwrap_or_default())
+    }
+
+    fn started_failing(&self, error: &DbError) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.failing += 1;
+        s.last_error = Some(error.to_string());
+    }
+
+    fn failed_again(&self, error: &DbError) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.last_error = Some(error.to_string());
+    }
+
+    fn recovered(&self) {
+        let mut s = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        s.failing = s.failing.saturating_sub(1);
+    }
+}
+
 #[derive(Clone)]
 pub struct SqliteStorage {
     db: Db,
     durable: Durable,
+    health: StorageHealth,
 }
 
 impl SqliteStorage {
-    /// Storage on `db` that reports each commit to `durable`.
-    pub fn new(db: Db, durable: Durable) -> Self {
-        SqliteStorage { db, durable }
+    /// Storage on `db` that reports each commit to `durable` and its
+    /// failures to `health`.
+    pub fn new(db: Db, durable: Durable, health: StorageHealth) -> Self {
+        SqliteStorage {
+            db,
+            durable,
+            health,
+        }
     }
 
     /// Runs a storage operation until it succeeds, logging each failure.
@@ -39,12 +85,18 @@ impl SqliteStorage {
             match self.db.call(op.clone()).await {
                 Ok(r) => {
                     if failures > 0 {
+                        self.health.recovered();
                         tracing::info!(what, key, failures, "storage recovered");
                     }
                     return r;
                 }
                 Err(error) => {
                     failures += 1;
+                    if failures == 1 {
+                        self.health.started_failing(&error);
+                    } else {
+                        self.health.failed_again(&error);
+                    }
                     log_failure(what, key, failures, &error);
                     tokio::time::sleep(wait).await;
                     wait = (wait * 2).min(LONGEST_RETRY);
@@ -154,7 +206,7 @@ mod tests {
     async fn range_loads_only_keys_under_the_prefix() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.sqlite3")).unwrap();
-        let s = SqliteStorage::new(db, Durable::default());
+        let s = SqliteStorage::new(db, Durable::default(), StorageHealth::default());
         s.put(key(&["doc1", "incremental", "a"]), vec![1]).await;
         s.put(key(&["doc1", "snapshot", "b"]), vec![2]).await;
         s.put(key(&["doc10", "incremental", "c"]), vec![3]).await;

@@ -104,6 +104,26 @@ impl Server {
             .to_string()
     }
 
+    /// Makes (or finds) the report of `unit` for `period` (such as
+    /// `2026-h1` or `2026-year`) as the holder of `token`; returns its id.
+    pub fn report(&self, token: &str, unit: &str, period: &str) -> papi::ids::DocId {
+        let mut r = crate::http()
+            .post(self.url("/api/reports"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(serde_json::json!({ "unit": unit, "period": period }))
+            .expect("make a report");
+        assert_eq!(r.status(), 200, "make the report of {unit} for {period}");
+        let body: serde_json::Value = r.body_mut().read_json().expect("the report's url");
+        papi::ids::DocId::parse(body["url"].as_str().expect("a url")).expect("an automerge url")
+    }
+
+    /// The periods of the plan, in order: `2022-h1`, `2022-year`, … `2030-year`.
+    pub fn periods() -> Vec<String> {
+        (2022..=2030)
+            .flat_map(|y| [format!("{y}-h1"), format!("{y}-year")])
+            .collect()
+    }
+
     /// The current password of a user: a demo account's, or the last one set.
     pub fn password_of(&self, username: &str) -> String {
         self.passwords
@@ -169,6 +189,24 @@ impl Server {
         self.spawn();
     }
 
+    /// The running server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Sets the running server's soft file-size limit (RLIMIT_FSIZE) with
+    /// `prlimit`: `Some(bytes)` makes every write past that offset fail (as
+    /// on a full disk), `None` lifts the limit.
+    pub fn limit_file_size(&self, bytes: Option<u64>) {
+        let pid = self.pid().expect("a running server").to_string();
+        let limit = bytes.map_or("unlimited".to_string(), |b| b.to_string());
+        let status = Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--fsize={limit}:")])
+            .status()
+            .expect("prlimit (util-linux) is installed");
+        assert!(status.success(), "prlimit --fsize={limit} failed");
+    }
+
     pub fn is_running(&mut self) -> bool {
         self.child
             .as_mut()
@@ -192,9 +230,16 @@ impl Server {
             .args(&self.args)
             .env("PAPI_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(log)
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        // The log is written by this process, not the server, so that limits
+        // set on the server's own files (see `limit_file_size`) spare it.
+        let mut stderr = child.stderr.take().expect("server stderr");
+        std::thread::spawn(move || {
+            let mut log = log;
+            let _ = std::io::copy(&mut stderr, &mut log);
+        });
 
         // The server prints "Listening on http://ADDR/" once it accepts connections.
         let stdout = child.stdout.take().expect("server stdout");

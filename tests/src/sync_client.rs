@@ -15,13 +15,19 @@ use tungstenite::{Message as WsMessage, WebSocket};
 use crate::Server;
 
 pub struct SyncClient {
-    ws: WebSocket<MaybeTlsStream<TcpStream>>,
+    ws: Option<WebSocket<MaybeTlsStream<TcpStream>>>,
+    /// The `/sync` URL, with the token, for reconnecting.
+    url: String,
+    read_timeout: Duration,
     pub peer_id: String,
     server_id: String,
     docs: HashMap<DocId, Synced>,
     unavailable: Vec<DocId>,
     /// Sync messages received, per document.
     pub received: HashMap<DocId, usize>,
+    /// Bytes of WebSocket payload sent and received, over every connection.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
 }
 
 struct Synced {
@@ -45,40 +51,144 @@ impl SyncClient {
         let login = server.login(username);
         let token = login["token"].as_str().expect("a token");
         let prefix = login["peer_prefix"].as_str().expect("a peer prefix");
+        SyncClient::connect_with_token(&server.sync_url(), token, prefix)
+    }
+
+    /// Connects to `sync_url` with a session token (from `Server::login`)
+    /// under a new peer id `<prefix>t<random>`.
+    pub fn connect_with_token(sync_url: &str, token: &str, prefix: &str) -> SyncClient {
         let suffix = format!("t{}", ActorId::random());
-        let url = format!("{}?token={token}&peer={suffix}", server.sync_url());
+        let url = format!("{sync_url}?token={token}&peer={suffix}");
         SyncClient::handshake(&url, format!("{prefix}{suffix}"))
     }
 
     /// Connects to a `/sync` URL as `peer_id` and completes the handshake.
     pub fn handshake(url: &str, peer_id: String) -> SyncClient {
-        let (ws, _) = tungstenite::connect(url).unwrap_or_else(|e| panic!("connect: {e}"));
-        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
-            s.set_read_timeout(Some(Duration::from_millis(100)))
-                .expect("read timeout");
-        }
         let mut client = SyncClient {
-            ws,
-            peer_id: peer_id.clone(),
+            ws: None,
+            url: url.to_string(),
+            read_timeout: Duration::from_millis(100),
+            peer_id,
             server_id: String::new(),
             docs: HashMap::new(),
             unavailable: Vec::new(),
             received: HashMap::new(),
+            bytes_sent: 0,
+            bytes_received: 0,
         };
-        client.send(&Message::Join {
-            sender_id: peer_id,
+        client
+            .try_connect(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        client
+    }
+
+    /// Opens a new connection and completes the handshake.
+    fn try_connect(&mut self, limit: Duration) -> Result<(), String> {
+        self.ws = None;
+        self.server_id.clear();
+        let (ws, _) = tungstenite::connect(&self.url).map_err(|e| e.to_string())?;
+        if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+            s.set_read_timeout(Some(self.read_timeout))
+                .map_err(|e| e.to_string())?;
+        }
+        self.ws = Some(ws);
+        self.send(&Message::Join {
+            sender_id: self.peer_id.clone(),
             supported_protocol_versions: vec!["1".into()],
             metadata: Some(PeerMetadata {
                 storage_id: None,
                 is_ephemeral: true,
             }),
         });
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while client.server_id.is_empty() {
-            assert!(Instant::now() < deadline, "no peer message from the server");
-            client.receive_one();
+        let deadline = Instant::now() + limit;
+        while self.server_id.is_empty() {
+            if Instant::now() > deadline {
+                self.ws = None;
+                return Err("no peer message from the server".into());
+            }
+            self.read_one()?;
         }
-        client
+        Ok(())
+    }
+
+    /// Connects again after a lost connection, with fresh sync states, and
+    /// offers every open document (changes made meanwhile included).
+    /// Returns whether the connection is up.
+    pub fn reconnect(&mut self) -> bool {
+        if let Err(error) = self.try_connect(Duration::from_secs(5)) {
+            self.ws = None;
+            let _ = error;
+            return false;
+        }
+        let ids: Vec<DocId> = self.docs.keys().copied().collect();
+        for id in ids {
+            let synced = self.docs.get_mut(&id).expect("listed");
+            synced.state = sync::State::new();
+            synced.server_heads.clear();
+            let first = synced.doc.get_heads().is_empty();
+            self.sync_out(id, first);
+        }
+        self.is_connected()
+    }
+
+    /// Drops the connection at once, without a close frame (as a network
+    /// that goes away does).
+    pub fn disconnect(&mut self) {
+        if let Some(ws) = self.ws.take() {
+            if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.ws.is_some()
+    }
+
+    /// How long one read waits for the server (100 ms unless set).
+    pub fn set_read_timeout(&mut self, timeout: Duration) {
+        self.read_timeout = timeout;
+        if let Some(ws) = &self.ws {
+            if let MaybeTlsStream::Plain(s) = ws.get_ref() {
+                let _ = s.set_read_timeout(Some(timeout));
+            }
+        }
+    }
+
+    /// Reads one message if one comes within the read timeout; false once
+    /// the connection is down (never panics).
+    pub fn pump(&mut self) -> bool {
+        if self.ws.is_none() {
+            return false;
+        }
+        if let Err(error) = self.read_one() {
+            let _ = error;
+            self.ws = None;
+        }
+        self.is_connected()
+    }
+
+    /// The document's heads here.
+    pub fn heads(&self, id: DocId) -> Vec<ChangeHash> {
+        self.docs[&id].doc.get_heads()
+    }
+
+    /// Makes a document known to this client without asking the server
+    /// (a copy made elsewhere, say); `reconnect` or `offer` sends it.
+    pub fn adopt(&mut self, id: DocId, doc: Automerge) {
+        self.docs.insert(
+            id,
+            Synced {
+                doc,
+                state: sync::State::new(),
+                server_heads: Vec::new(),
+            },
+        );
+    }
+
+    /// Sends what the server may lack of a document.
+    pub fn offer(&mut self, id: DocId) {
+        self.sync_out(id, false);
     }
 
     /// The server's peer id, learnt in the handshake.
@@ -90,10 +200,18 @@ impl SyncClient {
         self.send_raw(message.encode());
     }
 
+    /// Sends bytes as one binary message; a failed send marks the
+    /// connection as down (see `is_connected`).
     pub fn send_raw(&mut self, bytes: Vec<u8>) {
-        self.ws
-            .send(WsMessage::Binary(bytes.into()))
-            .expect("send to the server");
+        let Some(ws) = self.ws.as_mut() else {
+            return;
+        };
+        let len = bytes.len() as u64;
+        if ws.send(WsMessage::Binary(bytes.into())).is_err() {
+            self.ws = None;
+        } else {
+            self.bytes_sent += len;
+        }
     }
 
     /// Sends a change but does not wait for anything.
@@ -119,6 +237,19 @@ impl SyncClient {
     /// Asks the server for a document; true once it has arrived, false if
     /// the server says it is unavailable.
     pub fn open(&mut self, id: DocId) -> bool {
+        self.request(id);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(found) = self.answered(id) {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "no answer about {id}");
+            self.receive_one();
+        }
+    }
+
+    /// Asks the server for a document without waiting for the answer.
+    pub fn request(&mut self, id: DocId) {
         self.docs.insert(
             id,
             Synced {
@@ -128,18 +259,23 @@ impl SyncClient {
             },
         );
         self.sync_out(id, true);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.unavailable.contains(&id) {
-                self.docs.remove(&id);
-                return false;
-            }
-            if !self.docs[&id].doc.get_heads().is_empty() {
-                return true;
-            }
-            assert!(Instant::now() < deadline, "no answer about {id}");
-            self.receive_one();
+    }
+
+    /// Whether the server has answered a request: `Some(true)` once the
+    /// document has arrived, `Some(false)` if it is unavailable.
+    pub fn answered(&mut self, id: DocId) -> Option<bool> {
+        if self.unavailable.contains(&id) {
+            self.docs.remove(&id);
+            return Some(false);
         }
+        self.arrived(id).then_some(true)
+    }
+
+    /// Whether some of a requested document has arrived.
+    pub fn arrived(&self, id: DocId) -> bool {
+        self.docs
+            .get(&id)
+            .is_some_and(|s| !s.doc.get_heads().is_empty())
     }
 
     pub fn doc(&self, id: DocId) -> &Automerge {
@@ -186,12 +322,13 @@ impl SyncClient {
     /// Reads until the server closes the connection, and says how.
     pub fn closed(&mut self, limit: Duration) -> Closed {
         let deadline = Instant::now() + limit;
+        let ws = self.ws.as_mut().expect("a connection");
         loop {
             assert!(
                 Instant::now() < deadline,
                 "the server kept the connection open"
             );
-            match self.ws.read() {
+            match ws.read() {
                 Ok(WsMessage::Close(frame)) => {
                     return Closed {
                         code: frame.as_ref().map(|f| u16::from(f.code)),
@@ -218,6 +355,10 @@ impl SyncClient {
         let Some(synced) = self.docs.get_mut(&id) else {
             return;
         };
+        if self.ws.is_none() {
+            return; // offline: the change waits for `reconnect`
+        }
+        let mut out = Vec::new();
         while let Some(msg) = synced.doc.generate_sync_message(&mut synced.state) {
             let doc_message = DocMessage {
                 sender_id: self.peer_id.clone(),
@@ -225,38 +366,49 @@ impl SyncClient {
                 document_id: id,
                 data: msg.encode(),
             };
-            let message = if first {
+            out.push(if first {
                 Message::Request(doc_message)
             } else {
                 Message::Sync(doc_message)
-            };
-            self.ws
-                .send(WsMessage::Binary(message.encode().into()))
-                .expect("send to the server");
+            });
+        }
+        for message in out {
+            self.send(&message);
         }
     }
 
     fn receive_one(&mut self) {
-        let bytes = match self.ws.read() {
+        if let Err(error) = self.read_one() {
+            panic!("{error}");
+        }
+    }
+
+    /// Reads and handles one message, if one comes within the read timeout.
+    fn read_one(&mut self) -> Result<(), String> {
+        let ws = self.ws.as_mut().ok_or("not connected")?;
+        let bytes = match ws.read() {
             Ok(WsMessage::Binary(b)) => b,
-            Ok(WsMessage::Close(frame)) => panic!("the server closed the connection: {frame:?}"),
-            Ok(_) => return,
+            Ok(WsMessage::Close(frame)) => {
+                return Err(format!("the server closed the connection: {frame:?}"))
+            }
+            Ok(_) => return Ok(()),
             Err(tungstenite::Error::Io(e))
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                return
+                return Ok(())
             }
-            Err(e) => panic!("connection failed: {e}"),
+            Err(e) => return Err(format!("connection failed: {e}")),
         };
+        self.bytes_received += bytes.len() as u64;
         match Message::decode(&bytes).expect("the server sends valid messages") {
             Message::Peer { sender_id, .. } => self.server_id = sender_id,
             Message::Sync(m) | Message::Request(m) => {
                 *self.received.entry(m.document_id).or_default() += 1;
                 let Some(synced) = self.docs.get_mut(&m.document_id) else {
-                    return;
+                    return Ok(());
                 };
                 let msg = sync::Message::decode(&m.data).expect("valid sync data");
                 synced.server_heads = msg.heads.clone();
@@ -269,5 +421,6 @@ impl SyncClient {
             Message::DocUnavailable { document_id, .. } => self.unavailable.push(document_id),
             _ => {}
         }
+        Ok(())
     }
 }
