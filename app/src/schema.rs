@@ -285,20 +285,11 @@ impl Plan {
 
 /// The text object of the measure with id `measure_id`, for editing.
 pub fn measure_text<D: ReadDoc>(doc: &D, measure_id: &str) -> Option<ObjId> {
-    let r = Reader { doc };
-    let dims = r.object(&ROOT, "dimensions", "dimensions").ok()?;
-    for d in r.item_objects(&dims, "dimension").ok()? {
-        let measures = r.object(&d, "measures", "measures").ok()?;
-        for m in r.item_objects(&measures, "measure").ok()? {
-            if r.string(&m, "id", "measure id").ok()? == measure_id {
-                return match doc.get(&m, "text").ok()?? {
-                    (Value::Object(ObjType::Text), id) => Some(id),
-                    _ => None,
-                };
-            }
-        }
+    let (m, _) = find_measure(doc, measure_id)?;
+    match doc.get(&m, "text").ok()?? {
+        (Value::Object(ObjType::Text), id) => Some(id),
+        _ => None,
     }
-    None
 }
 
 /// A measure's place: its `order` if it has one, else its place in the list.

@@ -14,7 +14,7 @@ use automerge::transaction::Transactable;
 use automerge::Automerge;
 use papi::ids::DocId;
 use papi::wire::{DocMessage, Message, PeerMetadata};
-use papi_e2e::{http, Server, SyncClient};
+use papi_e2e::{http, seed, Rng, Server, SyncClient};
 
 fn budget() -> Duration {
     if let Some(s) = std::env::var("PAPI_FUZZ_SECONDS")
@@ -27,37 +27,6 @@ fn budget() -> Duration {
         Duration::from_secs(600)
     } else {
         Duration::from_secs(20)
-    }
-}
-
-/// xorshift64*, seeded from the clock unless `PAPI_SEED` is set.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded() -> Rng {
-        let seed = std::env::var("PAPI_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(1)
-            });
-        println!("seed {seed} (PAPI_SEED={seed} replays it)");
-        Rng(seed.max(1))
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
     }
 }
 
@@ -162,7 +131,7 @@ fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
 
 #[test]
 fn the_wire_decoder_never_panics_or_hangs_on_mutated_input() {
-    let mut rng = Rng::seeded();
+    let mut rng = Rng::new(seed());
     let corpus = corpus(DocId::from_bytes([7; 16]), "user1.a", "server");
     let budget = budget();
     let start = Instant::now();
@@ -201,7 +170,7 @@ fn the_wire_decoder_never_panics_or_hangs_on_mutated_input() {
 /// panic, refuse what is malformed, and keep serving a bystander.
 #[test]
 fn the_server_survives_mutated_messages() {
-    let mut rng = Rng::seeded();
+    let mut rng = Rng::new(seed());
     let mut server = Server::start();
     let coordinator = server.token("vanphong");
     let doc = server.report(&coordinator, "phong-ngan-sach", "2026-h1");

@@ -15,7 +15,7 @@ use automerge::transaction::Transactable;
 use automerge::{ChangeHash, ReadDoc, ROOT};
 use papi::ids::DocId;
 use papi::wire::{DocMessage, Message};
-use papi_e2e::{http, wait_for, Server, SyncClient};
+use papi_e2e::{http, seed, wait_for, Rng, Server, SyncClient};
 
 const LIMIT: Duration = Duration::from_secs(120);
 /// A staff member writes the draft reports of their own unit.
@@ -24,42 +24,6 @@ const UNIT: &str = "phong-ngan-sach";
 
 fn soak() -> bool {
     std::env::var_os("PAPI_SOAK").is_some_and(|v| v != "0")
-}
-
-/// A small deterministic random source (xorshift64*), seeded per test so
-/// that a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn millis(&mut self, low: u64, high: u64) -> Duration {
-        Duration::from_millis(low + self.below(high - low))
-    }
-}
-
-fn seed() -> u64 {
-    let seed = std::env::var("PAPI_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    println!("seed {seed} (PAPI_SEED={seed} replays it)");
-    seed
 }
 
 /// The key of a client's `n`th edit: one map key per edit, so that
