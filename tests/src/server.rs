@@ -159,6 +159,16 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until the log holds `needle`: the server may answer a request
+    /// before its log line reaches the file.
+    pub fn wait_for_log(&self, needle: &str) {
+        crate::wait_for(
+            &format!("the log to say {needle:?}"),
+            std::time::Duration::from_secs(30),
+            || self.log().contains(needle).then_some(()),
+        );
+    }
+
     /// Asks the server to stop (SIGTERM) and waits for it; returns whether
     /// it exited successfully.
     pub fn stop(&mut self) -> bool {
