@@ -184,7 +184,10 @@ impl TextAt {
 impl ItemAt {
     fn locate<D: ReadDoc>(&self, doc: &D) -> Option<ObjId> {
         match self {
-            ItemAt::Measure { section: s, measure } => {
+            ItemAt::Measure {
+                section: s,
+                measure,
+            } => {
                 let measures = child(doc, &section(doc, *s)?, "measures")?;
                 child(doc, &measures, *measure)
             }
@@ -377,29 +380,56 @@ mod tests {
         assert_eq!(outline.sections.len(), 1);
         assert_eq!(outline.sections[0].measures[0].id, "d1-m1");
 
-        let results = TextAt::Section { section: 0, key: "results" };
+        let results = TextAt::Section {
+            section: 0,
+            key: "results",
+        };
         let t = results.locate(&doc).expect("the results text");
-        doc.transact(|tx| tx.splice_text(&t, 0, 0, "Đã làm")).unwrap();
+        doc.transact(|tx| tx.splice_text(&t, 0, 0, "Đã làm"))
+            .unwrap();
         let again = results.locate(&doc).unwrap();
         assert_eq!(doc.text(&again).unwrap(), "Đã làm");
-        assert!(TextAt::Evidence { section: 0, measure: 0 }.locate(&doc).is_some());
-        assert!(TextAt::Evidence { section: 0, measure: 9 }.locate(&doc).is_none());
-        assert!(TextAt::Section { section: 3, key: "results" }.locate(&doc).is_none());
+        assert!(TextAt::Evidence {
+            section: 0,
+            measure: 0
+        }
+        .locate(&doc)
+        .is_some());
+        assert!(TextAt::Evidence {
+            section: 0,
+            measure: 9
+        }
+        .locate(&doc)
+        .is_none());
+        assert!(TextAt::Section {
+            section: 3,
+            key: "results"
+        }
+        .locate(&doc)
+        .is_none());
 
-        let item = ItemAt::Measure { section: 0, measure: 0 };
+        let item = ItemAt::Measure {
+            section: 0,
+            measure: 0,
+        };
         assert_eq!(item.status(&doc).as_deref(), Some("not_started"));
         assert!(item.set_status(&mut doc, "done"));
         assert_eq!(item.status(&doc).as_deref(), Some("done"));
         assert!(!item.set_status(&mut doc, "finished"), "not a status");
         assert_eq!(item.status(&doc).as_deref(), Some("done"));
-        assert!(!ItemAt::Extra(0).set_status(&mut doc, "done"), "no such item");
+        assert!(
+            !ItemAt::Extra(0).set_status(&mut doc, "done"),
+            "no such item"
+        );
 
         let plan_doc = {
             let mut d = Automerge::new();
             plan.write_new(&mut d).unwrap();
             d
         };
-        assert!(TextAt::PlanMeasure("d1-m1".into()).locate(&plan_doc).is_some());
+        assert!(TextAt::PlanMeasure("d1-m1".into())
+            .locate(&plan_doc)
+            .is_some());
         assert_eq!(Outline::read(&plan_doc), None, "a plan is not a report");
     }
 }

@@ -230,7 +230,11 @@ impl Plan {
             let measures_obj = r.object(&d, "measures", "measures")?;
             let mut measures = Vec::new();
             let mut orders = Vec::new();
-            for (index, m) in r.item_objects(&measures_obj, "measure")?.into_iter().enumerate() {
+            for (index, m) in r
+                .item_objects(&measures_obj, "measure")?
+                .into_iter()
+                .enumerate()
+            {
                 orders.push(order_of(doc, &m, index));
                 let units_obj = r.object(&m, "units", "measure units")?;
                 let units = r
@@ -359,7 +363,12 @@ impl PlanEdit {
     pub fn apply(&self, doc: &mut Automerge) -> Result<(), EditError> {
         let failed = |e: automerge::AutomergeError| EditError::Document(e.to_string());
         match self {
-            PlanEdit::Add { dimension, id, text, units } => {
+            PlanEdit::Add {
+                dimension,
+                id,
+                text,
+                units,
+            } => {
                 if text.trim().is_empty() {
                     return Err(EditError::EmptyText);
                 }
@@ -367,7 +376,9 @@ impl PlanEdit {
                     return Err(EditError::NoUnits);
                 }
                 let r = Reader { doc: &*doc };
-                let dims = r.object(&ROOT, "dimensions", "dimensions").map_err(|_| EditError::NoDimension(*dimension))?;
+                let dims = r
+                    .object(&ROOT, "dimensions", "dimensions")
+                    .map_err(|_| EditError::NoDimension(*dimension))?;
                 let list = r
                     .item_objects(&dims, "dimension")
                     .unwrap_or_default()
@@ -398,7 +409,8 @@ impl PlanEdit {
                 .map_err(|f| failed(f.error))?;
             }
             PlanEdit::Move { id, up } => {
-                let (_, list) = find_measure(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
+                let (_, list) =
+                    find_measure(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
                 let mut placed: Vec<(f64, ObjId, String)> = (0..doc.length(&list))
                     .filter_map(|i| match doc.get(&list, i).ok()?? {
                         (Value::Object(ObjType::Map), m) => {
@@ -429,7 +441,8 @@ impl PlanEdit {
                     .map_err(|f| failed(f.error))?;
             }
             PlanEdit::Retire { id, retired } => {
-                let (m, _) = find_measure(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
+                let (m, _) =
+                    find_measure(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
                 doc.transact(|tx| tx.put(&m, "retired", *retired))
                     .map_err(|f| failed(f.error))?;
             }
@@ -437,7 +450,8 @@ impl PlanEdit {
                 if units.is_empty() {
                     return Err(EditError::NoUnits);
                 }
-                let (m, _) = find_measure(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
+                let (m, _) =
+                    find_measure(&*doc, id).ok_or_else(|| EditError::NoMeasure(id.clone()))?;
                 doc.transact(|tx| {
                     let u = tx.put_object(&m, "units", ObjType::List)?;
                     for (i, unit) in units.iter().enumerate() {
@@ -456,8 +470,10 @@ impl PlanEdit {
                 let Some(splice) = crate::text::diff(&old, text.trim()) else {
                     return Ok(());
                 };
-                doc.transact(|tx| tx.splice_text(&t, splice.at, splice.delete as isize, &splice.insert))
-                    .map_err(|f| failed(f.error))?;
+                doc.transact(|tx| {
+                    tx.splice_text(&t, splice.at, splice.delete as isize, &splice.insert)
+                })
+                .map_err(|f| failed(f.error))?;
             }
         }
         Ok(())
@@ -494,7 +510,8 @@ impl PapiResult {
 
     /// Every year's results in the plan, oldest first.
     pub fn read_all<D: ReadDoc>(doc: &D) -> Vec<PapiResult> {
-        let Some((Value::Object(ObjType::Map), map)) = doc.get(ROOT, "papi_results").ok().flatten() else {
+        let Some((Value::Object(ObjType::Map), map)) = doc.get(ROOT, "papi_results").ok().flatten()
+        else {
             return Vec::new();
         };
         let r = Reader { doc };
@@ -515,7 +532,11 @@ impl PapiResult {
                 Some(PapiResult {
                     year: year.parse().ok()?,
                     rank: r.int(&entry, "rank", "rank").ok()?,
-                    scores: r.items(&scores).into_iter().filter_map(|(v, _)| number(v)).collect(),
+                    scores: r
+                        .items(&scores)
+                        .into_iter()
+                        .filter_map(|(v, _)| number(v))
+                        .collect(),
                 })
             })
             .collect();
@@ -529,7 +550,10 @@ impl PapiResult {
             return Err(ResultError::Rank(self.rank));
         }
         if self.scores.len() != dimensions {
-            return Err(ResultError::Count { expected: dimensions, found: self.scores.len() });
+            return Err(ResultError::Count {
+                expected: dimensions,
+                found: self.scores.len(),
+            });
         }
         if let Some(bad) = self.scores.iter().find(|s| !(0.0..=10.0).contains(*s)) {
             return Err(ResultError::Score(*bad));
@@ -821,7 +845,12 @@ pub(crate) mod tests {
         let mut doc = Automerge::new();
         small_plan().write_new(&mut doc).unwrap();
         let before = measure_ids(&doc, 0);
-        let add = PlanEdit::Add { dimension: 1, id: "d1-new".into(), text: " Mới ".into(), units: vec!["thanh-tra".into()] };
+        let add = PlanEdit::Add {
+            dimension: 1,
+            id: "d1-new".into(),
+            text: " Mới ".into(),
+            units: vec!["thanh-tra".into()],
+        };
         add.apply(&mut doc).unwrap();
         let mut expected = before.clone();
         expected.push("d1-new".into());
@@ -831,33 +860,111 @@ pub(crate) mod tests {
         assert_eq!(added.text, "Mới");
         assert_eq!(added.units, vec!["thanh-tra".to_string()]);
 
-        PlanEdit::Move { id: "d1-new".into(), up: true }.apply(&mut doc).unwrap();
+        PlanEdit::Move {
+            id: "d1-new".into(),
+            up: true,
+        }
+        .apply(&mut doc)
+        .unwrap();
         let ids = measure_ids(&doc, 0);
         assert_eq!(ids[ids.len() - 2], "d1-new", "one place up");
         for _ in 0..5 {
-            PlanEdit::Move { id: "d1-new".into(), up: true }.apply(&mut doc).unwrap();
+            PlanEdit::Move {
+                id: "d1-new".into(),
+                up: true,
+            }
+            .apply(&mut doc)
+            .unwrap();
         }
         assert_eq!(measure_ids(&doc, 0)[0], "d1-new", "stops at the top");
-        PlanEdit::Move { id: "d1-new".into(), up: false }.apply(&mut doc).unwrap();
+        PlanEdit::Move {
+            id: "d1-new".into(),
+            up: false,
+        }
+        .apply(&mut doc)
+        .unwrap();
         assert_eq!(measure_ids(&doc, 0)[1], "d1-new");
 
-        PlanEdit::Retire { id: "d1-new".into(), retired: true }.apply(&mut doc).unwrap();
+        PlanEdit::Retire {
+            id: "d1-new".into(),
+            retired: true,
+        }
+        .apply(&mut doc)
+        .unwrap();
         let plan = Plan::read(&doc).unwrap();
-        assert!(plan.dimensions[0].measures.iter().find(|m| m.id == "d1-new").unwrap().retired);
+        assert!(
+            plan.dimensions[0]
+                .measures
+                .iter()
+                .find(|m| m.id == "d1-new")
+                .unwrap()
+                .retired
+        );
 
-        PlanEdit::Assign { id: "d1-new".into(), units: vec!["*".into()] }.apply(&mut doc).unwrap();
+        PlanEdit::Assign {
+            id: "d1-new".into(),
+            units: vec!["*".into()],
+        }
+        .apply(&mut doc)
+        .unwrap();
         let plan = Plan::read(&doc).unwrap();
-        assert_eq!(plan.dimensions[0].measures.iter().find(|m| m.id == "d1-new").unwrap().units, vec!["*".to_string()]);
+        assert_eq!(
+            plan.dimensions[0]
+                .measures
+                .iter()
+                .find(|m| m.id == "d1-new")
+                .unwrap()
+                .units,
+            vec!["*".to_string()]
+        );
 
-        PlanEdit::SetText { id: "d1-new".into(), text: "Mới hơn".into() }.apply(&mut doc).unwrap();
-        assert_eq!(doc.text(&measure_text(&doc, "d1-new").unwrap()).unwrap(), "Mới hơn");
+        PlanEdit::SetText {
+            id: "d1-new".into(),
+            text: "Mới hơn".into(),
+        }
+        .apply(&mut doc)
+        .unwrap();
+        assert_eq!(
+            doc.text(&measure_text(&doc, "d1-new").unwrap()).unwrap(),
+            "Mới hơn"
+        );
 
         // Refused, and nothing changes.
         let heads = doc.get_heads();
-        assert_eq!(PlanEdit::Retire { id: "nope".into(), retired: true }.apply(&mut doc), Err(EditError::NoMeasure("nope".into())));
-        assert_eq!(PlanEdit::Assign { id: "d1-new".into(), units: vec![] }.apply(&mut doc), Err(EditError::NoUnits));
-        assert_eq!(PlanEdit::Add { dimension: 9, id: "x".into(), text: "x".into(), units: vec!["*".into()] }.apply(&mut doc), Err(EditError::NoDimension(9)));
-        assert_eq!(PlanEdit::SetText { id: "d1-new".into(), text: "  ".into() }.apply(&mut doc), Err(EditError::EmptyText));
+        assert_eq!(
+            PlanEdit::Retire {
+                id: "nope".into(),
+                retired: true
+            }
+            .apply(&mut doc),
+            Err(EditError::NoMeasure("nope".into()))
+        );
+        assert_eq!(
+            PlanEdit::Assign {
+                id: "d1-new".into(),
+                units: vec![]
+            }
+            .apply(&mut doc),
+            Err(EditError::NoUnits)
+        );
+        assert_eq!(
+            PlanEdit::Add {
+                dimension: 9,
+                id: "x".into(),
+                text: "x".into(),
+                units: vec!["*".into()]
+            }
+            .apply(&mut doc),
+            Err(EditError::NoDimension(9))
+        );
+        assert_eq!(
+            PlanEdit::SetText {
+                id: "d1-new".into(),
+                text: "  ".into()
+            }
+            .apply(&mut doc),
+            Err(EditError::EmptyText)
+        );
         assert_eq!(doc.get_heads(), heads);
     }
 
@@ -867,11 +974,25 @@ pub(crate) mod tests {
         small_plan().write_new(&mut a).unwrap();
         let mut b = a.fork();
         let last = measure_ids(&a, 0).last().unwrap().clone();
-        PlanEdit::Move { id: last.clone(), up: true }.apply(&mut a).unwrap();
-        PlanEdit::SetText { id: last.clone(), text: "sửa trong lúc chuyển".into() }.apply(&mut b).unwrap();
+        PlanEdit::Move {
+            id: last.clone(),
+            up: true,
+        }
+        .apply(&mut a)
+        .unwrap();
+        PlanEdit::SetText {
+            id: last.clone(),
+            text: "sửa trong lúc chuyển".into(),
+        }
+        .apply(&mut b)
+        .unwrap();
         a.merge(&mut b).unwrap();
         let plan = Plan::read(&a).unwrap();
-        let m = plan.dimensions[0].measures.iter().find(|m| m.id == last).unwrap();
+        let m = plan.dimensions[0]
+            .measures
+            .iter()
+            .find(|m| m.id == last)
+            .unwrap();
         assert_eq!(m.text, "sửa trong lúc chuyển");
         assert_eq!(measure_ids(&a, 0)[0], last);
     }
@@ -883,16 +1004,51 @@ pub(crate) mod tests {
         plan.write_new(&mut doc).unwrap();
         let n = plan.dimensions.len();
         assert!(PapiResult::read_all(&doc).is_empty());
-        let r2024 = PapiResult { year: 2024, rank: 41, scores: vec![5.0; n] };
-        let r2023 = PapiResult { year: 2023, rank: 45, scores: vec![4.5; n] };
+        let r2024 = PapiResult {
+            year: 2024,
+            rank: 41,
+            scores: vec![5.0; n],
+        };
+        let r2023 = PapiResult {
+            year: 2023,
+            rank: 45,
+            scores: vec![4.5; n],
+        };
         r2024.write(&mut doc, n).unwrap();
         r2023.write(&mut doc, n).unwrap();
-        assert_eq!(PapiResult::read_all(&doc), vec![r2023.clone(), r2024.clone()]);
+        assert_eq!(
+            PapiResult::read_all(&doc),
+            vec![r2023.clone(), r2024.clone()]
+        );
         assert_eq!(r2024.total(), 5.0 * n as f64);
         let heads = doc.get_heads();
-        assert_eq!(PapiResult { rank: 0, ..r2024.clone() }.write(&mut doc, n), Err(ResultError::Rank(0)));
-        assert_eq!(PapiResult { scores: vec![11.0; n], ..r2024.clone() }.write(&mut doc, n), Err(ResultError::Score(11.0)));
-        assert_eq!(PapiResult { scores: vec![1.0; n + 1], ..r2024.clone() }.write(&mut doc, n), Err(ResultError::Count { expected: n, found: n + 1 }));
+        assert_eq!(
+            PapiResult {
+                rank: 0,
+                ..r2024.clone()
+            }
+            .write(&mut doc, n),
+            Err(ResultError::Rank(0))
+        );
+        assert_eq!(
+            PapiResult {
+                scores: vec![11.0; n],
+                ..r2024.clone()
+            }
+            .write(&mut doc, n),
+            Err(ResultError::Score(11.0))
+        );
+        assert_eq!(
+            PapiResult {
+                scores: vec![1.0; n + 1],
+                ..r2024.clone()
+            }
+            .write(&mut doc, n),
+            Err(ResultError::Count {
+                expected: n,
+                found: n + 1
+            })
+        );
         assert_eq!(doc.get_heads(), heads);
         let again = PapiResult { rank: 38, ..r2024 };
         again.write(&mut doc, n).unwrap();

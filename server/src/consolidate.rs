@@ -17,7 +17,6 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use papi::access::Role;
-use papi::calendar::Period;
 use papi::report::SECTION_TEXTS;
 use rusqlite::OptionalExtension;
 use samod::DocumentId;
@@ -132,12 +131,7 @@ async fn assemble(
         return Err(ApiError::Forbidden);
     }
     let Json(request) = body?;
-    let period = Period::parse_key(&request.period).ok_or_else(|| {
-        ApiError::BadRequest(format!(
-            "{:?} is not a period such as 2026-h1",
-            request.period
-        ))
-    })?;
+    let period = crate::reports::requested_period(&request.period)?;
     // Approval waits for this lock too, so the report cannot be approved
     // halfway through.
     let _guard = state.report_lock.lock().await;

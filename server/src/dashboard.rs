@@ -113,11 +113,7 @@ async fn history(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = signed_in(&state, &headers, None).await?;
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let doc_id = q
-        .url
-        .strip_prefix("automerge:")
-        .unwrap_or(&q.url)
-        .to_string();
+    let doc_id = crate::reports::requested_doc(&q.url);
     let id = doc_id.clone();
     let row: Option<(Option<String>, Option<String>)> = state
         .db

@@ -70,6 +70,17 @@ pub async fn kind_of(db: &Db, doc_id: String) -> Result<Option<DocKind>, DbError
     })
 }
 
+/// The period a request names, such as `2026-h1`, or a clear refusal.
+pub fn requested_period(key: &str) -> Result<Period, ApiError> {
+    Period::parse_key(key)
+        .ok_or_else(|| ApiError::BadRequest(format!("{key:?} is not a period such as 2026-h1")))
+}
+
+/// The document id in an `automerge:` URL (a bare id is taken as it is).
+pub fn requested_doc(url: &str) -> String {
+    url.strip_prefix("automerge:").unwrap_or(url).to_string()
+}
+
 #[derive(Deserialize)]
 struct NewReport {
     unit: String,
@@ -93,9 +104,7 @@ async fn create(
     if !allowed {
         return Err(ApiError::Forbidden);
     }
-    let period = Period::parse_key(&new.period).ok_or_else(|| {
-        ApiError::BadRequest(format!("{:?} is not a period such as 2026-h1", new.period))
-    })?;
+    let period = requested_period(&new.period)?;
     let plan = plan(&state).await?;
     if period.year < plan.start_year || period.year > plan.end_year {
         return Err(ApiError::BadRequest(format!(
@@ -217,11 +226,7 @@ async fn transition(
     let Json(t) = body?;
     let action = Action::parse(&t.action)
         .ok_or_else(|| ApiError::BadRequest(format!("unknown action {:?}", t.action)))?;
-    let doc_id = t
-        .url
-        .strip_prefix("automerge:")
-        .unwrap_or(&t.url)
-        .to_string();
+    let doc_id = requested_doc(&t.url);
     let actor = Actor {
         role: user.role,
         unit: user.unit.clone(),
@@ -310,9 +315,7 @@ async fn create_consolidated(
         return Err(ApiError::Forbidden);
     }
     let Json(new) = body?;
-    let period = Period::parse_key(&new.period).ok_or_else(|| {
-        ApiError::BadRequest(format!("{:?} is not a period such as 2026-h1", new.period))
-    })?;
+    let period = requested_period(&new.period)?;
     let plan = plan(&state).await?;
     // A new consolidated report starts with the reports accepted so far.
     let contributions = crate::consolidate::accepted(&state, &period.key()).await?;
@@ -349,11 +352,7 @@ async fn approve_consolidated(
     if user.role != Role::Director {
         return Err(ApiError::Forbidden);
     }
-    let doc_id = a
-        .url
-        .strip_prefix("automerge:")
-        .unwrap_or(&a.url)
-        .to_string();
+    let doc_id = requested_doc(&a.url);
     // Not while the report is being assembled.
     let _guard = state.report_lock.lock().await;
     let (id, username) = (doc_id.clone(), user.username.clone());

@@ -196,7 +196,8 @@ pub struct Element(String);
 impl Browser {
     /// The first element matching a CSS selector, waiting for it to appear.
     pub fn find(&self, css: &str) -> Element {
-        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.find_quietly(css)));
+        let found =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.find_quietly(css)));
         found.unwrap_or_else(|_| {
             panic!(
                 "no element {css}; page:\n{}\nconsole errors:\n{}",
@@ -209,7 +210,11 @@ impl Browser {
     /// The page's console errors so far (a panic in the app shows here).
     pub fn console_errors(&self) -> String {
         let url = format!("{}/se/log", self.base);
-        let Ok(mut r) = self.agent.post(&url).send_json(json!({ "type": "browser" })) else {
+        let Ok(mut r) = self
+            .agent
+            .post(&url)
+            .send_json(json!({ "type": "browser" }))
+        else {
             return String::new();
         };
         let v: Value = r.body_mut().read_json().unwrap_or_default();
@@ -326,9 +331,11 @@ impl Browser {
     }
 
     pub fn wait_for_sync_state(&self, state: &str) {
-        wait_for(&format!("the status to be {state}"), Duration::from_secs(60), || {
-            (self.sync_state() == state).then_some(())
-        });
+        wait_for(
+            &format!("the status to be {state}"),
+            Duration::from_secs(60),
+            || (self.sync_state() == state).then_some(()),
+        );
     }
 
     /// Tells the page the network is back, as the browser does when it returns.

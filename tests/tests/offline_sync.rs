@@ -23,9 +23,6 @@ fn open_plan(browser: &Browser, server: &Server) {
     browser.find(FIRST);
 }
 
-
-
-
 /// The measure's text as the server holds it, read by a protocol client.
 fn server_text(server: &Server, measure: &str) -> String {
     let mut r = http().get(server.url("/api/plan")).call().unwrap();

@@ -83,7 +83,10 @@ fn the_app_is_installable_with_a_vietnamese_manifest() {
 
 /// Text twice as large, as a phone's accessibility setting makes it.
 fn double_text(browser: &Browser) {
-    browser.execute("document.documentElement.style.fontSize = '200%';", json!([]));
+    browser.execute(
+        "document.documentElement.style.fontSize = '200%';",
+        json!([]),
+    );
 }
 
 fn normal_text(browser: &Browser) {

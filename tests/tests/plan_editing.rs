@@ -25,7 +25,10 @@ fn measure_order(browser: &Browser) -> Vec<String> {
 
 fn count(browser: &Browser, css: &str) -> usize {
     browser
-        .execute("return document.querySelectorAll(arguments[0]).length;", json!([css]))
+        .execute(
+            "return document.querySelectorAll(arguments[0]).length;",
+            json!([css]),
+        )
         .as_u64()
         .unwrap() as usize
 }
@@ -47,7 +50,10 @@ fn the_office_edits_the_plan_and_others_see_it_live() {
     let before = measure_order(&office);
 
     // A new measure, at the end of the dimension.
-    office.type_into(&office.find(&format!("{DIM1} form.add-measure textarea")), "Tổ chức đối thoại với người dân mỗi quý.");
+    office.type_into(
+        &office.find(&format!("{DIM1} form.add-measure textarea")),
+        "Tổ chức đối thoại với người dân mỗi quý.",
+    );
     office.click_on(&format!("{DIM1} form.add-measure button[type=submit]"));
     let added = wait_for("the new measure", LIMIT, || {
         let order = measure_order(&office);
@@ -55,10 +61,18 @@ fn the_office_edits_the_plan_and_others_see_it_live() {
     });
     assert!(added.starts_with("d1-"), "{added}");
     let field = format!("textarea[data-field=\"plan/{added}\"]");
-    assert_eq!(office.value(&field), "Tổ chức đối thoại với người dân mỗi quý.");
-    lead.wait_for_value(&field, LIMIT, |v| v == "Tổ chức đối thoại với người dân mỗi quý.");
     assert_eq!(
-        lead.execute("return document.querySelector(arguments[0]).readOnly;", json!([field])),
+        office.value(&field),
+        "Tổ chức đối thoại với người dân mỗi quý."
+    );
+    lead.wait_for_value(&field, LIMIT, |v| {
+        v == "Tổ chức đối thoại với người dân mỗi quý."
+    });
+    assert_eq!(
+        lead.execute(
+            "return document.querySelector(arguments[0]).readOnly;",
+            json!([field])
+        ),
         json!(true),
         "a unit lead reads the plan, the Office writes it"
     );
@@ -72,9 +86,11 @@ fn the_office_edits_the_plan_and_others_see_it_live() {
     });
     office.click_on(&format!("li.measure[data-measure=\"{added}\"] .retire"));
     office.find(&format!("li.measure.retired[data-measure=\"{added}\"]"));
-    wait_for("the retired measure to leave the lead's plan", LIMIT, || {
-        (count(&lead, &format!("li.measure[data-measure=\"{added}\"]")) == 0).then_some(())
-    });
+    wait_for(
+        "the retired measure to leave the lead's plan",
+        LIMIT,
+        || (count(&lead, &format!("li.measure[data-measure=\"{added}\"]")) == 0).then_some(()),
+    );
 }
 
 #[test]
@@ -100,7 +116,13 @@ fn papi_results_are_charted_against_the_targets() {
     assert_eq!(count(&office, ".chart circle.point.rank"), 2);
     // 2025's target is the top 30; 2026's would be one rank up from 2025.
     office.find(".chart g.target[data-year=\"2025\"]");
-    assert_eq!(office.execute("return document.querySelector('tr[data-year=\"2024\"] td:nth-child(2)').textContent;", json!([])), json!("40.80"));
+    assert_eq!(
+        office.execute(
+            "return document.querySelector('tr[data-year=\"2024\"] td:nth-child(2)').textContent;",
+            json!([])
+        ),
+        json!("40.80")
+    );
 
     // Bad input is refused with a reason, and nothing is stored.
     office.type_into(&office.find("#result-year"), "2023");
@@ -124,8 +146,14 @@ fn a_proposal_accepted_by_the_director_changes_the_plan() {
         "const s = document.querySelector('#proposal-measure'); s.value = 'd1-m1'; s.dispatchEvent(new Event('change'));",
         json!([]),
     );
-    staff.type_into(&staff.find("#proposal-text"), "Đối thoại trực tuyến với người dân hằng tháng.");
-    staff.type_into(&staff.find("#proposal-reason"), "Người dân ở xa khó đến họp.");
+    staff.type_into(
+        &staff.find("#proposal-text"),
+        "Đối thoại trực tuyến với người dân hằng tháng.",
+    );
+    staff.type_into(
+        &staff.find("#proposal-reason"),
+        "Người dân ở xa khó đến họp.",
+    );
     staff.click_on("form.proposal-form button[type=submit]");
     staff.find("li.proposal[data-status=\"pending\"]");
 
@@ -133,7 +161,10 @@ fn a_proposal_accepted_by_the_director_changes_the_plan() {
     director.sign_in(&server.url("/"), "giamdoc", "giamdoc-demo");
     open_first_dimension(&director);
     director.click_on("button[data-page=\"proposals\"]");
-    director.type_into(&director.find("li.proposal .decision-note"), "Đồng ý, áp dụng từ quý sau.");
+    director.type_into(
+        &director.find("li.proposal .decision-note"),
+        "Đồng ý, áp dụng từ quý sau.",
+    );
     director.click_on("li.proposal .accept-proposal");
     director.find("li.proposal[data-status=\"accepted\"]");
     director.wait_for_text(&["Đồng ý, áp dụng từ quý sau."], LIMIT);
@@ -153,10 +184,16 @@ fn the_interface_can_be_english() {
         json!([]),
     );
     browser.wait_for_text(&["Sign out", "Reports", "Dashboard"], LIMIT);
-    assert_eq!(browser.execute("return document.documentElement.lang;", json!([])), json!("en"));
+    assert_eq!(
+        browser.execute("return document.documentElement.lang;", json!([])),
+        json!("en")
+    );
     browser.click_on("button[data-page=\"reports\"]");
     let due = browser.wait_for_text(&["Due before"], LIMIT);
-    assert!(due.contains("Due before 15/12/2026") || due.contains("Due before 15/06/"), "dates stay dd/mm/yyyy: {due}");
+    assert!(
+        due.contains("Due before 15/12/2026") || due.contains("Due before 15/06/"),
+        "dates stay dd/mm/yyyy: {due}"
+    );
     // The choice stays after a reload; the documents keep syncing throughout.
     browser.reload();
     browser.wait_for_text(&["Sign out"], LIMIT);

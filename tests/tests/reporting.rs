@@ -18,13 +18,16 @@ fn current_period() -> String {
         half_year_due: DueDay { month: 6, day: 15 },
         annual_due: DueDay { month: 12, day: 15 },
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let periods = settings.periods(2022, 2030).unwrap();
-    settings.next_due(&periods, now).expect("a period still to come").key()
+    settings
+        .next_due(&periods, now)
+        .expect("a period still to come")
+        .key()
 }
-
-
-
 
 /// Signs in and opens the reports page.
 fn reports_as(server: &Server, username: &str, password: &str) -> Browser {
@@ -38,7 +41,9 @@ fn reports_as(server: &Server, username: &str, password: &str) -> Browser {
 fn open_report(browser: &Browser, period: &str, oversees: bool) {
     let card = format!("li[data-period=\"{period}\"]");
     if oversees {
-        browser.click_on(&format!("{card} li[data-unit=\"phong-ngan-sach\"] .open-report"));
+        browser.click_on(&format!(
+            "{card} li[data-unit=\"phong-ngan-sach\"] .open-report"
+        ));
     } else {
         browser.click_on(&format!("{card} .open-report"));
     }
@@ -91,13 +96,17 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     let binh = reports_as(&server, "chuyenvien2", "chuyen-vien-hai");
     open_report(&binh, &period, false);
     binh.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tổ chức 3 hội nghị đối thoại.");
-    wait_for("the measure's status to reach the second session", LIMIT, || {
-        let v = binh.execute(
-            "return document.querySelector('article.report select.measure-status').value;",
-            json!([]),
-        );
-        (v == json!("done")).then_some(())
-    });
+    wait_for(
+        "the measure's status to reach the second session",
+        LIMIT,
+        || {
+            let v = binh.execute(
+                "return document.querySelector('article.report select.measure-status').value;",
+                json!([]),
+            );
+            (v == json!("done")).then_some(())
+        },
+    );
     binh.type_into(&binh.find(RESULTS), " Tiếp nhận 25 ý kiến.");
     let drafted = "Đã tổ chức 3 hội nghị đối thoại. Tiếp nhận 25 ý kiến.";
     an.wait_for_value(RESULTS, LIMIT, |v| v == drafted);
@@ -189,7 +198,10 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     office.click_on(&format!("{card} .open-consolidated"));
     office.find(".consolidated .report-status[data-status=\"approved\"]");
     assert_eq!(
-        office.execute("return document.querySelector(arguments[0]).readOnly;", json!([consolidated])),
+        office.execute(
+            "return document.querySelector(arguments[0]).readOnly;",
+            json!([consolidated])
+        ),
         json!(true),
         "an approved report is read-only"
     );

@@ -8,7 +8,14 @@ use serde_json::{json, Value};
 use super::http::{error_text, get_json, post_json, text};
 
 /// Roles, named by `role.<key>` in the catalogue.
-const ROLES: [&str; 6] = ["admin", "director", "coordinator", "unit_lead", "staff", "viewer"];
+const ROLES: [&str; 6] = [
+    "admin",
+    "director",
+    "coordinator",
+    "unit_lead",
+    "staff",
+    "viewer",
+];
 
 /// Kinds of unit, named by `unit_kind.<key>` in the catalogue.
 const UNIT_KINDS: [&str; 8] = [
@@ -54,7 +61,6 @@ async fn load() -> Result<Directory, String> {
         users: users.as_array().cloned().unwrap_or_default(),
     })
 }
-
 
 #[component]
 pub fn AdminPage() -> impl IntoView {

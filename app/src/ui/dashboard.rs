@@ -12,7 +12,6 @@ use super::session::Identity;
 use crate::ids::DocId;
 use crate::schema::{PapiResult, Plan, ResultError};
 
-
 fn count(v: &Value, key: &str) -> i64 {
     v[key].as_i64().unwrap_or(0)
 }
@@ -83,7 +82,11 @@ fn UnitRecords(periods: Vec<Value>) -> impl IntoView {
     let units: Vec<(String, String)> = periods
         .first()
         .and_then(|p| p["units"].as_array())
-        .map(|us| us.iter().map(|u| (text(u, "unit"), text(u, "name"))).collect())
+        .map(|us| {
+            us.iter()
+                .map(|u| (text(u, "unit"), text(u, "name")))
+                .collect()
+        })
         .unwrap_or_default();
     view! {
         <h3>{t!("dashboard.by_unit").to_string()}</h3>
@@ -125,7 +128,9 @@ fn Results(plan: DocId, editable: bool) -> impl IntoView {
     let read = Memo::new(move |_| {
         signals.version.track();
         repo()
-            .read(plan, |d| Some((Plan::read(d).ok()?, PapiResult::read_all(d))))
+            .read(plan, |d| {
+                Some((Plan::read(d).ok()?, PapiResult::read_all(d)))
+            })
             .flatten()
     });
     view! {
@@ -170,7 +175,8 @@ fn Chart(plan: Plan, results: Vec<PapiResult>) -> impl IntoView {
     const W: f64 = 320.0;
     const H: f64 = 160.0;
     const PAD: f64 = 32.0;
-    let years: Vec<i32> = (results[0].year..=results[results.len() - 1].year.max(results[0].year + 1)).collect();
+    let years: Vec<i32> =
+        (results[0].year..=results[results.len() - 1].year.max(results[0].year + 1)).collect();
     let x = {
         let (first, last) = (years[0] as f64, *years.last().unwrap() as f64);
         move |year: i32| PAD + (year as f64 - first) / (last - first) * (W - 2.0 * PAD)
@@ -186,8 +192,18 @@ fn Chart(plan: Plan, results: Vec<PapiResult>) -> impl IntoView {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let totals = line(results.iter().map(|r| (x(r.year), y_total(r.total()))).collect());
-    let ranks = line(results.iter().map(|r| (x(r.year), y_rank(r.rank as f64))).collect());
+    let totals = line(
+        results
+            .iter()
+            .map(|r| (x(r.year), y_total(r.total())))
+            .collect(),
+    );
+    let ranks = line(
+        results
+            .iter()
+            .map(|r| (x(r.year), y_rank(r.rank as f64)))
+            .collect(),
+    );
     let targets: Vec<(i32, i64)> = years
         .iter()
         .filter_map(|y| target_rank(&plan, &results, *y).map(|t| (*y, t)))
@@ -245,7 +261,15 @@ fn ResultForm(plan: DocId) -> impl IntoView {
     let dims = Memo::new(move |_| {
         signals.version.track();
         repo()
-            .read(plan, |d| Plan::read(d).ok().map(|p| (p.start_year, p.end_year, p.dimensions.into_iter().map(|d| d.name).collect::<Vec<_>>())))
+            .read(plan, |d| {
+                Plan::read(d).ok().map(|p| {
+                    (
+                        p.start_year,
+                        p.end_year,
+                        p.dimensions.into_iter().map(|d| d.name).collect::<Vec<_>>(),
+                    )
+                })
+            })
             .flatten()
     });
     let year = RwSignal::new(String::new());
@@ -258,11 +282,19 @@ fn ResultForm(plan: DocId) -> impl IntoView {
             return;
         };
         let parsed = (|| {
-            let y: i32 = year.get_untracked().trim().parse().map_err(|_| t!("results.bad_year").to_string())?;
+            let y: i32 = year
+                .get_untracked()
+                .trim()
+                .parse()
+                .map_err(|_| t!("results.bad_year").to_string())?;
             if y < start - 5 || y > end {
                 return Err(t!("results.bad_year").to_string());
             }
-            let r: i64 = rank.get_untracked().trim().parse().map_err(|_| t!("results.bad_rank").to_string())?;
+            let r: i64 = rank
+                .get_untracked()
+                .trim()
+                .parse()
+                .map_err(|_| t!("results.bad_rank").to_string())?;
             let s = scores.get_untracked();
             let values = (0..names.len())
                 .map(|i| {
@@ -272,7 +304,11 @@ fn ResultForm(plan: DocId) -> impl IntoView {
                         .ok_or_else(|| t!("results.bad_score", n = i + 1).to_string())
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(PapiResult { year: y, rank: r, scores: values })
+            Ok(PapiResult {
+                year: y,
+                rank: r,
+                scores: values,
+            })
         })();
         let result = match parsed {
             Err(e) => Err(e),

@@ -96,13 +96,19 @@ pub async fn get_kept(path: &str) -> Result<Kept, String> {
             if let Some(s) = &storage {
                 let _ = s.set_item(&key, &value.to_string());
             }
-            Ok(Kept { value, offline: false })
+            Ok(Kept {
+                value,
+                offline: false,
+            })
         }
         Ok((status, value)) => Err(error_text(status, &value)),
         Err(no_connection) => storage
             .and_then(|s| s.get_item(&key).ok().flatten())
             .and_then(|text| serde_json::from_str(&text).ok())
-            .map(|value| Kept { value, offline: true })
+            .map(|value| Kept {
+                value,
+                offline: true,
+            })
             .ok_or(no_connection),
     }
 }

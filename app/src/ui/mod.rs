@@ -7,8 +7,8 @@ mod i18n;
 mod outbox;
 mod plan_view;
 mod proposals;
-mod reports;
 pub mod repo;
+mod reports;
 mod safety;
 pub mod session;
 mod status;
@@ -256,9 +256,9 @@ async fn plan_id() -> Result<DocId, String> {
     if let Some(id) = cached {
         return Ok(id);
     }
-    let url = fetch_plan_url().await.map_err(|e| {
-        t!("plan.first_open_offline", error = e).to_string()
-    })?;
+    let url = fetch_plan_url()
+        .await
+        .map_err(|e| t!("plan.first_open_offline", error = e).to_string())?;
     let id = DocId::parse(&url).map_err(|e| e.to_string())?;
     if let Some(s) = storage {
         let _ = s.set_item(PLAN_URL_KEY, &id.url());
@@ -301,38 +301,45 @@ fn PlanPage(id: DocId, editable: bool) -> impl IntoView {
                 .map_err(|e| e.to_string())
         })
     });
-    move || {
-        match signals.phase.get() {
-        Phase::Loading => view! { <p class="status-line" role="status">{t!("plan.loading").to_string()}</p> }.into_any(),
+    move || match signals.phase.get() {
+        Phase::Loading => {
+            view! { <p class="status-line" role="status">{t!("plan.loading").to_string()}</p> }
+                .into_any()
+        }
         Phase::Fetching => view! {
             <p class="status-line" role="status">{t!("plan.fetching").to_string()}</p>
-        }.into_any(),
+        }
+        .into_any(),
         Phase::Unavailable => view! {
             <p class="error" role="alert">{t!("doc.unavailable").to_string()}</p>
-        }.into_any(),
+        }
+        .into_any(),
         Phase::Ready => match plan.get() {
             Some(Ok(plan)) => view! {
                 <DocBadge unsynced=signals.unsynced/>
                 <PlanView plan doc=id editable/>
-            }.into_any(),
-            Some(Err(e)) => view! { <p class="error" role="alert">{t!("plan.broken").to_string()} " " {e}</p> }.into_any(),
+            }
+            .into_any(),
+            Some(Err(e)) => {
+                view! { <p class="error" role="alert">{t!("plan.broken").to_string()} " " {e}</p> }
+                    .into_any()
+            }
             None => view! { <p class="status-line">"…"</p> }.into_any(),
         },
-    }
     }
 }
 
 /// Whether one document has changes that are only on this device.
 #[component]
 pub(crate) fn DocBadge(unsynced: RwSignal<usize>) -> impl IntoView {
-    move || {
-        match unsynced.get() {
-        0 => view! { <p class="doc-badge" data-unsynced="0">{t!("doc.all_saved").to_string()}</p> }.into_any(),
+    move || match unsynced.get() {
+        0 => view! { <p class="doc-badge" data-unsynced="0">{t!("doc.all_saved").to_string()}</p> }
+            .into_any(),
         n => view! {
             <p class="doc-badge pending" data-unsynced=n.to_string()>
                 {t!("doc.unsynced", n = n).to_string()}
             </p>
-        }.into_any(),
-    }
+        }
+        .into_any(),
     }
 }

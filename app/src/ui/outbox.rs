@@ -106,10 +106,7 @@ impl Outbox {
     }
 
     pub fn pending_for(&self, url: &str) -> Option<Step> {
-        self.pending
-            .get()
-            .into_iter()
-            .find(|s| s.url == url)
+        self.pending.get().into_iter().find(|s| s.url == url)
     }
 
     /// Sends the oldest step whose report is fully on the server, then the next.

@@ -90,12 +90,19 @@ fn unit_choices() -> LocalResource<Vec<(String, String)>> {
     LocalResource::new(|| async {
         let mut units = vec![("*".to_string(), t!("plan.all_units").to_string())];
         if let Ok(kept) = get_kept("/api/units").await {
-            units.extend(kept.value.as_array().into_iter().flatten().filter(|u| u["reports"].as_bool() == Some(true)).map(|u| {
-                (
-                    u["id"].as_str().unwrap_or_default().to_string(),
-                    u["name"].as_str().unwrap_or_default().to_string(),
-                )
-            }));
+            units.extend(
+                kept.value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|u| u["reports"].as_bool() == Some(true))
+                    .map(|u| {
+                        (
+                            u["id"].as_str().unwrap_or_default().to_string(),
+                            u["name"].as_str().unwrap_or_default().to_string(),
+                        )
+                    }),
+            );
         }
         units
     })
@@ -158,8 +165,20 @@ fn AddMeasure(doc: DocId, dimension: u8, error: RwSignal<Option<String>>) -> imp
     let text = RwSignal::new(String::new());
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let id = format!("d{dimension}-{}", &automerge::ActorId::random().to_hex_string()[..8]);
-        edit(doc, PlanEdit::Add { dimension, id, text: text.get_untracked(), units: vec!["*".into()] }, error);
+        let id = format!(
+            "d{dimension}-{}",
+            &automerge::ActorId::random().to_hex_string()[..8]
+        );
+        edit(
+            doc,
+            PlanEdit::Add {
+                dimension,
+                id,
+                text: text.get_untracked(),
+                units: vec!["*".into()],
+            },
+            error,
+        );
         if error.get_untracked().is_none() {
             text.set(String::new());
         }

@@ -13,7 +13,6 @@ use super::session::Identity;
 use crate::ids::DocId;
 use crate::schema::Plan;
 
-
 #[component]
 pub fn ProposalsPage(identity: Identity, plan: DocId) -> impl IntoView {
     let refresh = RwSignal::new(0u64);
@@ -21,7 +20,10 @@ pub fn ProposalsPage(identity: Identity, plan: DocId) -> impl IntoView {
         refresh.track();
         get_kept("/api/proposals")
     });
-    let proposes = matches!(identity.role.as_str(), "unit_lead" | "staff" | "coordinator");
+    let proposes = matches!(
+        identity.role.as_str(),
+        "unit_lead" | "staff" | "coordinator"
+    );
     let decides = identity.role == "director";
     view! {
         <section class="proposals">

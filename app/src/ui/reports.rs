@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use rust_i18n::t;
 use serde_json::{json, Value};
 
-use super::http::{error_text, get_kept, post_json, Kept, text};
+use super::http::{error_text, get_kept, post_json, text, Kept};
 use super::outbox::outbox;
 use super::repo::{repo, Phase};
 use super::session::Identity;
@@ -71,7 +71,6 @@ pub fn shown_periods(plan: &Plan, now_ms: i64) -> Vec<(Period, i64)> {
     shown.reverse();
     shown
 }
-
 
 /// A report chosen from the list.
 #[derive(Clone, Debug, PartialEq)]
@@ -320,12 +319,24 @@ fn when_ready(
         repo().read(id, |d| Outline::read(d)).flatten()
     });
     move || match signals.phase.get() {
-        Phase::Loading => view! { <p class="status-line" role="status">{t!("doc.loading").to_string()}</p> }.into_any(),
-        Phase::Fetching => view! { <p class="status-line" role="status">{t!("doc.fetching").to_string()}</p> }.into_any(),
-        Phase::Unavailable => view! { <p class="error" role="alert">{t!("doc.unavailable").to_string()}</p> }.into_any(),
+        Phase::Loading => {
+            view! { <p class="status-line" role="status">{t!("doc.loading").to_string()}</p> }
+                .into_any()
+        }
+        Phase::Fetching => {
+            view! { <p class="status-line" role="status">{t!("doc.fetching").to_string()}</p> }
+                .into_any()
+        }
+        Phase::Unavailable => {
+            view! { <p class="error" role="alert">{t!("doc.unavailable").to_string()}</p> }
+                .into_any()
+        }
         Phase::Ready => match outline.get() {
             Some(o) => form(o),
-            None => view! { <p class="error" role="alert">{t!("doc.not_a_report").to_string()}</p> }.into_any(),
+            None => {
+                view! { <p class="error" role="alert">{t!("doc.not_a_report").to_string()}</p> }
+                    .into_any()
+            }
         },
     }
 }
@@ -372,7 +383,10 @@ fn ReportView(
     };
     let readonly = Signal::derive(move || {
         let drafting = matches!(status.get().as_str(), "draft" | "returned");
-        !(own && matches!(role, Some(Role::UnitLead | Role::Staff)) && drafting && pending.get().is_none())
+        !(own
+            && matches!(role, Some(Role::UnitLead | Role::Staff))
+            && drafting
+            && pending.get().is_none())
     });
     let unsynced = repo().open(id).unsynced;
     let unit_name = {
@@ -600,7 +614,8 @@ fn ConsolidatedView(
     let status = RwSignal::new(status);
     let message = RwSignal::new(None::<Result<String, String>>);
     let busy = RwSignal::new(false);
-    let readonly = Signal::derive(move || !(role == Some(Role::Coordinator) && status.get() != "approved"));
+    let readonly =
+        Signal::derive(move || !(role == Some(Role::Coordinator) && status.get() != "approved"));
     let url = id.url();
     let unsynced = repo().open(id).unsynced;
     let call = move |path: &'static str, body: Value, done: String| {

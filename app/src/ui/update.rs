@@ -86,7 +86,8 @@ fn switch() {
     if writing {
         let again = Closure::once_into_js(switch);
         if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(again.unchecked_ref(), 200);
+            let _ =
+                w.set_timeout_with_callback_and_timeout_and_arguments_0(again.unchecked_ref(), 200);
         }
         return;
     }
@@ -114,13 +115,15 @@ fn switch() {
 #[component]
 pub fn UpdateBanner(ready: RwSignal<bool>) -> impl IntoView {
     move || {
-        ready.get().then(|| view! {
-            <div class="update-ready" role="status">
-                <span>{t!("update.ready").to_string()}</span>
-                <button type="button" class="reload-to-update" on:click=move |_| switch()>
-                    {t!("update.reload").to_string()}
-                </button>
-            </div>
+        ready.get().then(|| {
+            view! {
+                <div class="update-ready" role="status">
+                    <span>{t!("update.ready").to_string()}</span>
+                    <button type="button" class="reload-to-update" on:click=move |_| switch()>
+                        {t!("update.reload").to_string()}
+                    </button>
+                </div>
+            }
         })
     }
 }

@@ -14,7 +14,10 @@ const LIMIT: Duration = Duration::from_secs(300);
 const PLAN_SHOWN: &str = "li.dimension:nth-child(8) textarea[data-field]";
 
 fn present(browser: &Browser, css: &str) -> bool {
-    browser.execute("return !!document.querySelector(arguments[0]);", json!([css])) == json!(true)
+    browser.execute(
+        "return !!document.querySelector(arguments[0]);",
+        json!([css]),
+    ) == json!(true)
 }
 
 fn wait_present(browser: &Browser, css: &str) {
@@ -88,11 +91,36 @@ fn main() {
 
     println!("Load figures: headless Chromium, CPU 4x slower, 400 kbit/s, 400 ms latency");
     println!("{:<58} {:>12}", "measure", "value");
-    println!("{:<58} {:>12}", "bytes over the network, first load to sign-in form", shell_bytes);
-    println!("{:<58} {:>12}", "bytes over the network, first load through the plan", cold_bytes);
-    println!("{:<58} {:>12}", "cold load: until the sign-in form works", seconds(shell));
-    println!("{:<58} {:>12}", "cold: sign-in until the plan is shown and editable", seconds(plan));
-    println!("{:<58} {:>12}", "cold total: open, sign in, plan interactive", seconds(shell + plan));
-    println!("{:<58} {:>12}", "warm load offline: until the plan is interactive", seconds(warm_offline));
-    println!("{:<58} {:>12}", "bytes over the network, warm offline load", warm_bytes);
+    println!(
+        "{:<58} {:>12}",
+        "bytes over the network, first load to sign-in form", shell_bytes
+    );
+    println!(
+        "{:<58} {:>12}",
+        "bytes over the network, first load through the plan", cold_bytes
+    );
+    println!(
+        "{:<58} {:>12}",
+        "cold load: until the sign-in form works",
+        seconds(shell)
+    );
+    println!(
+        "{:<58} {:>12}",
+        "cold: sign-in until the plan is shown and editable",
+        seconds(plan)
+    );
+    println!(
+        "{:<58} {:>12}",
+        "cold total: open, sign in, plan interactive",
+        seconds(shell + plan)
+    );
+    println!(
+        "{:<58} {:>12}",
+        "warm load offline: until the plan is interactive",
+        seconds(warm_offline)
+    );
+    println!(
+        "{:<58} {:>12}",
+        "bytes over the network, warm offline load", warm_bytes
+    );
 }
