@@ -80,7 +80,11 @@ fn an_admin_adds_a_user_on_the_admin_page_who_can_then_sign_in() {
         json!([]),
     );
     browser.click(&browser.find("form.add-user button[type=submit]"));
-    let text = browser.wait_for_text(&["Đã thêm hung.vo. Mật khẩu: "], Duration::from_secs(60));
+    // The notice and the reloaded list may appear one after the other.
+    let text = browser.wait_for_text(
+        &["Đã thêm hung.vo. Mật khẩu: ", "Võ Văn Hùng"],
+        Duration::from_secs(60),
+    );
     let password = text
         .split("Mật khẩu: ")
         .nth(1)
