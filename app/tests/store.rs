@@ -4,7 +4,7 @@
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjType, ReadDoc, ROOT};
 use papi::ids::DocId;
-use papi::ui::store::Store;
+use papi::ui::store::{DocMeta, Store};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -14,9 +14,17 @@ fn text(doc: &Automerge) -> String {
     doc.text(&t).unwrap()
 }
 
+fn meta(heads: &[automerge::ChangeHash], unsynced: usize) -> DocMeta {
+    DocMeta {
+        server_heads: heads.iter().map(|h| h.to_string()).collect(),
+        unsynced: Some(unsynced),
+        name: "Báo cáo".into(),
+    }
+}
+
 #[wasm_bindgen_test]
 async fn chunks_and_snapshots_rebuild_the_document() {
-    let store = Store::open().await.unwrap();
+    let store = Store::open("papi-test-store").await.unwrap();
     let id = DocId::from_bytes([0x11; 16]);
     let other = DocId::from_bytes([0x12; 16]);
     assert!(
@@ -38,14 +46,13 @@ async fn chunks_and_snapshots_rebuild_the_document() {
         .unwrap();
         let chunk = doc.save_after(&saved);
         saved = doc.get_heads();
-        let heads: Vec<String> = saved.iter().map(|h| h.to_string()).collect();
         store
-            .append(&id, &format!("{i:04}"), &chunk, &heads)
+            .append(&id, &format!("{i:04}"), &chunk, &meta(&saved, i))
             .await
             .unwrap();
     }
     store
-        .append(&other, "0000", &Automerge::new().save(), &[])
+        .append(&other, "0000", &Automerge::new().save(), &meta(&[], 0))
         .await
         .unwrap();
 
@@ -55,25 +62,29 @@ async fn chunks_and_snapshots_rebuild_the_document() {
         3,
         "other documents' chunks are not mixed in"
     );
-    assert_eq!(
-        stored.server_heads,
-        saved.iter().map(|h| h.to_string()).collect::<Vec<_>>()
-    );
+    assert_eq!(stored.meta, meta(&saved, 2), "the last write's meta");
     let mut loaded = Automerge::new();
     for c in &stored.chunks {
         loaded.load_incremental(c).unwrap();
     }
     assert_eq!(text(&loaded), "Báo cáo sáu tháng năm 2026");
 
-    // A snapshot replaces the chunks it covers.
+    // The scan reads every document's meta without its chunks.
+    let scanned = store.scan().await.unwrap();
+    assert!(scanned.contains(&(id, meta(&saved, 2))), "{scanned:?}");
+    assert!(scanned.contains(&(other, meta(&[], 0))), "{scanned:?}");
+
+    // A snapshot replaces the chunks it covers, and only those.
     store
-        .compact(&id, "snap", &doc.save(), &stored.keys)
+        .compact(&id, "snap", &doc.save(), &meta(&saved, 0))
         .await
         .unwrap();
     let compacted = store.load(&id).await.unwrap().unwrap();
     assert_eq!(compacted.chunks.len(), 1);
+    assert_eq!(compacted.meta.unsynced, Some(0));
     assert_eq!(
         text(&Automerge::load(&compacted.chunks[0]).unwrap()),
         "Báo cáo sáu tháng năm 2026"
     );
+    assert_eq!(store.load(&other).await.unwrap().unwrap().chunks.len(), 1);
 }

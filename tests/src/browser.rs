@@ -313,6 +313,23 @@ impl Browser {
         })
     }
 
+    /// Opens a new tab and makes it the current one; returns the old tab.
+    pub fn open_new_tab(&self) -> String {
+        let old = self.command("GET", "/window", None);
+        let created = self.command("POST", "/window/new", Some(json!({ "type": "tab" })));
+        let handle = created["handle"].as_str().expect("a new tab").to_string();
+        self.command("POST", "/window", Some(json!({ "handle": handle })));
+        old.as_str().expect("a tab handle").to_string()
+    }
+
+    /// Closes the tab `handle`, then comes back to the current one.
+    pub fn close_tab(&self, handle: &str) {
+        let current = self.command("GET", "/window", None);
+        self.command("POST", "/window", Some(json!({ "handle": handle })));
+        self.command("DELETE", "/window", None);
+        self.command("POST", "/window", Some(json!({ "handle": current })));
+    }
+
     pub fn reload(&self) {
         self.command("POST", "/refresh", Some(json!({})));
     }
@@ -328,6 +345,26 @@ impl Browser {
         .as_str()
         .unwrap_or_default()
         .to_string()
+    }
+
+    /// The status bar's count of changes only on this device.
+    pub fn device_only(&self) -> Option<usize> {
+        self.execute(
+            "const s = document.querySelector('.sync-status'); return s ? s.dataset.unsynced : null;",
+            json!([]),
+        )
+        .as_str()
+        .and_then(|n| n.parse().ok())
+    }
+
+    /// Whether the page is still writing to the device.
+    pub fn writing_to_device(&self) -> bool {
+        self.execute(
+            "const s = document.querySelector('.sync-status'); return !!s && s.dataset.writing === 'true';",
+            json!([]),
+        )
+        .as_bool()
+        .unwrap_or(false)
     }
 
     pub fn wait_for_sync_state(&self, state: &str) {

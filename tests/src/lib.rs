@@ -34,6 +34,28 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Optio
     }
 }
 
+/// The demo plan, as the server seeds it.
+pub fn seed_plan() -> papi::schema::Plan {
+    serde_json::from_str(include_str!("../../server/seed/plan.json")).expect("the seed plan")
+}
+
+/// The key (`2026-year`, …) of the period due next under the demo plan.
+pub fn current_period() -> String {
+    let plan = seed_plan();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_millis() as i64;
+    let periods = plan
+        .reporting
+        .periods(plan.start_year, plan.end_year)
+        .expect("the plan's periods");
+    plan.reporting
+        .next_due(&periods, now)
+        .expect("a period still to come")
+        .key()
+}
+
 /// A plain HTTP client for the server's API, with status codes as values.
 pub fn http() -> ureq::Agent {
     ureq::Agent::config_builder()

@@ -3,31 +3,13 @@
 //! returns it with a reason and then accepts it, the consolidated report
 //! carries the unit's text, and the dashboard counts the report on time.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use papi::calendar::{DueDay, ReportingSettings};
-use papi_e2e::{http, wait_for, Browser, Server};
+use papi_e2e::{current_period, http, wait_for, Browser, Server};
 use serde_json::{json, Value};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const RESULTS: &str = "article.report textarea[data-field=\"s0/results\"]";
-
-/// The period due next, as the seeded plan's calendar gives it.
-fn current_period() -> String {
-    let settings = ReportingSettings {
-        half_year_due: DueDay { month: 6, day: 15 },
-        annual_due: DueDay { month: 12, day: 15 },
-    };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let periods = settings.periods(2022, 2030).unwrap();
-    settings
-        .next_due(&periods, now)
-        .expect("a period still to come")
-        .key()
-}
 
 /// Signs in and opens the reports page.
 fn reports_as(server: &Server, username: &str, password: &str) -> Browser {

@@ -4,6 +4,7 @@ mod admin;
 mod dashboard;
 mod http;
 mod i18n;
+pub mod link;
 mod outbox;
 mod plan_view;
 mod proposals;
@@ -112,7 +113,7 @@ pub fn App() -> impl IntoView {
 /// they stay on the device, but nothing sends them until someone signs in.
 fn confirm_sign_out() -> bool {
     let unsynced = repo::try_repo()
-        .map(|r| r.status.get_untracked().unsynced)
+        .map(|r| r.status.get_untracked().device_only())
         .unwrap_or(0);
     if unsynced == 0 {
         return true;

@@ -74,6 +74,8 @@ impl Outbox {
                 busy: StoredValue::new(false),
             };
             let status = repo().status;
+            // Steps waiting here count among the changes only on this device.
+            Effect::new(move |_| repo().set_pending_steps(outbox.pending.with(Vec::len)));
             Effect::new(move |_| {
                 // Runs again on every change of the connection or sync state.
                 let s = status.get();

@@ -1,4 +1,4 @@
-//! The browser's documents: kept in memory and on the device (IndexedDB), and
+//! The browser's documents: kept on the device (IndexedDB) and in memory, and
 //! synced with the server over the automerge-repo protocol whenever a
 //! connection exists.
 //!
@@ -6,6 +6,13 @@
 //! automerge sync state, made fresh on every reconnect, so that nothing
 //! assumed about a previous connection survives it. Every change, local or
 //! received, is written to the device before the status can say it is saved.
+//!
+//! "Saved" is a claim about every document on the device, not only the ones a
+//! screen has open. At start-up the repository reads what the device holds of
+//! each document (`Store::scan`, no document loaded) and loads in the
+//! background every one with changes the server has not confirmed, so that
+//! they sync whatever screen is open. Documents that are fully synced stay on
+//! the device until a screen asks for them.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -13,14 +20,13 @@ use std::rc::Rc;
 
 use automerge::sync::{self, SyncDoc};
 use automerge::{Automerge, ChangeHash};
-use js_sys::{ArrayBuffer, Uint8Array};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
+use super::link::{Link, LinkEvent, WsLink};
 use super::session::Identity;
-use super::store::{Store, StoreError};
+use super::store::{DocMeta, Store, StoreError};
 use crate::ids::DocId;
 use crate::wire::{DocMessage, Message, PeerMetadata};
 
@@ -31,6 +37,8 @@ const KEEPALIVE_EVERY_MS: i32 = 15_000;
 const SILENCE_LIMIT_MS: f64 = 40_000.0;
 /// Chunks written before the document is compacted into one snapshot.
 const COMPACT_AFTER: usize = 64;
+/// The device database of the documents.
+const DB_NAME: &str = "papi-workspace";
 
 /// Where a document stands on this device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,18 +52,38 @@ pub enum Phase {
 }
 
 /// What the status bar says.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Status {
     pub connected: bool,
-    /// Changes on this device that the server has not confirmed.
+    /// Changes on this device that the server has not confirmed, in every
+    /// document on the device, loaded or not.
     pub unsynced: usize,
+    /// Review steps taken on this device that the server has not received
+    /// (see `outbox`).
+    pub pending_steps: usize,
     /// Writes to the device still under way.
     pub writing: bool,
+    /// Documents on the device whose count is not known until they load.
+    pub checking: bool,
     pub last_sync_ms: Option<f64>,
     pub storage_error: Option<String>,
     /// The server no longer knows this device's session: nothing syncs until
     /// the user signs in again. Local edits stay on the device meanwhile.
     pub signed_out: bool,
+}
+
+impl Status {
+    /// Everything that is only on this device: document changes and review
+    /// steps. The one count that the status bar, the data-safety panel and
+    /// the sign-out warning give.
+    pub fn device_only(&self) -> usize {
+        self.unsynced + self.pending_steps
+    }
+
+    /// Whether everything on this device is on the server.
+    pub fn all_saved(&self) -> bool {
+        self.connected && self.device_only() == 0 && !self.writing && !self.checking
+    }
 }
 
 /// Per-document state that the interface watches.
@@ -78,22 +106,21 @@ struct Entry {
     chunks_since_snapshot: usize,
 }
 
-struct Socket {
-    ws: WebSocket,
-    _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
-}
-
 struct Inner {
     peer_id: String,
+    /// Documents in memory.
     docs: HashMap<DocId, Entry>,
-    socket: Option<Socket>,
+    /// What the device's storage says of every document on it, as of the
+    /// last write: counts for the documents not in memory.
+    device: HashMap<DocId, DocMeta>,
+    /// A connection is started or open.
+    linked: bool,
     /// The server's peer id once the handshake is done.
     server_id: Option<String>,
     states: HashMap<DocId, sync::State>,
     retry_ms: f64,
     retry_timer: Option<i32>,
     last_heard_ms: f64,
-    sync_url: String,
 }
 
 /// The app's document repository; one per page.
@@ -103,6 +130,7 @@ pub struct Repo {
     owner: Owner,
     inner: RefCell<Inner>,
     store: Store,
+    link: Box<dyn Link>,
     pub status: RwSignal<Status>,
     _timers: RefCell<Vec<Closure<dyn FnMut()>>>,
 }
@@ -138,7 +166,7 @@ impl Repo {
         if let Some(repo) = try_repo() {
             return Ok(repo);
         }
-        let store = Store::open().await?;
+        let store = Store::open(DB_NAME).await?;
         let location = window().location();
         let scheme = if location.protocol().ok().as_deref() == Some("https:") {
             "wss"
@@ -149,38 +177,64 @@ impl Repo {
         // The server binds the connection to `<prefix><suffix>`; the prefix
         // names the signed-in user.
         let suffix = format!("b{}", automerge::ActorId::random());
+        let link = WsLink::new(format!("{scheme}://{host}/sync?peer={suffix}"));
+        let peer_id = format!("{}{suffix}", identity.peer_prefix);
+        let repo = Repo::new(store, Box::new(link), peer_id).await?;
+        REPO.with(|r| *r.borrow_mut() = Some(repo.clone()));
+        repo.watch_network();
+        repo.connect();
+        Ok(repo)
+    }
+
+    /// A repository over `store` that talks through `link` as `peer_id`; not
+    /// connected yet. Every document on the device with changes the server
+    /// has not confirmed starts loading, so that it syncs on connection.
+    pub async fn new(
+        store: Store,
+        link: Box<dyn Link>,
+        peer_id: String,
+    ) -> Result<Rc<Repo>, StoreError> {
+        let device: HashMap<DocId, DocMeta> = store.scan().await?.into_iter().collect();
         let owner = Owner::new_root(None);
-        let status = owner.with(|| {
-            RwSignal::new(Status {
-                connected: false,
-                unsynced: 0,
-                writing: false,
-                last_sync_ms: None,
-                storage_error: None,
-                signed_out: false,
-            })
-        });
+        let status = owner.with(|| RwSignal::new(Status::default()));
         let repo = Rc::new(Repo {
             owner,
             inner: RefCell::new(Inner {
-                peer_id: format!("{}{suffix}", identity.peer_prefix),
+                peer_id,
                 docs: HashMap::new(),
-                socket: None,
+                device,
+                linked: false,
                 server_id: None,
                 states: HashMap::new(),
                 retry_ms: FIRST_RETRY_MS,
                 retry_timer: None,
                 last_heard_ms: now_ms(),
-                sync_url: format!("{scheme}://{host}/sync?peer={suffix}"),
             }),
             store,
+            link,
             status,
             _timers: RefCell::new(Vec::new()),
         });
-        REPO.with(|r| *r.borrow_mut() = Some(repo.clone()));
-        repo.watch_network();
-        repo.connect();
+        repo.open_unsynced();
+        repo.refresh_status();
         Ok(repo)
+    }
+
+    /// Loads every document on the device that may hold changes the server
+    /// has not confirmed (a count not known counts as maybe).
+    fn open_unsynced(self: &Rc<Self>) {
+        let ids: Vec<DocId> = {
+            let inner = self.inner.borrow();
+            inner
+                .device
+                .iter()
+                .filter(|(id, meta)| meta.unsynced != Some(0) && !inner.docs.contains_key(id))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        for id in ids {
+            self.open(id);
+        }
     }
 
     // ---- documents -------------------------------------------------------
@@ -227,6 +281,7 @@ impl Repo {
                         }
                         entry.saved_heads = entry.doc.get_heads();
                         entry.server_heads = stored
+                            .meta
                             .server_heads
                             .iter()
                             .filter_map(|h| h.parse().ok())
@@ -249,18 +304,44 @@ impl Repo {
         signals
     }
 
-    /// Documents with changes that only this device has, by name.
+    /// Documents with changes that only this device has, by name, loaded or
+    /// not.
     pub fn unsynced_by_document(&self) -> Vec<(String, usize)> {
         self.status.track();
         let inner = self.inner.borrow();
-        inner
+        let mut list: Vec<(String, usize)> = inner
             .docs
-            .values()
-            .filter_map(|e| {
-                let n = e.signals.unsynced.get_untracked();
-                (n > 0).then(|| (document_name(&e.doc), n))
+            .iter()
+            .filter_map(|(id, e)| match e.signals.phase.get_untracked() {
+                Phase::Ready => {
+                    let n = e.signals.unsynced.get_untracked();
+                    (n > 0).then(|| (document_name(&e.doc), n))
+                }
+                _ => inner.device.get(id).and_then(stored_count),
             })
-            .collect()
+            .chain(
+                inner
+                    .device
+                    .iter()
+                    .filter(|(id, _)| !inner.docs.contains_key(id))
+                    .filter_map(|(_, meta)| stored_count(meta)),
+            )
+            .collect();
+        list.sort();
+        list
+    }
+
+    /// How many documents the device holds, and how many of them are in
+    /// memory.
+    pub fn document_counts(&self) -> (usize, usize) {
+        self.status.track();
+        let inner = self.inner.borrow();
+        let loaded = inner
+            .docs
+            .iter()
+            .filter(|(id, _)| inner.device.contains_key(id))
+            .count();
+        (inner.device.len(), loaded)
     }
 
     /// Reads a document.
@@ -289,8 +370,9 @@ impl Repo {
         self.refresh_status();
     }
 
-    /// Writes what the device does not have yet; one write at a time per
-    /// document, so that chunks stay in order.
+    /// Writes what the device does not have yet, with the document's count
+    /// of unconfirmed changes; one write at a time per document, so that
+    /// chunks stay in order.
     fn save(self: &Rc<Self>, id: DocId) {
         let job = {
             let mut inner = self.inner.borrow_mut();
@@ -305,33 +387,33 @@ impl Repo {
             let chunk = entry.doc.save_after(&entry.saved_heads);
             entry.writing = true;
             entry.dirty = false;
-            let server_heads: Vec<String> =
-                entry.server_heads.iter().map(|h| h.to_string()).collect();
+            let meta = DocMeta {
+                server_heads: entry.server_heads.iter().map(|h| h.to_string()).collect(),
+                unsynced: Some(Self::unsynced(entry)),
+                name: document_name(&entry.doc),
+            };
             let compact = entry.chunks_since_snapshot >= COMPACT_AFTER;
             let snapshot = compact.then(|| entry.doc.save());
-            (heads, chunk, server_heads, snapshot)
+            (heads, chunk, meta, snapshot)
         };
         self.refresh_status();
         let repo = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let (heads, chunk, server_heads, snapshot) = job;
+            let (heads, chunk, meta, snapshot) = job;
             let name = format!(
                 "{:016x}-{}",
                 now_ms() as u64,
                 heads.first().map(|h| h.to_string()).unwrap_or_default()
             );
             let result = match snapshot {
-                Some(ref snapshot) => match repo.store.chunk_keys(&id).await {
-                    Ok(old) => match repo.store.compact(&id, &name, snapshot, &old).await {
-                        Ok(()) => repo.store.append(&id, &name, &[], &server_heads).await,
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(e),
-                },
-                None => repo.store.append(&id, &name, &chunk, &server_heads).await,
+                Some(ref snapshot) => repo.store.compact(&id, &name, snapshot, &meta).await,
+                None => repo.store.append(&id, &name, &chunk, &meta).await,
             };
             let again = {
                 let mut inner = repo.inner.borrow_mut();
+                if result.is_ok() {
+                    inner.device.insert(id, meta);
+                }
                 let Some(entry) = inner.docs.get_mut(&id) else {
                     return;
                 };
@@ -387,8 +469,16 @@ impl Repo {
         let inner = self.inner.borrow();
         let mut total = 0;
         let mut writing = false;
-        for entry in inner.docs.values() {
+        let mut checking = false;
+        for (id, entry) in &inner.docs {
+            writing |= entry.writing || entry.dirty;
             if entry.signals.phase.get_untracked() != Phase::Ready {
+                // Still loading: the device's own count stands meanwhile.
+                match inner.device.get(id).map(|m| m.unsynced) {
+                    Some(Some(n)) => total += n,
+                    Some(None) => checking = true,
+                    None => {}
+                }
                 continue;
             }
             let n = Self::unsynced(entry);
@@ -396,114 +486,91 @@ impl Repo {
                 entry.signals.unsynced.set(n);
             }
             total += n;
-            writing |= entry.writing || entry.dirty;
+        }
+        for (id, meta) in &inner.device {
+            if inner.docs.contains_key(id) {
+                continue;
+            }
+            match meta.unsynced {
+                Some(n) => total += n,
+                None => checking = true,
+            }
         }
         let connected = inner.server_id.is_some();
         drop(inner);
         self.status.update(|s| {
-            let was_saved = s.connected && s.unsynced == 0 && !s.writing;
+            let was_saved = s.all_saved();
             s.connected = connected;
             s.unsynced = total;
             s.writing = writing;
-            if connected && total == 0 && !writing && !was_saved {
+            s.checking = checking;
+            if s.all_saved() && !was_saved {
                 s.last_sync_ms = Some(now_ms());
             }
         });
     }
 
+    /// Tells the repository how many review steps wait on this device, so
+    /// that they count in the status.
+    pub fn set_pending_steps(&self, n: usize) {
+        if self.status.get_untracked().pending_steps != n {
+            self.status.update(|s| s.pending_steps = n);
+            self.refresh_status();
+        }
+    }
+
     // ---- connection ------------------------------------------------------
 
-    fn connect(self: &Rc<Self>) {
-        let url = {
+    /// Starts a connection unless one is started already.
+    pub fn connect(self: &Rc<Self>) {
+        {
             let mut inner = self.inner.borrow_mut();
-            if inner.socket.is_some() {
+            if inner.linked {
                 return;
             }
             if let Some(t) = inner.retry_timer.take() {
                 window().clear_timeout_with_handle(t);
             }
-            inner.sync_url.clone()
-        };
-        let ws = match WebSocket::new(&url) {
-            Ok(ws) => ws,
-            Err(_) => {
-                self.schedule_reconnect();
-                return;
+            inner.linked = true;
+            inner.last_heard_ms = now_ms();
+        }
+        let repo = Rc::downgrade(self);
+        let started = self.link.open(Rc::new(move |event| {
+            let Some(repo) = repo.upgrade() else { return };
+            match event {
+                LinkEvent::Opened => repo.send_join(),
+                LinkEvent::Received(bytes) => repo.receive(&bytes),
+                LinkEvent::Closed => repo.disconnected(),
             }
+        }));
+        if !started {
+            self.inner.borrow_mut().linked = false;
+            self.schedule_reconnect();
+        }
+    }
+
+    fn send_join(&self) {
+        let join = Message::Join {
+            sender_id: self.inner.borrow().peer_id.clone(),
+            supported_protocol_versions: vec![crate::wire::PROTOCOL_VERSION.into()],
+            metadata: Some(PeerMetadata {
+                storage_id: None,
+                is_ephemeral: false,
+            }),
         };
-        ws.set_binary_type(BinaryType::Arraybuffer);
-        let on_open = {
-            let repo = Rc::downgrade(self);
-            Closure::<dyn FnMut(JsValue)>::new(move |_| {
-                if let Some(repo) = repo.upgrade() {
-                    let join = {
-                        let inner = repo.inner.borrow();
-                        Message::Join {
-                            sender_id: inner.peer_id.clone(),
-                            supported_protocol_versions: vec![crate::wire::PROTOCOL_VERSION.into()],
-                            metadata: Some(PeerMetadata {
-                                storage_id: None,
-                                is_ephemeral: false,
-                            }),
-                        }
-                    };
-                    repo.send(&join);
-                }
-            })
-        };
-        let on_message = {
-            let repo = Rc::downgrade(self);
-            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-                let Some(repo) = repo.upgrade() else { return };
-                let Ok(event) = event.dyn_into::<MessageEvent>() else {
-                    return;
-                };
-                let Ok(buffer) = event.data().dyn_into::<ArrayBuffer>() else {
-                    return;
-                };
-                repo.receive(&Uint8Array::new(&buffer).to_vec());
-            })
-        };
-        let on_close = {
-            let repo = Rc::downgrade(self);
-            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-                let Some(repo) = repo.upgrade() else { return };
-                if let Ok(e) = event.dyn_into::<CloseEvent>() {
-                    if !e.reason().is_empty() {
-                        leptos::logging::warn!(
-                            "sync connection closed: {} {}",
-                            e.code(),
-                            e.reason()
-                        );
-                    }
-                }
-                repo.disconnected();
-            })
-        };
-        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        let mut inner = self.inner.borrow_mut();
-        inner.last_heard_ms = now_ms();
-        inner.socket = Some(Socket {
-            ws,
-            _handlers: vec![on_open, on_message, on_close],
-        });
+        self.send(&join);
     }
 
     fn disconnected(self: &Rc<Self>) {
-        let handshake_done = self.inner.borrow().server_id.is_some();
-        {
+        let handshake_done = {
             let mut inner = self.inner.borrow_mut();
-            if let Some(socket) = inner.socket.take() {
-                socket.ws.set_onopen(None);
-                socket.ws.set_onmessage(None);
-                socket.ws.set_onclose(None);
-                let _ = socket.ws.close();
-            }
+            let done = inner.server_id.is_some();
+            inner.linked = false;
             inner.server_id = None;
             inner.states.clear();
-        }
+            done
+        };
+        self.link.close();
         self.refresh_status();
         if handshake_done {
             self.schedule_reconnect();
@@ -554,7 +621,7 @@ impl Repo {
         let online = Closure::<dyn FnMut()>::new(move || {
             if let Some(repo) = repo.upgrade() {
                 repo.inner.borrow_mut().retry_ms = FIRST_RETRY_MS;
-                if repo.inner.borrow().socket.is_none() && !repo.status.get_untracked().signed_out {
+                if !repo.status.get_untracked().signed_out {
                     repo.connect();
                 }
             }
@@ -602,12 +669,7 @@ impl Repo {
     }
 
     fn send(&self, message: &Message) {
-        let inner = self.inner.borrow();
-        if let Some(socket) = &inner.socket {
-            if socket.ws.ready_state() == WebSocket::OPEN {
-                let _ = socket.ws.send_with_u8_array(&message.encode());
-            }
-        }
+        self.link.send(&message.encode());
     }
 
     /// Sends whatever the server needs of a document.
@@ -657,13 +719,15 @@ impl Repo {
         };
         match message {
             Message::Peer { sender_id, .. } => {
-                let ids: Vec<DocId> = {
+                {
                     let mut inner = self.inner.borrow_mut();
                     inner.server_id = Some(sender_id);
                     inner.states.clear();
                     inner.retry_ms = FIRST_RETRY_MS;
-                    inner.docs.keys().copied().collect()
-                };
+                }
+                // Whatever is only on this device goes first, open or not.
+                self.open_unsynced();
+                let ids: Vec<DocId> = self.inner.borrow().docs.keys().copied().collect();
                 for id in ids {
                     self.send_sync(id);
                 }
@@ -715,13 +779,25 @@ impl Repo {
             }
             before != after || heads_moved
         };
-        // Received changes are kept on the device too, with the server's heads.
+        // Received changes are kept on the device too, with the server's
+        // heads and the new count of what it has not confirmed.
         if changed {
             self.save(id);
         }
         self.send_sync(id);
         self.refresh_status();
     }
+}
+
+/// A stored document's name and count, if it has unconfirmed changes.
+fn stored_count(meta: &DocMeta) -> Option<(String, usize)> {
+    let n = meta.unsynced.filter(|n| *n > 0)?;
+    let name = if meta.name.is_empty() {
+        "Tài liệu".to_string()
+    } else {
+        meta.name.clone()
+    };
+    Some((name, n))
 }
 
 /// A short name for a document, from its `kind`.

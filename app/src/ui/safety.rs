@@ -55,13 +55,25 @@ pub fn SafetyPanel() -> impl IntoView {
             <dl>
                 <dt>{t!("safety.unsynced").to_string()}</dt>
                 <dd class="safety-unsynced">{move || {
-                    let docs = repo().unsynced_by_document();
-                    if docs.is_empty() {
+                    let mut items: Vec<String> = repo()
+                        .unsynced_by_document()
+                        .into_iter()
+                        .map(|(name, n)| format!("{name}: {n}"))
+                        .collect();
+                    let steps = status.get().pending_steps;
+                    if steps > 0 {
+                        items.push(t!("safety.pending_steps", n = steps).to_string());
+                    }
+                    if items.is_empty() {
                         t!("safety.none").to_string()
                     } else {
-                        docs.into_iter().map(|(name, n)| format!("{name}: {n}")).collect::<Vec<_>>().join("; ")
+                        items.join("; ")
                     }
                 }}</dd>
+                <dt>{t!("safety.documents").to_string()}</dt>
+                <dd class="safety-documents" data-loaded=move || repo().document_counts().1.to_string()>
+                    {move || repo().document_counts().0.to_string()}
+                </dd>
                 <dt>{t!("safety.last_sync").to_string()}</dt>
                 <dd>{move || status.get().last_sync_ms.map(super::status::clock).unwrap_or_else(|| t!("safety.never").to_string())}</dd>
                 <dt>{t!("safety.persistent").to_string()}</dt>

@@ -11,12 +11,14 @@ pub fn StatusBar() -> impl IntoView {
     let text = move || {
         let s = status.get();
         let main = if !s.connected {
-            if s.unsynced == 0 {
-                t!("sync.offline_saved").to_string()
+            if s.device_only() > 0 {
+                t!("sync.offline_unsynced", n = s.device_only()).to_string()
+            } else if s.checking || s.writing {
+                t!("sync.offline_checking").to_string()
             } else {
-                t!("sync.offline_unsynced", n = s.unsynced).to_string()
+                t!("sync.offline_saved").to_string()
             }
-        } else if s.unsynced > 0 || s.writing {
+        } else if !s.all_saved() {
             t!("sync.syncing").to_string()
         } else {
             t!("sync.saved").to_string()
@@ -31,14 +33,16 @@ pub fn StatusBar() -> impl IntoView {
         let s = status.get();
         if !s.connected {
             "offline"
-        } else if s.unsynced > 0 || s.writing {
+        } else if !s.all_saved() {
             "syncing"
         } else {
             "saved"
         }
     };
     view! {
-        <div class="sync-status" data-state=state role="status" aria-live="polite">
+        <div class="sync-status" data-state=state data-unsynced=move || status.get().device_only().to_string()
+            data-writing=move || (status.get().writing || status.get().checking).to_string()
+            role="status" aria-live="polite">
             <span class="sync-text">{text}</span>
             {move || status.get().storage_error.map(|e| view! {
                 <span class="sync-error" role="alert">{format!(" {}", t!("sync.storage_error", error = e))}</span>
