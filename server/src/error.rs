@@ -14,6 +14,18 @@ pub enum StartError {
     Corrupt(String),
     #[error("the sync engine stopped")]
     Stopped,
+    #[error(
+        "cannot use the data directory {}: {source}. Choose another with --data-dir, or make this one writable",
+        path.display()
+    )]
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the address {0} is already in use (is the server already running?). Stop the other program or choose another address with --addr"
+    )]
+    AddressInUse(std::net::SocketAddr),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -103,15 +103,38 @@ pub const DB_FILE: &str = "papi.sqlite3";
 /// Opens (creating if needed) the database in `data_dir`, with the unit
 /// tree seeded.
 pub async fn open_database(data_dir: &std::path::Path) -> Result<Db, StartError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StartError::Io {
-        what: format!("data directory {}", data_dir.display()),
-        source,
-    })?;
+    check_data_dir(data_dir)?;
     let db = Db::open(&data_dir.join(DB_FILE))?;
     directory::seed_units(&db)
         .await
         .map_err(|e| StartError::Corrupt(format!("seeding units: {e}")))?;
     Ok(db)
+}
+
+/// Creates the data directory if needed and makes sure the server can write
+/// in it, so that a wrong folder is named plainly before anything starts.
+fn check_data_dir(data_dir: &std::path::Path) -> Result<(), StartError> {
+    let refuse = |source: std::io::Error| StartError::DataDir {
+        path: data_dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(refuse)?;
+    let probe = data_dir.join(".papi-write-check");
+    std::fs::write(&probe, b"").map_err(refuse)?;
+    std::fs::remove_file(&probe).map_err(refuse)
+}
+
+/// Binds the listening address, naming the usual mistake plainly.
+async fn listen(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| match source.kind() {
+            std::io::ErrorKind::AddrInUse => StartError::AddressInUse(addr),
+            _ => StartError::Io {
+                what: format!("listening on {addr}"),
+                source,
+            },
+        })
 }
 
 /// Runs the server until `shutdown` resolves, then stops the sync engine and
@@ -121,6 +144,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let io = |what: String| move |source| StartError::Io { what, source };
+    // The address first: a second server on the same port stops here,
+    // before it touches any data.
+    let listener = listen(config.addr).await?;
     let db = open_database(&config.data_dir).await?;
     let durable = Durable::default();
     let storage_health = storage::StorageHealth::default();
@@ -139,7 +165,9 @@ pub async fn run(
         .map_err(|_| StartError::Stopped)?;
     let plan_id = seed::ensure_plan(&db, &repo).await?;
     if !config.production {
-        announce_demo_accounts(&db).await?;
+        directory::ensure_demo_accounts(&db)
+            .await
+            .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;
     }
     policy.set_plan(plan_id.clone());
 
@@ -164,15 +192,11 @@ pub async fn run(
         session_lifetime: config.session_lifetime,
         secure_cookies: config.secure_cookies,
     };
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(io(format!("listening on {}", config.addr)))?;
     let local = listener
         .local_addr()
         .map_err(io("reading the bound address".into()))?;
     tracing::info!(addr = %local, data_dir = %config.data_dir.display(), "serving");
-    // The tests and the run script read this line to learn the address.
-    println!("Listening on http://{local}/");
+    print_start(&config, local, &db).await?;
 
     let served = axum::serve(
         listener,
@@ -187,24 +211,54 @@ pub async fn run(
     served.map_err(io("serving".into()))
 }
 
-/// Creates the demo accounts on a demo server's first start, and prints them.
-async fn announce_demo_accounts(db: &Db) -> Result<(), StartError> {
-    directory::ensure_demo_accounts(db)
-        .await
-        .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;
+/// Tells the person who started the server what to open, where the data
+/// is, and who can sign in: the same lines on every start.
+async fn print_start(config: &Config, local: SocketAddr, db: &Db) -> Result<(), StartError> {
     let users = directory::users(db)
         .await
-        .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;
-    println!("Demo accounts (run with --production to have none):");
-    for (username, name, unit, role) in directory::DEMO_ACCOUNTS {
-        if users.iter().any(|u| u.username == username) {
+        .map_err(|e| StartError::Corrupt(format!("reading the users: {e}")))?;
+    // A server listening on every interface is opened on this machine as
+    // 127.0.0.1.
+    let mut open = local;
+    if open.ip().is_unspecified() {
+        open.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let data = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let mode = if config.production {
+        "production"
+    } else {
+        "demo"
+    };
+    println!("PAPI workspace ({mode})");
+    println!("  Open:  http://{open}/");
+    println!("  Data:  {}", data.join(DB_FILE).display());
+    if config.production {
+        if users.is_empty() {
+            println!("  No accounts yet. Create the first administrator with:");
             println!(
-                "  {username:<12} password {:<18} {:<12} {unit} — {name}",
-                directory::demo_password(username),
-                role.key()
+                "    papi-server --data-dir {} create-admin USERNAME",
+                data.display()
+            );
+        } else {
+            println!(
+                "  Accounts: {} (list them with `papi-server users`)",
+                users.len()
             );
         }
+    } else {
+        println!("  Demo accounts (run with --production to have none):");
+        for (username, name, unit, role) in directory::DEMO_ACCOUNTS {
+            if users.iter().any(|u| u.username == username) {
+                println!(
+                    "    {username:<12} password {:<18} {:<12} {unit} — {name}",
+                    directory::demo_password(username),
+                    role.key()
+                );
+            }
+        }
     }
+    // The tests and the run script read this line to learn the address.
+    println!("Listening on http://{local}/");
     Ok(())
 }
 
