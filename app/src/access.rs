@@ -105,6 +105,80 @@ pub fn access(actor: &Actor, doc: &DocKind) -> Access {
     }
 }
 
+/// What a role may do besides reading and writing documents. The server
+/// checks these on every request; the app uses them only to decide which
+/// pages and buttons to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capability {
+    /// Follow reports: their own unit's, or every unit's for those who
+    /// oversee them.
+    SeeReports,
+    /// Draft the own unit's reports (and start them; see `may_start_report`).
+    DraftReports,
+    /// See every unit's reports and the consolidated reports.
+    OverseeReports,
+    /// Make and assemble the consolidated report.
+    Consolidate,
+    /// Approve the consolidated report.
+    ApproveConsolidated,
+    /// See who has reported, on time or late.
+    SeeDashboard,
+    /// Propose a change to a measure of the plan.
+    Propose,
+    /// Follow proposals: the own unit's, or all of them for those who see all.
+    FollowProposals,
+    /// See every unit's proposals.
+    SeeAllProposals,
+    /// Accept or reject proposals.
+    DecideProposals,
+    /// Manage units and users.
+    Administer,
+}
+
+impl Capability {
+    pub const ALL: [Capability; 11] = [
+        Capability::SeeReports,
+        Capability::DraftReports,
+        Capability::OverseeReports,
+        Capability::Consolidate,
+        Capability::ApproveConsolidated,
+        Capability::SeeDashboard,
+        Capability::Propose,
+        Capability::FollowProposals,
+        Capability::SeeAllProposals,
+        Capability::DecideProposals,
+        Capability::Administer,
+    ];
+}
+
+impl Role {
+    /// Whether this role has `capability`.
+    pub fn may(self, capability: Capability) -> bool {
+        use Capability::*;
+        use Role::*;
+        match capability {
+            SeeReports | FollowProposals => self != Admin,
+            DraftReports => matches!(self, UnitLead | Staff),
+            OverseeReports => matches!(self, Coordinator | Director),
+            Consolidate => self == Coordinator,
+            ApproveConsolidated | DecideProposals => self == Director,
+            SeeDashboard | SeeAllProposals => matches!(self, Coordinator | Director | Admin),
+            Propose => matches!(self, UnitLead | Staff | Coordinator),
+            Administer => self == Admin,
+        }
+    }
+}
+
+/// Whether `actor` may start the report of `unit`: the Office and admins
+/// any unit's, a unit's lead and staff their own.
+pub fn may_start_report(actor: &Actor, unit: &str) -> bool {
+    match actor.role {
+        Role::Coordinator | Role::Admin => true,
+        Role::UnitLead | Role::Staff => actor.unit == unit,
+        Role::Director | Role::Viewer => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +227,59 @@ mod tests {
             for (doc, want) in docs.iter().zip(expected) {
                 assert_eq!(access(&a, doc), want, "{role:?} on {doc:?}");
             }
+        }
+    }
+
+    /// Every role × capability, written out.
+    #[test]
+    fn the_whole_capability_matrix() {
+        // In the order of `Capability::ALL`: see reports, draft, oversee,
+        // consolidate, approve, dashboard, propose, follow proposals, see
+        // all proposals, decide, administer.
+        let yes = true;
+        let no = false;
+        let rows: [(Role, [bool; 11]); 6] = [
+            (Role::Admin, [no, no, no, no, no, yes, no, no, yes, no, yes]),
+            (
+                Role::Director,
+                [yes, no, yes, no, yes, yes, no, yes, yes, yes, no],
+            ),
+            (
+                Role::Coordinator,
+                [yes, no, yes, yes, no, yes, yes, yes, yes, no, no],
+            ),
+            (
+                Role::UnitLead,
+                [yes, yes, no, no, no, no, yes, yes, no, no, no],
+            ),
+            (
+                Role::Staff,
+                [yes, yes, no, no, no, no, yes, yes, no, no, no],
+            ),
+            (Role::Viewer, [yes, no, no, no, no, no, no, yes, no, no, no]),
+        ];
+        for (role, expected) in rows {
+            for (capability, want) in Capability::ALL.into_iter().zip(expected) {
+                assert_eq!(role.may(capability), want, "{role:?} {capability:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn who_may_start_which_report() {
+        let unit = "phong-ngan-sach";
+        let rows = [
+            (Role::Admin, true, true),
+            (Role::Coordinator, true, true),
+            (Role::UnitLead, true, false),
+            (Role::Staff, true, false),
+            (Role::Director, false, false),
+            (Role::Viewer, false, false),
+        ];
+        for (role, own, other) in rows {
+            let a = actor(role, unit);
+            assert_eq!(may_start_report(&a, unit), own, "{role:?} own");
+            assert_eq!(may_start_report(&a, "thanh-tra"), other, "{role:?} other");
         }
     }
 

@@ -75,6 +75,17 @@ impl Period {
     }
 }
 
+/// The days the PAPI plans fix: the half-year report before 15 June, the
+/// annual report before 15 December.
+impl Default for ReportingSettings {
+    fn default() -> Self {
+        ReportingSettings {
+            half_year_due: DueDay { month: 6, day: 15 },
+            annual_due: DueDay { month: 12, day: 15 },
+        }
+    }
+}
+
 impl ReportingSettings {
     pub fn validate(&self) -> Result<(), CalendarError> {
         for due in [self.half_year_due, self.annual_due] {
@@ -122,6 +133,20 @@ impl ReportingSettings {
     pub fn deadline_ms(&self, period: Period) -> i64 {
         let due = self.due_day(period.kind);
         days_from_civil(period.year, due.month, due.day) * DAY_MS - VIETNAM_OFFSET_MS
+    }
+
+    /// The periods worth showing at `now_ms`: every one already due and the
+    /// next one still to fall due, newest first.
+    pub fn shown_periods(&self, periods: &[Period], now_ms: i64) -> Vec<Period> {
+        let mut shown = Vec::new();
+        for p in periods {
+            shown.push(*p);
+            if self.deadline_ms(*p) > now_ms {
+                break;
+            }
+        }
+        shown.reverse();
+        shown
     }
 
     /// The first period whose deadline is after `now_ms`, if any remains.
@@ -198,10 +223,27 @@ mod tests {
     use super::*;
 
     fn seed_settings() -> ReportingSettings {
-        ReportingSettings {
-            half_year_due: DueDay { month: 6, day: 15 },
-            annual_due: DueDay { month: 12, day: 15 },
-        }
+        ReportingSettings::default()
+    }
+
+    #[test]
+    fn shows_past_periods_and_the_next_one_due() {
+        let s = seed_settings();
+        let periods = s.periods(2022, 2030).unwrap();
+        let h1_2026 = Period {
+            year: 2026,
+            kind: PeriodKind::HalfYear,
+        };
+        let shown = s.shown_periods(&periods, s.deadline_ms(h1_2026) - 1);
+        assert_eq!(shown.len(), 9, "2022-h1 … 2026-h1");
+        assert_eq!(shown[0], h1_2026, "newest first");
+        assert_eq!(shown[8].key(), "2022-h1");
+        // At the deadline, the next period is shown too.
+        let shown = s.shown_periods(&periods, s.deadline_ms(h1_2026));
+        assert_eq!(shown[0].key(), "2026-year");
+        // Before the plan starts, only its first period; after it, all.
+        assert_eq!(s.shown_periods(&periods, 0).len(), 1);
+        assert_eq!(s.shown_periods(&periods, i64::MAX).len(), 18);
     }
 
     /// ms since the epoch of a UTC wall-clock time.

@@ -6,6 +6,7 @@
 //! `ui` feature adds the Leptos app that Trunk builds for the browser.
 
 pub mod access;
+pub mod api;
 pub mod calendar;
 pub mod ids;
 pub mod punctuality;

@@ -98,10 +98,7 @@ mod tests {
     use crate::calendar::{DueDay, LocalDate, Period, PeriodKind, ReportingSettings};
 
     fn seed_settings() -> ReportingSettings {
-        ReportingSettings {
-            half_year_due: DueDay { month: 6, day: 15 },
-            annual_due: DueDay { month: 12, day: 15 },
-        }
+        ReportingSettings::default()
     }
 
     fn deadline_2026_h1() -> i64 {

@@ -296,15 +296,34 @@ pub fn measure_text<D: ReadDoc>(doc: &D, measure_id: &str) -> Option<ObjId> {
     }
 }
 
+/// A number as any automerge client may store it: an int, a uint or a
+/// float. The one reader of numbers in documents.
+pub fn number(value: &ScalarValue) -> Option<f64> {
+    match value {
+        ScalarValue::F64(f) => Some(*f),
+        ScalarValue::Int(n) => Some(*n as f64),
+        ScalarValue::Uint(n) => Some(*n as f64),
+        _ => None,
+    }
+}
+
+/// A whole number stored in any of those ways (a JavaScript client writes
+/// 3 as a float).
+pub fn whole_number(value: &ScalarValue) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        ScalarValue::Int(n) => Some(*n),
+        ScalarValue::Uint(n) => i64::try_from(*n).ok(),
+        other => number(other)
+            .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+            .map(|f| f as i64),
+    }
+}
+
 /// A measure's place: its `order` if it has one, else its place in the list.
 fn order_of<D: ReadDoc>(doc: &D, measure: &ObjId, index: usize) -> f64 {
     match doc.get(measure, "order").ok().flatten() {
-        Some((Value::Scalar(s), _)) => match s.as_ref() {
-            ScalarValue::F64(f) => *f,
-            ScalarValue::Int(n) => *n as f64,
-            ScalarValue::Uint(n) => *n as f64,
-            _ => index as f64,
-        },
+        Some((Value::Scalar(s), _)) => number(&s).unwrap_or(index as f64),
         _ => index as f64,
     }
 }
@@ -515,13 +534,8 @@ impl PapiResult {
             return Vec::new();
         };
         let r = Reader { doc };
-        let number = |v: Value<'_>| match v {
-            Value::Scalar(s) => match s.as_ref() {
-                ScalarValue::F64(f) => Some(*f),
-                ScalarValue::Int(n) => Some(*n as f64),
-                ScalarValue::Uint(n) => Some(*n as f64),
-                _ => None,
-            },
+        let score = |v: Value<'_>| match v {
+            Value::Scalar(s) => number(&s),
             _ => None,
         };
         let mut results: Vec<PapiResult> = doc
@@ -535,7 +549,7 @@ impl PapiResult {
                     scores: r
                         .items(&scores)
                         .into_iter()
-                        .filter_map(|(v, _)| number(v))
+                        .filter_map(|(v, _)| score(v))
                         .collect(),
                 })
             })
@@ -669,14 +683,9 @@ impl<D: ReadDoc> Reader<'_, D> {
 
     fn int(&self, obj: &ObjId, key: &str, what: &str) -> Result<i64, SchemaError> {
         match self.get(obj, key, what)?.0 {
-            Value::Scalar(s) => match s.as_ref() {
-                ScalarValue::Int(n) => Ok(*n),
-                ScalarValue::Uint(n) => {
-                    i64::try_from(*n).map_err(|_| SchemaError::WrongType(what.into()))
-                }
-                ScalarValue::F64(f) if f.fract() == 0.0 => Ok(*f as i64),
-                _ => Err(SchemaError::WrongType(what.to_string())),
-            },
+            Value::Scalar(s) => {
+                whole_number(&s).ok_or_else(|| SchemaError::WrongType(what.to_string()))
+            }
             _ => Err(SchemaError::WrongType(what.to_string())),
         }
     }

@@ -12,6 +12,9 @@ pub enum Action {
     Submit,
     Return,
     Accept,
+    /// The Director's approval of a consolidated report; not a step of a
+    /// unit report's review.
+    Approve,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -25,13 +28,35 @@ pub enum WorkflowError {
 }
 
 impl Action {
-    pub fn parse(key: &str) -> Option<Action> {
-        match key {
-            "submit" => Some(Action::Submit),
-            "return" => Some(Action::Return),
-            "accept" => Some(Action::Accept),
-            _ => None,
+    pub fn key(self) -> &'static str {
+        match self {
+            Action::Submit => "submit",
+            Action::Return => "return",
+            Action::Accept => "accept",
+            Action::Approve => "approve",
         }
+    }
+
+    pub fn parse(key: &str) -> Option<Action> {
+        [
+            Action::Submit,
+            Action::Return,
+            Action::Accept,
+            Action::Approve,
+        ]
+        .into_iter()
+        .find(|a| a.key() == key)
+    }
+}
+
+/// Whether `actor` may take `action` on a report of `unit` at all (the
+/// report's status decides the rest): the unit's own lead submits, the
+/// Office returns and accepts.
+pub fn may_take(actor: &Actor, unit: &str, action: Action) -> bool {
+    match action {
+        Action::Submit => actor.role == Role::UnitLead && actor.unit == unit,
+        Action::Return | Action::Accept => actor.role == Role::Coordinator,
+        Action::Approve => false,
     }
 }
 
@@ -44,11 +69,7 @@ pub fn next(
     reason: &str,
 ) -> Result<ReportStatus, WorkflowError> {
     use ReportStatus::*;
-    let allowed = match action {
-        Action::Submit => actor.role == Role::UnitLead && actor.unit == unit,
-        Action::Return | Action::Accept => actor.role == Role::Coordinator,
-    };
-    if !allowed {
+    if !may_take(actor, unit, action) {
         return Err(WorkflowError::NotAllowed(action));
     }
     match (from, action) {

@@ -1,16 +1,14 @@
 //! The directory over HTTP, for the app's admin page. Admins only.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use papi::access::Role;
-use serde::Deserialize;
+use papi::access::Capability;
+use papi::api::{Done, IssuedPassword, NewUser, Unit, UserEntry};
 
-use crate::auth::signed_in;
-use crate::directory::{self, DirectoryError, NewUser, Unit};
+use crate::directory;
 use crate::error::ApiError;
+use crate::extract::{AuthUser, Body};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -20,108 +18,75 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/users/{username}/password", post(reset_password))
 }
 
-async fn admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let user = signed_in(state, headers, None).await?;
-    if user.role != Role::Admin {
-        tracing::warn!(username = %user.username, "admin request refused");
-        return Err(ApiError::Forbidden);
-    }
-    Ok(())
-}
-
-impl From<DirectoryError> for ApiError {
-    fn from(e: DirectoryError) -> Self {
-        match e {
-            DirectoryError::Db(e) => ApiError::Internal(e.to_string()),
-            DirectoryError::Hash(e) => ApiError::Internal(e),
-            other => ApiError::BadRequest(other.to_string()),
-        }
-    }
-}
-
-async fn units(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<Unit>>, ApiError> {
-    admin(&state, &headers).await?;
+async fn units(State(state): State<AppState>, user: AuthUser) -> Result<Json<Vec<Unit>>, ApiError> {
+    user.require(Capability::Administer)?;
     Ok(Json(directory::units(&state.db).await?))
 }
 
 async fn add_unit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    unit: Result<Json<Unit>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&state, &headers).await?;
-    let Json(unit) = unit?;
+    user: AuthUser,
+    Body(unit): Body<Unit>,
+) -> Result<Json<Done>, ApiError> {
+    user.require(Capability::Administer)?;
     directory::add_unit(&state.db, unit).await?;
-    Ok(Json(serde_json::json!({ "ok": true })))
+    Ok(Json(Done { ok: true }))
 }
 
 async fn users(
     State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&state, &headers).await?;
+    user: AuthUser,
+) -> Result<Json<Vec<UserEntry>>, ApiError> {
+    user.require(Capability::Administer)?;
     let users = directory::users(&state.db).await?;
-    Ok(Json(serde_json::json!(users
-        .iter()
-        .map(|u| serde_json::json!({
-            "username": u.username,
-            "display_name": u.display_name,
-            "unit": u.unit,
-            "role": u.role.key(),
-        }))
-        .collect::<Vec<_>>())))
-}
-
-#[derive(Deserialize)]
-struct AddUser {
-    username: String,
-    display_name: String,
-    unit: String,
-    role: String,
+    Ok(Json(
+        users
+            .into_iter()
+            .map(|u| UserEntry {
+                username: u.username,
+                display_name: u.display_name,
+                unit: u.unit,
+                role: u.role,
+            })
+            .collect(),
+    ))
 }
 
 /// Adds a user with a generated password, returned once.
 async fn add_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    new: Result<Json<AddUser>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&state, &headers).await?;
-    let Json(new) = new?;
-    let role = Role::parse(&new.role)
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown role {:?}", new.role)))?;
+    user: AuthUser,
+    Body(new): Body<NewUser>,
+) -> Result<Json<IssuedPassword>, ApiError> {
+    user.require(Capability::Administer)?;
     let password = directory::random_password();
-    let user = directory::add_user(
+    let added = directory::add_user(
         &state.db,
-        NewUser {
+        directory::NewUser {
             username: &new.username,
             display_name: &new.display_name,
             unit: &new.unit,
-            role,
+            role: new.role,
             password: &password,
         },
     )
     .await?;
-    tracing::info!(username = %user.username, role = role.key(), "user added");
-    Ok(Json(
-        serde_json::json!({ "username": user.username, "password": password }),
-    ))
+    tracing::info!(username = %added.username, role = new.role.key(), "user added");
+    Ok(Json(IssuedPassword {
+        username: added.username,
+        password,
+    }))
 }
 
 /// Sets a generated password, returned once; the user is signed out everywhere.
 async fn reset_password(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    user: AuthUser,
     Path(username): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    admin(&state, &headers).await?;
+) -> Result<Json<IssuedPassword>, ApiError> {
+    user.require(Capability::Administer)?;
     let password = directory::random_password();
     directory::set_password(&state.db, &username, &password).await?;
     tracing::info!(%username, "password reset");
-    Ok(Json(
-        serde_json::json!({ "username": username, "password": password }),
-    ))
+    Ok(Json(IssuedPassword { username, password }))
 }

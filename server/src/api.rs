@@ -1,18 +1,21 @@
-//! The HTTP API under `/api`.
+//! The general API: health, where the plan is, and the units.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::{Json, Router};
+use papi::api::{Health, PlanLocation, UnitInfo};
 
 use crate::error::ApiError;
+use crate::extract::AuthUser;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/health", get(health))
         .route("/api/plan", get(plan))
+        .route("/api/units", get(units))
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
 }
 
@@ -24,33 +27,55 @@ async fn health(State(state): State<AppState>) -> Result<impl IntoResponse, ApiE
         .db
         .call(|c| c.query_row("SELECT 1", [], |_| Ok(())))
         .await?;
+    let version = env!("CARGO_PKG_VERSION").to_string();
     let (code, body) = match state.storage_health.failing() {
         None => (
             StatusCode::OK,
-            serde_json::json!({
-                "status": "ok",
-                "storage": "ok",
-                "version": env!("CARGO_PKG_VERSION"),
-            }),
+            Health {
+                status: "ok".into(),
+                storage: "ok".into(),
+                error: None,
+                version,
+            },
         ),
         Some(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({
-                "status": "degraded",
-                "storage": "failing",
-                "error": error,
-                "version": env!("CARGO_PKG_VERSION"),
-            }),
+            Health {
+                status: "degraded".into(),
+                storage: "failing".into(),
+                error: Some(error),
+                version,
+            },
         ),
     };
     Ok((code, Json(body)))
 }
 
 /// Where the plan document is: the app syncs it over `/sync`.
-async fn plan(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let url = format!("automerge:{}", state.plan_id);
-    Ok((
+async fn plan(State(state): State<AppState>) -> impl IntoResponse {
+    (
         [(header::CACHE_CONTROL, "no-store")],
-        Json(serde_json::json!({ "url": url })),
+        Json(PlanLocation {
+            url: format!("automerge:{}", state.plan_id),
+        }),
+    )
+}
+
+/// Every unit, and whether it is expected to report; any signed-in user.
+async fn units(
+    State(state): State<AppState>,
+    _user: AuthUser,
+) -> Result<Json<Vec<UnitInfo>>, ApiError> {
+    let units = crate::directory::units(&state.db).await?;
+    Ok(Json(
+        units
+            .into_iter()
+            .map(|u| UnitInfo {
+                reports: u.kind.reports(),
+                id: u.id,
+                name: u.name,
+                kind: u.kind,
+            })
+            .collect(),
     ))
 }

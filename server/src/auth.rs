@@ -9,16 +9,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use papi::api::{LoginRequest, Me, Session, UserInfo};
 
 use crate::directory::{self, User};
 use crate::error::ApiError;
+use crate::extract::{AuthUser, Body};
 use crate::sessions;
 use crate::AppState;
 
@@ -64,20 +64,14 @@ impl Limiter {
     }
 }
 
-#[derive(Deserialize)]
-struct LoginRequest {
-    username: String,
-    password: String,
-}
-
-fn user_json(user: &User) -> serde_json::Value {
-    serde_json::json!({
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name,
-        "unit": user.unit,
-        "role": user.role.key(),
-    })
+fn user_info(user: &User) -> UserInfo {
+    UserInfo {
+        id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        unit: user.unit.clone(),
+        role: user.role,
+    }
 }
 
 /// Whether the client reached us over TLS (directly or through a proxy that
@@ -102,9 +96,8 @@ async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Json<LoginRequest>, JsonRejection>,
+    Body(request): Body<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let Json(request) = body?;
     let account = format!("user:{}", request.username.to_lowercase());
     let address = format!("addr:{}", address_key(peer.ip()));
     for (key, limit) in [(&account, ACCOUNT_FAILURES), (&address, ADDRESS_FAILURES)] {
@@ -113,9 +106,8 @@ async fn login(
             return Err(ApiError::TooManyAttempts(wait.as_secs().max(1)));
         }
     }
-    let Some(user) = directory::check_password(&state.db, &request.username, &request.password)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+    let Some(user) =
+        directory::check_password(&state.db, &request.username, &request.password).await?
     else {
         state.limiter.fail(account.clone());
         state.limiter.fail(address);
@@ -126,12 +118,12 @@ async fn login(
     let (token, expires_ms) = sessions::create(&state.db, &user, state.session_lifetime).await?;
     tracing::info!(username = %user.username, "signed in");
     let max_age = state.session_lifetime.as_secs() as i64;
-    let mut response = Json(serde_json::json!({
-        "token": token,
-        "expires_ms": expires_ms,
-        "user": user_json(&user),
-        "peer_prefix": peer_prefix(&user),
-    }))
+    let mut response = Json(Session {
+        token: token.clone(),
+        expires_ms,
+        user: user_info(&user),
+        peer_prefix: peer_prefix(&user),
+    })
     .into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -155,15 +147,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     Ok(response)
 }
 
-async fn me(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, ApiError> {
-    let user = signed_in(&state, &headers, None).await?;
-    Ok(Json(serde_json::json!({
-        "user": user_json(&user),
-        "peer_prefix": peer_prefix(&user),
-    })))
+async fn me(AuthUser(user): AuthUser) -> Json<Me> {
+    Json(Me {
+        user: user_info(&user),
+        peer_prefix: peer_prefix(&user),
+    })
 }
 
 /// The prefix of every sync peer id this user may use: `user<id>.`.
@@ -202,8 +190,9 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-/// The signed-in user, from the headers or else a token given in the URL.
-pub async fn signed_in(
+/// The signed-in user of a `/sync` request: from the headers, or else a
+/// token given in the URL (a WebSocket client may not set headers).
+pub async fn sync_user(
     state: &AppState,
     headers: &HeaderMap,
     url_token: Option<&str>,

@@ -6,22 +6,16 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use papi::access::Role;
+use papi::api::UnitKind;
 use rusqlite::OptionalExtension;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::db::{Db, DbError};
 
 const UNITS_SEED: &str = include_str!("../seed/units.json");
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Unit {
-    pub id: String,
-    pub name: String,
-    /// agency, board, office, inspectorate, division; province, district, commune.
-    pub kind: String,
-    pub parent: Option<String>,
-}
+pub use papi::api::Unit;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct User {
@@ -120,13 +114,25 @@ pub async fn seed_units(db: &Db) -> Result<(), DirectoryError> {
         for u in &units {
             tx.execute(
                 "INSERT INTO units (id, name, kind, parent) VALUES (?1, ?2, ?3, ?4)",
-                (&u.id, &u.name, &u.kind, &u.parent),
+                (&u.id, &u.name, u.kind.key(), &u.parent),
             )?;
         }
         tx.commit()
     })
     .await?;
     Ok(())
+}
+
+/// A unit kind column; only keys written through `Unit` are ever stored.
+fn unit_kind(r: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<UnitKind> {
+    let key: String = r.get(column)?;
+    UnitKind::parse(&key).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            format!("unknown unit kind {key:?}").into(),
+        )
+    })
 }
 
 pub async fn units(db: &Db) -> Result<Vec<Unit>, DirectoryError> {
@@ -138,7 +144,7 @@ pub async fn units(db: &Db) -> Result<Vec<Unit>, DirectoryError> {
                     Ok(Unit {
                         id: r.get(0)?,
                         name: r.get(1)?,
-                        kind: r.get(2)?,
+                        kind: unit_kind(r, 2)?,
                         parent: r.get(3)?,
                     })
                 })?
@@ -167,7 +173,7 @@ pub async fn add_unit(db: &Db, unit: Unit) -> Result<(), DirectoryError> {
             }
             let inserted = c.execute(
                 "INSERT OR IGNORE INTO units (id, name, kind, parent) VALUES (?1, ?2, ?3, ?4)",
-                (&unit.id, &unit.name, &unit.kind, &unit.parent),
+                (&unit.id, &unit.name, unit.kind.key(), &unit.parent),
             )?;
             Ok(Ok(inserted))
         })
@@ -414,7 +420,7 @@ mod tests {
         let unit = |id: &str, kind: &str, parent: Option<&str>| Unit {
             id: id.into(),
             name: id.into(),
-            kind: kind.into(),
+            kind: UnitKind::parse(kind).unwrap(),
             parent: parent.map(Into::into),
         };
         add_unit(&db, unit("soc-trang", "province", None))

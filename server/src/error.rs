@@ -1,10 +1,16 @@
 //! Errors: why the server could not start, and what an API call answers.
+//! Every conversion into an API error lives here, so that a handler only
+//! writes `?`.
 
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use papi::api::ErrorBody;
 
 use crate::db::DbError;
+use crate::directory::DirectoryError;
+use crate::registry::MakeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -33,6 +39,8 @@ pub enum StartError {
     },
 }
 
+type Source = Box<dyn std::error::Error + Send + Sync>;
+
 /// An API error. Internal details are logged, never sent to the client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -42,68 +50,156 @@ pub enum ApiError {
     Unauthorized,
     #[error("not allowed")]
     Forbidden,
-    #[error("conflict: {0}")]
+    /// The request is fine but the state of things refuses it.
+    #[error("{0}")]
     Conflict(String),
     #[error("too many failed attempts")]
     TooManyAttempts(u64),
-    #[error("bad request: {0}")]
+    #[error("{0}")]
     BadRequest(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("the request body is too large")]
+    TooLarge,
+    #[error("internal error")]
+    Internal(#[source] Source),
+}
+
+impl ApiError {
+    /// An internal error from something that is only a message.
+    pub fn internal(what: impl Into<Source>) -> ApiError {
+        ApiError::Internal(what.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the person is told.
+    fn message(&self) -> String {
+        match self {
+            ApiError::NotFound => "not found".into(),
+            ApiError::Forbidden => "not allowed for this account".into(),
+            ApiError::Unauthorized => "wrong username or password, or not signed in".into(),
+            ApiError::TooManyAttempts(_) => "too many failed attempts; try again later".into(),
+            ApiError::Conflict(detail) | ApiError::BadRequest(detail) => detail.clone(),
+            ApiError::TooLarge => "the request body is too large".into(),
+            ApiError::Internal(_) => "internal error".into(),
+        }
+    }
 }
 
 /// A request body that is not the JSON expected is the client's mistake.
-impl From<axum::extract::rejection::JsonRejection> for ApiError {
-    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        ApiError::BadRequest(e.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
         ApiError::BadRequest(e.body_text())
     }
 }
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        ApiError::Internal(e.to_string())
+        ApiError::Internal(e.into())
+    }
+}
+
+/// The directory's refusals are the client's mistakes; its failures are ours.
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Db(e) => e.into(),
+            DirectoryError::Hash(_) => ApiError::Internal(e.into()),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<MakeError<E>> for ApiError {
+    fn from(e: MakeError<E>) -> Self {
+        ApiError::Internal(e.into())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "not found"),
-            ApiError::Forbidden => (StatusCode::FORBIDDEN, "not allowed for this account"),
-            ApiError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "wrong username or password, or not signed in",
-            ),
-            ApiError::TooManyAttempts(secs) => {
-                let body = Json(
-                    serde_json::json!({ "error": "too many failed attempts; try again later", "retry_after_secs": secs }),
-                );
-                return (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    [(axum::http::header::RETRY_AFTER, secs.to_string())],
-                    body,
-                )
-                    .into_response();
+        if let ApiError::Internal(source) = &self {
+            // The whole chain of causes, for whoever reads the log.
+            let mut chain = source.to_string();
+            let mut cause = source.source();
+            while let Some(c) = cause {
+                chain.push_str(": ");
+                chain.push_str(&c.to_string());
+                cause = c.source();
             }
-            ApiError::Conflict(detail) => {
-                return (
-                    StatusCode::CONFLICT,
-                    Json(serde_json::json!({ "error": detail })),
-                )
-                    .into_response();
-            }
-            ApiError::BadRequest(detail) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(serde_json::json!({ "error": detail })),
-                )
-                    .into_response();
-            }
-            ApiError::Internal(detail) => {
-                tracing::error!(%detail, "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-            }
-        };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+            tracing::error!(error = %chain, "request failed");
+        }
+        let body = Json(ErrorBody {
+            error: self.message(),
+            retry_after_secs: match self {
+                ApiError::TooManyAttempts(secs) => Some(secs),
+                _ => None,
+            },
+        });
+        match self {
+            ApiError::TooManyAttempts(secs) => (
+                self.status(),
+                [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                body,
+            )
+                .into_response(),
+            _ => (self.status(), body).into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_status_and_internal_details_stay_inside() {
+        let cases = [
+            (ApiError::NotFound, 404),
+            (ApiError::Unauthorized, 401),
+            (ApiError::Forbidden, 403),
+            (ApiError::Conflict("x".into()), 409),
+            (ApiError::TooManyAttempts(5), 429),
+            (ApiError::BadRequest("x".into()), 400),
+            (ApiError::TooLarge, 413),
+            (ApiError::internal("the disk is on fire"), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+        }
+        assert_eq!(
+            ApiError::internal("the disk is on fire").message(),
+            "internal error"
+        );
+        let from_db: ApiError = DbError::Task("panicked".into()).into();
+        assert!(matches!(from_db, ApiError::Internal(_)));
+        let refused: ApiError = DirectoryError::BadUsername.into();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     }
 }

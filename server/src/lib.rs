@@ -5,14 +5,16 @@ mod admin;
 mod api;
 mod assets;
 mod auth;
-mod consolidate;
+mod consolidated;
 mod dashboard;
 mod db;
 pub mod directory;
 mod durable;
 mod error;
+mod extract;
 mod policy;
 mod proposals;
+mod registry;
 mod reports;
 mod seed;
 mod sessions;
@@ -27,11 +29,12 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use samod::{AcceptorHandle, DocumentId, Repo};
+use papi::schema::Plan;
+use samod::{AcceptorHandle, DocHandle, DocumentId, Repo};
 use tower_http::trace::TraceLayer;
 
 pub use db::Db;
-pub use error::StartError;
+pub use error::{ApiError, StartError};
 
 use assets::Assets;
 use durable::Durable;
@@ -91,10 +94,95 @@ pub struct AppState {
     limits: Limits,
     limiter: auth::Limiter,
     policy: policy::AccessPolicy,
-    /// Serialises the making of reports.
-    report_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    registry: registry::Registry,
     session_lifetime: std::time::Duration,
     secure_cookies: bool,
+}
+
+impl AppState {
+    /// Opens the data directory (creating and seeding the database on the
+    /// first start) and starts the sync engine on it. `stop` ends it.
+    pub async fn open(config: &Config) -> Result<AppState, StartError> {
+        let db = open_database(&config.data_dir).await?;
+        let durable = Durable::default();
+        let storage_health = storage::StorageHealth::default();
+        let registry = registry::Registry::new(db.clone());
+        let policy = policy::AccessPolicy::new(db.clone(), registry.clone());
+        let repo = Repo::build_tokio()
+            .with_storage(SqliteStorage::new(
+                db.clone(),
+                durable.clone(),
+                storage_health.clone(),
+            ))
+            .with_share_policy(policy.clone())
+            .load()
+            .await;
+        let acceptor = repo
+            .make_acceptor(samod::Url::parse("ws://papi-server/sync").expect("a valid url"))
+            .map_err(|_| StartError::Stopped)?;
+        let plan_id = seed::ensure_plan(&db, &repo).await?;
+        if !config.production {
+            directory::ensure_demo_accounts(&db)
+                .await
+                .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;
+        }
+        policy.set_plan(plan_id.clone());
+        let assets = Assets::load(&config.dist_dir).map_err(|source| StartError::Io {
+            what: format!("front end in {}", config.dist_dir.display()),
+            source,
+        })?;
+        if assets.is_empty() {
+            tracing::warn!(dist = %config.dist_dir.display(), "no built front end found; serving the API only");
+        }
+        Ok(AppState {
+            db,
+            repo,
+            assets,
+            plan_id,
+            acceptor,
+            durable,
+            storage_health,
+            limits: config.limits,
+            limiter: auth::Limiter::default(),
+            policy,
+            registry,
+            session_lifetime: config.session_lifetime,
+            secure_cookies: config.secure_cookies,
+        })
+    }
+
+    /// Stops the sync engine, which finishes storing what it holds, and
+    /// leaves one self-contained database file.
+    pub async fn stop(&self) -> Result<(), StartError> {
+        self.repo.stop().await;
+        self.db.checkpoint().await?;
+        Ok(())
+    }
+
+    /// A document of the sync engine, which must exist (the server made it).
+    async fn document(&self, id: DocumentId) -> Result<DocHandle, ApiError> {
+        self.repo
+            .find(id.clone())
+            .await
+            .map_err(|_| ApiError::internal("the sync engine stopped"))?
+            .ok_or_else(|| ApiError::internal(format!("document {id} is missing")))
+    }
+
+    /// A registered document by its stored id.
+    async fn registered_document(&self, doc_id: &str) -> Result<DocHandle, ApiError> {
+        let id: DocumentId = doc_id.parse().map_err(|_| {
+            ApiError::internal(format!("a registered document id is malformed: {doc_id}"))
+        })?;
+        self.document(id).await
+    }
+
+    /// The plan, read from its document.
+    async fn plan(&self) -> Result<Plan, ApiError> {
+        self.document(self.plan_id.clone())
+            .await?
+            .with_document(|d| Plan::read(d))
+            .map_err(|e| ApiError::Internal(e.into()))
+    }
 }
 
 /// The database file inside the data directory.
@@ -143,72 +231,30 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let io = |what: String| move |source| StartError::Io { what, source };
     // The address first: a second server on the same port stops here,
     // before it touches any data.
     let listener = listen(config.addr).await?;
-    let db = open_database(&config.data_dir).await?;
-    let durable = Durable::default();
-    let storage_health = storage::StorageHealth::default();
-    let policy = policy::AccessPolicy::new(db.clone());
-    let repo = Repo::build_tokio()
-        .with_storage(SqliteStorage::new(
-            db.clone(),
-            durable.clone(),
-            storage_health.clone(),
-        ))
-        .with_share_policy(policy.clone())
-        .load()
-        .await;
-    let acceptor = repo
-        .make_acceptor(samod::Url::parse("ws://papi-server/sync").expect("a valid url"))
-        .map_err(|_| StartError::Stopped)?;
-    let plan_id = seed::ensure_plan(&db, &repo).await?;
-    if !config.production {
-        directory::ensure_demo_accounts(&db)
-            .await
-            .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;
-    }
-    policy.set_plan(plan_id.clone());
-
-    let assets = Assets::load(&config.dist_dir)
-        .map_err(io(format!("front end in {}", config.dist_dir.display())))?;
-    if assets.is_empty() {
-        tracing::warn!(dist = %config.dist_dir.display(), "no built front end found; serving the API only");
-    }
-
-    let state = AppState {
-        db: db.clone(),
-        repo: repo.clone(),
-        assets,
-        plan_id,
-        acceptor,
-        durable,
-        storage_health,
-        limits: config.limits,
-        limiter: auth::Limiter::default(),
-        report_lock: Default::default(),
-        policy: policy.clone(),
-        session_lifetime: config.session_lifetime,
-        secure_cookies: config.secure_cookies,
-    };
-    let local = listener
-        .local_addr()
-        .map_err(io("reading the bound address".into()))?;
+    let state = AppState::open(&config).await?;
+    let local = listener.local_addr().map_err(|source| StartError::Io {
+        what: "reading the bound address".into(),
+        source,
+    })?;
     tracing::info!(addr = %local, data_dir = %config.data_dir.display(), "serving");
-    print_start(&config, local, &db).await?;
+    print_start(&config, local, &state.db).await?;
 
     let served = axum::serve(
         listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await;
     tracing::info!("shutting down: flushing storage");
-    repo.stop().await;
-    db.checkpoint().await?;
+    state.stop().await?;
     tracing::info!("storage flushed; bye");
-    served.map_err(io("serving".into()))
+    served.map_err(|source| StartError::Io {
+        what: "serving".into(),
+        source,
+    })
 }
 
 /// Tells the person who started the server what to open, where the data
@@ -262,13 +308,14 @@ async fn print_start(config: &Config, local: SocketAddr, db: &Db) -> Result<(), 
     Ok(())
 }
 
-fn router(state: AppState) -> Router {
+/// The whole HTTP surface: the API, `/sync` and the app's files.
+pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .merge(auth::router())
         .merge(admin::router())
         .merge(reports::router())
-        .merge(consolidate::router())
+        .merge(consolidated::router())
         .merge(dashboard::router())
         .merge(proposals::router())
         .route("/sync", axum::routing::get(sync::endpoint))

@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::{anyhow, Context};
 use clap::{Parser, Subcommand};
 use papi::access::Role;
 use papi_server::directory::{self, NewUser};
@@ -126,25 +127,23 @@ async fn main() -> ExitCode {
             };
             papi_server::run(config, papi_server::shutdown_signal())
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(anyhow::Error::from)
         }
         Some(command) => manage(&cli.data_dir, command).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("papi-server: {error}");
+            // The error and its causes, on one line.
+            eprintln!("papi-server: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
 /// The directory commands, run against the database in `data_dir`.
-async fn manage(data_dir: &std::path::Path, command: Command) -> Result<(), String> {
-    let db = papi_server::open_database(data_dir)
-        .await
-        .map_err(|e| e.to_string())?;
-    let err = |e: directory::DirectoryError| e.to_string();
+async fn manage(data_dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
+    let db = papi_server::open_database(data_dir).await?;
     match command {
         Command::CreateAdmin {
             username,
@@ -152,11 +151,10 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> Result<(), Stri
             password_stdin,
         } => {
             let top = directory::units(&db)
-                .await
-                .map_err(err)?
+                .await?
                 .into_iter()
                 .find(|u| u.parent.is_none())
-                .ok_or("there is no unit to put the administrator in")?;
+                .ok_or_else(|| anyhow!("there is no unit to put the administrator in"))?;
             let (password, shown) = password(password_stdin)?;
             let user = directory::add_user(
                 &db,
@@ -168,8 +166,7 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> Result<(), Stri
                     password: &password,
                 },
             )
-            .await
-            .map_err(err)?;
+            .await?;
             println!("Created administrator {} in {}.", user.username, top.name);
             print_password(shown, &password);
         }
@@ -181,7 +178,7 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> Result<(), Stri
             password_stdin,
         } => {
             let role = Role::parse(&role).ok_or_else(|| {
-                format!("unknown role {role:?}: use admin, director, coordinator, unit_lead, staff or viewer")
+                anyhow!("unknown role {role:?}: use admin, director, coordinator, unit_lead, staff or viewer")
             })?;
             let (password, shown) = password(password_stdin)?;
             let user = directory::add_user(
@@ -194,8 +191,7 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> Result<(), Stri
                     password: &password,
                 },
             )
-            .await
-            .map_err(err)?;
+            .await?;
             println!("Added {} ({}) to {}.", user.username, role.key(), user.unit);
             print_password(shown, &password);
         }
@@ -204,14 +200,12 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> Result<(), Stri
             password_stdin,
         } => {
             let (password, shown) = password(password_stdin)?;
-            directory::set_password(&db, &username, &password)
-                .await
-                .map_err(err)?;
+            directory::set_password(&db, &username, &password).await?;
             println!("New password set for {username}.");
             print_password(shown, &password);
         }
         Command::Users => {
-            for u in directory::users(&db).await.map_err(err)? {
+            for u in directory::users(&db).await? {
                 println!(
                     "{}\t{}\t{}\t{}",
                     u.username,
@@ -222,9 +216,9 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> Result<(), Stri
             }
         }
         Command::Units => {
-            for u in directory::units(&db).await.map_err(err)? {
+            for u in directory::units(&db).await? {
                 let parent = u.parent.unwrap_or_else(|| "-".into());
-                println!("{}\t{}\t{}\t{}", u.id, u.kind, parent, u.name);
+                println!("{}\t{}\t{}\t{}", u.id, u.kind.key(), parent, u.name);
             }
         }
     }
@@ -232,13 +226,13 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> Result<(), Stri
 }
 
 /// The password from standard input, or a new random one (to be shown).
-fn password(from_stdin: bool) -> Result<(String, bool), String> {
+fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .map_err(|e| format!("reading the password: {e}"))?;
+            .context("reading the password")?;
         Ok((line.trim_end_matches(['\r', '\n']).to_string(), false))
     } else {
         Ok((directory::random_password(), true))

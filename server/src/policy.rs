@@ -14,18 +14,15 @@ use papi::access::{access, Access, Actor, DocKind, Role};
 use rusqlite::OptionalExtension;
 use samod::{DocumentId, PeerId, ShareConfig, SharePolicy};
 
-use tokio::sync::watch;
-
-use crate::db::Db;
+use crate::db::{Db, DbError};
+use crate::registry::Registry;
 
 #[derive(Clone)]
 pub struct AccessPolicy {
     db: Db,
+    registry: Registry,
     plan: Arc<OnceLock<DocumentId>>,
-    /// Bumped whenever access may have changed (a report's status, say), so
-    /// that open connections get the new decision at once.
-    changed: Arc<watch::Sender<u64>>,
-    /// What the database said, kept until the next `recheck`: samod asks
+    /// What the database said, kept until the registry changes: samod asks
     /// about every loaded document for every new connection, and the
     /// answers rarely change.
     known: Arc<Mutex<Known>>,
@@ -33,40 +30,51 @@ pub struct AccessPolicy {
 
 #[derive(Default)]
 struct Known {
-    /// The `changed` version these answers belong to.
+    /// The registry's version these answers belong to.
     version: u64,
     actors: HashMap<i64, Actor>,
     kinds: HashMap<DocumentId, DocKind>,
 }
 
 impl AccessPolicy {
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, registry: Registry) -> Self {
         AccessPolicy {
             db,
+            registry,
             plan: Arc::default(),
-            changed: Arc::new(watch::channel(0).0),
             known: Arc::default(),
         }
     }
 
-    /// Makes every open connection's access be decided again.
-    pub fn recheck(&self) {
-        self.changed.send_modify(|v| *v += 1);
-        let version = *self.changed.borrow();
+    /// The answers kept for the registry as it is now.
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        let version = self.registry.version();
         let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        *known = Known {
-            version,
-            ..Known::default()
-        };
+        if known.version != version {
+            *known = Known {
+                version,
+                ..Known::default()
+            };
+        }
+        known
     }
 
     /// Keeps an answer read from the database while `version` was current,
-    /// unless a `recheck` has happened since (it may be stale).
+    /// unless the registry has changed since (it may be stale).
     fn remember(&self, version: u64, f: impl FnOnce(&mut Known)) {
-        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-        if known.version == version && *self.changed.borrow() == version {
+        let mut known = self.known();
+        if known.version == version {
             f(&mut known);
         }
+    }
+
+    /// What a registered document is, as far as access goes.
+    async fn kind_of(&self, doc: &DocumentId) -> Result<Option<DocKind>, DbError> {
+        Ok(self
+            .registry
+            .get(&doc.to_string())
+            .await?
+            .and_then(|d| d.kind()))
     }
 
     /// Names the plan document, once it is known.
@@ -81,14 +89,11 @@ impl AccessPolicy {
         if self.plan.get() == Some(doc) {
             return true;
         }
-        let version = *self.changed.borrow();
-        {
-            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-            if known.kinds.contains_key(doc) {
-                return true;
-            }
+        let version = self.registry.version();
+        if self.known().kinds.contains_key(doc) {
+            return true;
         }
-        match crate::reports::kind_of(&self.db, doc.to_string()).await {
+        match self.kind_of(doc).await {
             Ok(Some(kind)) => {
                 self.remember(version, |k| {
                     k.kinds.insert(doc.clone(), kind);
@@ -105,9 +110,9 @@ impl AccessPolicy {
         let Some(user_id) = user_id(&peer) else {
             return ShareConfig::none();
         };
-        let version = *self.changed.borrow();
+        let version = self.registry.version();
         let (actor, kind) = {
-            let known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            let known = self.known();
             (
                 known.actors.get(&user_id).cloned(),
                 known.kinds.get(&doc).cloned(),
@@ -139,7 +144,7 @@ impl AccessPolicy {
             // document it does not know is no one's to read or write.
             // Only what exists is remembered: a document may be registered
             // after it was first asked about.
-            match crate::reports::kind_of(&self.db, doc.to_string()).await {
+            match self.kind_of(&doc).await {
                 Ok(Some(kind)) => {
                     self.remember(version, |k| {
                         k.kinds.insert(doc.clone(), kind.clone());
@@ -198,13 +203,13 @@ pub fn user_id(peer: &PeerId) -> Option<i64> {
 }
 
 impl SharePolicy for AccessPolicy {
-    /// The decision now, and again after every `recheck`.
+    /// The decision now, and again after every change to the registry.
     fn share(
         &self,
         doc_id: DocumentId,
         peer_id: PeerId,
     ) -> impl Stream<Item = ShareConfig> + Send + 'static {
-        let changes = self.changed.subscribe();
+        let changes = self.registry.subscribe();
         futures::stream::unfold(
             (self.clone(), doc_id, peer_id, changes, true),
             |(policy, doc, peer, mut changes, first)| async move {

@@ -62,7 +62,7 @@ pub async fn endpoint(
     headers: HeaderMap,
     Query(query): Query<SyncQuery>,
 ) -> Response {
-    let Ok(user) = auth::signed_in(&state, &headers, query.token.as_deref()).await else {
+    let Ok(user) = auth::sync_user(&state, &headers, query.token.as_deref()).await else {
         tracing::warn!("sync refused: not signed in");
         return (StatusCode::UNAUTHORIZED, "sign in first").into_response();
     };

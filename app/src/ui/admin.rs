@@ -3,137 +3,110 @@
 
 use leptos::prelude::*;
 use rust_i18n::t;
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use super::http::{error_text, get_json, post_json, text};
-
-/// Roles, named by `role.<key>` in the catalogue.
-const ROLES: [&str; 6] = [
-    "admin",
-    "director",
-    "coordinator",
-    "unit_lead",
-    "staff",
-    "viewer",
-];
-
-/// Kinds of unit, named by `unit_kind.<key>` in the catalogue.
-const UNIT_KINDS: [&str; 8] = [
-    "division",
-    "office",
-    "inspectorate",
-    "board",
-    "agency",
-    "province",
-    "district",
-    "commune",
-];
-
-fn role_label(key: &str) -> String {
-    if ROLES.contains(&key) {
-        t!(format!("role.{key}")).to_string()
-    } else {
-        key.to_string()
-    }
-}
-
-fn unit_kind_label(key: &str) -> String {
-    t!(format!("unit_kind.{key}")).to_string()
-}
+use super::format::{role_label, unit_kind_label};
+use super::http::{get, post, Failure};
+use crate::access::Role;
+use crate::api::{Done, IssuedPassword, NewUser, Unit, UnitKind, UserEntry};
 
 #[derive(Clone, Default)]
 struct Directory {
-    units: Vec<Value>,
-    users: Vec<Value>,
+    units: Vec<Unit>,
+    users: Vec<UserEntry>,
 }
 
-async fn load() -> Result<Directory, String> {
-    let (s1, units) = get_json("/api/admin/units").await?;
-    if s1 != 200 {
-        return Err(error_text(s1, &units));
-    }
-    let (s2, users) = get_json("/api/admin/users").await?;
-    if s2 != 200 {
-        return Err(error_text(s2, &users));
-    }
+async fn load() -> Result<Directory, Failure> {
     Ok(Directory {
-        units: units.as_array().cloned().unwrap_or_default(),
-        users: users.as_array().cloned().unwrap_or_default(),
+        units: get("/api/admin/units").await?,
+        users: get("/api/admin/users").await?,
     })
+}
+
+/// What the page says after a request, and the version of the lists that
+/// a successful request bumps.
+#[derive(Clone, Copy)]
+struct Feedback {
+    notice: RwSignal<Option<String>>,
+    error: RwSignal<Option<String>>,
+    version: RwSignal<u32>,
+}
+
+impl Feedback {
+    /// Posts `body` to `path`; on success shows `done(answer)` and reloads
+    /// the lists.
+    fn post<B, T>(self, path: String, body: B, done: impl FnOnce(T) -> String + 'static)
+    where
+        B: Serialize + 'static,
+        T: DeserializeOwned + 'static,
+    {
+        self.error.set(None);
+        self.notice.set(None);
+        wasm_bindgen_futures::spawn_local(async move {
+            match post::<T>(&path, &body).await {
+                Ok(answer) => {
+                    self.notice.set(Some(done(answer)));
+                    self.version.update(|v| *v += 1);
+                }
+                Err(e) => self.error.set(Some(e.into())),
+            }
+        });
+    }
+}
+
+fn issued(key: &'static str) -> impl FnOnce(IssuedPassword) -> String {
+    move |a| t!(key, username = a.username, password = a.password).to_string()
 }
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let version = RwSignal::new(0u32);
-    let directory = LocalResource::new(move || {
-        version.track();
-        load()
-    });
-    let notice = RwSignal::new(None::<String>);
-    let error = RwSignal::new(None::<String>);
-
-    // Runs a request; on success shows `done(answer)` and reloads the lists.
-    let act = move |path: String, body: Value, done: fn(&Value) -> String| {
-        error.set(None);
-        notice.set(None);
-        wasm_bindgen_futures::spawn_local(async move {
-            match post_json(&path, &body).await {
-                Ok((200, answer)) => {
-                    notice.set(Some(done(&answer)));
-                    version.update(|v| *v += 1);
-                }
-                Ok((status, answer)) => error.set(Some(error_text(status, &answer))),
-                Err(e) => error.set(Some(e)),
-            }
-        });
+    let feedback = Feedback {
+        notice: RwSignal::new(None),
+        error: RwSignal::new(None),
+        version: RwSignal::new(0),
     };
+    let directory = LocalResource::new(move || {
+        feedback.version.track();
+        async { load().await.map_err(String::from) }
+    });
+    let Feedback { notice, error, .. } = feedback;
 
     let (username, name, unit, role) = (
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
-        RwSignal::new("staff".to_string()),
+        RwSignal::new(Role::Staff),
     );
     let add_user = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        act(
-            "/api/admin/users".into(),
-            json!({
-                "username": username.get_untracked().trim(),
-                "display_name": name.get_untracked(),
-                "unit": unit.get_untracked(),
-                "role": role.get_untracked(),
-            }),
-            |a| {
-                t!(
-                    "admin.user_added",
-                    username = text(a, "username"),
-                    password = text(a, "password")
-                )
-                .to_string()
-            },
-        );
+        let new = NewUser {
+            username: username.get_untracked().trim().to_string(),
+            display_name: name.get_untracked(),
+            unit: unit.get_untracked(),
+            role: role.get_untracked(),
+        };
+        feedback.post("/api/admin/users".into(), new, issued("admin.user_added"));
     };
 
     let (unit_id, unit_name, unit_kind, unit_parent) = (
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
-        RwSignal::new("division".to_string()),
+        RwSignal::new(UnitKind::Division),
         RwSignal::new(String::new()),
     );
     let add_unit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let parent = unit_parent.get_untracked();
-        act(
-            "/api/admin/units".into(),
-            json!({
-                "id": unit_id.get_untracked().trim(),
-                "name": unit_name.get_untracked(),
-                "kind": unit_kind.get_untracked(),
-                "parent": if parent.is_empty() { Value::Null } else { Value::String(parent) },
-            }),
-            |_| t!("admin.unit_added").to_string(),
-        );
+        let new = Unit {
+            id: unit_id.get_untracked().trim().to_string(),
+            name: unit_name.get_untracked(),
+            kind: unit_kind.get_untracked(),
+            parent: (!parent.is_empty()).then_some(parent),
+        };
+        feedback.post("/api/admin/units".into(), new, |_: Done| {
+            t!("admin.unit_added").to_string()
+        });
     };
 
     let unit_options = move |with_none: bool| {
@@ -141,7 +114,7 @@ pub fn AdminPage() -> impl IntoView {
             let none = with_none.then(|| view! { <option value="">{t!("admin.top_level").to_string()}</option> });
             view! {
                 {none}
-                {d.units.iter().map(|u| view! { <option value=text(u, "id")>{text(u, "name")}</option> }).collect_view()}
+                {d.units.iter().map(|u| view! { <option value=u.id.clone()>{u.name.clone()}</option> }).collect_view()}
             }
         })
     };
@@ -158,14 +131,14 @@ pub fn AdminPage() -> impl IntoView {
                         <h3>{t!("admin.users").to_string()}</h3>
                         <ul class="cards users">
                             {d.users.into_iter().map(|u| {
-                                let who = text(&u, "username");
-                                let path = format!("/api/admin/users/{who}/password");
+                                let path = format!("/api/admin/users/{}/password", u.username);
                                 view! {
-                                    <li class="card" data-username=who.clone()>
-                                        <strong>{who.clone()}</strong> " — " {text(&u, "display_name")}
-                                        <br/>{role_label(&text(&u, "role"))} " · " {text(&u, "unit")}
-                                        <br/><button type="button" on:click=move |_| act(path.clone(), json!({}),
-                                            |a| t!("admin.password_reset", username = text(a, "username"), password = text(a, "password")).to_string())>
+                                    <li class="card" data-username=u.username.clone()>
+                                        <strong>{u.username.clone()}</strong> " — " {u.display_name.clone()}
+                                        <br/>{role_label(u.role)} " · " {u.unit.clone()}
+                                        <br/><button type="button" on:click=move |_| {
+                                            feedback.post(path.clone(), (), issued("admin.password_reset"))
+                                        }>
                                             {t!("admin.reset_password").to_string()}
                                         </button>
                                     </li>
@@ -176,8 +149,8 @@ pub fn AdminPage() -> impl IntoView {
                         <ul class="cards units">
                             {d.units.into_iter().map(|u| view! {
                                 <li class="card">
-                                    <strong>{text(&u, "name")}</strong>
-                                    <br/>{text(&u, "id")} {u["parent"].as_str().map(|p| format!(" · {}", t!("admin.part_of", parent = p)))}
+                                    <strong>{u.name.clone()}</strong>
+                                    <br/>{u.id.clone()} {u.parent.map(|p| format!(" · {}", t!("admin.part_of", parent = p)))}
                                 </li>
                             }).collect_view()}
                         </ul>
@@ -197,8 +170,12 @@ pub fn AdminPage() -> impl IntoView {
                     {move || unit_options(false)}
                 </select>
                 <label for="new-role">{t!("admin.role").to_string()}</label>
-                <select id="new-role" on:change=move |ev| role.set(event_target_value(&ev))>
-                    {ROLES.iter().map(|k| view! { <option value=*k selected=*k == "staff">{role_label(k)}</option> }).collect_view()}
+                <select id="new-role" on:change=move |ev| {
+                    if let Some(r) = Role::parse(&event_target_value(&ev)) {
+                        role.set(r);
+                    }
+                }>
+                    {Role::ALL.into_iter().map(|r| view! { <option value=r.key() selected=r == Role::Staff>{role_label(r)}</option> }).collect_view()}
                 </select>
                 <button type="submit">{t!("admin.add_user").to_string()}</button>
             </form>
@@ -210,8 +187,12 @@ pub fn AdminPage() -> impl IntoView {
                 <label for="unit-name">{t!("admin.unit_name").to_string()}</label>
                 <input id="unit-name" required prop:value=unit_name on:input=move |ev| unit_name.set(event_target_value(&ev))/>
                 <label for="unit-kind">{t!("admin.unit_kind").to_string()}</label>
-                <select id="unit-kind" on:change=move |ev| unit_kind.set(event_target_value(&ev))>
-                    {UNIT_KINDS.iter().map(|k| view! { <option value=*k>{unit_kind_label(k)}</option> }).collect_view()}
+                <select id="unit-kind" on:change=move |ev| {
+                    if let Some(k) = UnitKind::parse(&event_target_value(&ev)) {
+                        unit_kind.set(k);
+                    }
+                }>
+                    {UnitKind::ALL.into_iter().map(|k| view! { <option value=k.key()>{unit_kind_label(k)}</option> }).collect_view()}
                 </select>
                 <label for="unit-parent">{t!("admin.parent").to_string()}</label>
                 <select id="unit-parent" on:change=move |ev| unit_parent.set(event_target_value(&ev))>

@@ -3,23 +3,21 @@
 
 use leptos::prelude::*;
 use rust_i18n::t;
-use serde_json::Value;
 
-use super::http::{get_kept, text};
+use super::format::{date, period_name, status_label, timeliness_label};
+use super::http::get_kept;
 use super::repo::repo;
-use super::reports::{date, period_name, status_label, timeliness_label};
 use super::session::Identity;
+use crate::access::{access, Access, DocKind};
+use crate::api::{Dashboard, PeriodSummary};
 use crate::ids::DocId;
 use crate::schema::{PapiResult, Plan, ResultError};
 
-fn count(v: &Value, key: &str) -> i64 {
-    v[key].as_i64().unwrap_or(0)
-}
-
 #[component]
 pub fn DashboardPage(identity: Identity, plan: DocId) -> impl IntoView {
-    let data = LocalResource::new(|| get_kept("/api/dashboard"));
-    let coordinator = identity.role == "coordinator";
+    let data = LocalResource::new(|| get_kept::<Dashboard>("/api/dashboard"));
+    // The results live in the plan: whoever keeps the plan enters them.
+    let editable = access(&identity.actor(), &DocKind::Plan) == Access::Write;
     view! {
         <section class="dashboard">
             <h2>{t!("dashboard.title").to_string()}</h2>
@@ -27,7 +25,7 @@ pub fn DashboardPage(identity: Identity, plan: DocId) -> impl IntoView {
                 {move || data.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                     Ok(kept) => {
-                        let periods = kept.value["periods"].as_array().cloned().unwrap_or_default();
+                        let periods = kept.value.periods;
                         view! {
                             {kept.offline.then(|| view! { <p class="status-line">{t!("reports.kept_copy").to_string()}</p> })}
                             <ul class="cards">
@@ -38,34 +36,33 @@ pub fn DashboardPage(identity: Identity, plan: DocId) -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <Results plan editable=coordinator/>
+            <Results plan editable/>
         </section>
     }
 }
 
 /// One period: how many units reported, on time or late, and who is overdue.
-fn period_card(p: Value) -> impl IntoView {
-    let key = text(&p, "period");
-    let overdue = p["overdue"].as_array().cloned().unwrap_or_default();
+fn period_card(p: PeriodSummary) -> impl IntoView {
+    let overdue = p.overdue.clone();
     view! {
-        <li class="card period-summary" data-period=key.clone()>
-            <h3>{period_name(&key)}</h3>
-            <p class="due">{t!("reports.due", date = p["deadline_ms"].as_i64().map(date).unwrap_or_default()).to_string()}</p>
+        <li class="card period-summary" data-period=p.period.clone()>
+            <h3>{period_name(&p.period)}</h3>
+            <p class="due">{t!("reports.due", date = date(p.deadline_ms)).to_string()}</p>
             <p class="counts">
-                <span class="reported" data-n=count(&p, "reported").to_string()>
-                    {t!("dashboard.reported", n = count(&p, "reported"), of = count(&p, "expected")).to_string()}
+                <span class="reported" data-n=p.reported.to_string()>
+                    {t!("dashboard.reported", n = p.reported, of = p.expected).to_string()}
                 </span>
-                " · " <span class="on-time" data-n=count(&p, "on_time").to_string()>{t!("dashboard.on_time", n = count(&p, "on_time")).to_string()}</span>
-                " · " <span class="late" data-n=count(&p, "late").to_string()>{t!("dashboard.late", n = count(&p, "late")).to_string()}</span>
-                " · " <span class="missing" data-n=count(&p, "missing").to_string()>{t!("dashboard.missing", n = count(&p, "missing")).to_string()}</span>
+                " · " <span class="on-time" data-n=p.on_time.to_string()>{t!("dashboard.on_time", n = p.on_time).to_string()}</span>
+                " · " <span class="late" data-n=p.late.to_string()>{t!("dashboard.late", n = p.late).to_string()}</span>
+                " · " <span class="missing" data-n=p.missing.to_string()>{t!("dashboard.missing", n = p.missing).to_string()}</span>
             </p>
             {(!overdue.is_empty()).then(|| view! {
                 <details class="overdue">
                     <summary>{t!("dashboard.overdue", n = overdue.len()).to_string()}</summary>
                     <ul>
                         {overdue.into_iter().map(|o| view! {
-                            <li data-unit=text(&o, "unit")>
-                                {text(&o, "name")} " — " {t!("dashboard.days_overdue", n = count(&o, "days_overdue")).to_string()}
+                            <li data-unit=o.unit.clone()>
+                                {o.name.clone()} " — " {t!("dashboard.days_overdue", n = o.days_overdue).to_string()}
                             </li>
                         }).collect_view()}
                     </ul>
@@ -77,14 +74,14 @@ fn period_card(p: Value) -> impl IntoView {
 
 /// Each unit's reports across the periods.
 #[component]
-fn UnitRecords(periods: Vec<Value>) -> impl IntoView {
+fn UnitRecords(periods: Vec<PeriodSummary>) -> impl IntoView {
     // Units in the order of the newest period.
     let units: Vec<(String, String)> = periods
         .first()
-        .and_then(|p| p["units"].as_array())
-        .map(|us| {
-            us.iter()
-                .map(|u| (text(u, "unit"), text(u, "name")))
+        .map(|p| {
+            p.units
+                .iter()
+                .map(|u| (u.unit.clone(), u.name.clone()))
                 .collect()
         })
         .unwrap_or_default();
@@ -92,24 +89,20 @@ fn UnitRecords(periods: Vec<Value>) -> impl IntoView {
         <h3>{t!("dashboard.by_unit").to_string()}</h3>
         <ul class="cards unit-records">
             {units.into_iter().map(|(unit, name)| {
-                let rows: Vec<(String, Value)> = periods.iter().filter_map(|p| {
-                    let row = p["units"].as_array()?.iter().find(|u| text(u, "unit") == unit)?.clone();
-                    Some((text(p, "period"), row))
+                let rows: Vec<_> = periods.iter().filter_map(|p| {
+                    let row = p.units.iter().find(|u| u.unit == unit)?.clone();
+                    Some((p.period.clone(), row))
                 }).collect();
                 view! {
                     <li class="card unit-record" data-unit=unit.clone()>
                         <details>
                             <summary>{name}</summary>
                             <ul>
-                                {rows.into_iter().map(|(period, row)| {
-                                    let status = text(&row, "status");
-                                    let timeliness = row["timeliness"].as_str().map(timeliness_label);
-                                    view! {
-                                        <li data-period=period.clone() data-status=status.clone()>
-                                            {period_name(&period)} ": " {status_label(&status)}
-                                            {timeliness.map(|t| view! { " · " {t} })}
-                                        </li>
-                                    }
+                                {rows.into_iter().map(|(period, row)| view! {
+                                    <li data-period=period.clone() data-status=row.status.key()>
+                                        {period_name(&period)} ": " {status_label(row.status)}
+                                        {row.timeliness.map(|t| view! { " · " {timeliness_label(t)} })}
+                                    </li>
                                 }).collect_view()}
                             </ul>
                         </details>

@@ -1,21 +1,36 @@
-//! JSON requests to the server's API.
+//! Requests to the server's API, decoded into the types of `papi::api`.
 
 use rust_i18n::t;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// Why a request got no answer from the server.
+use super::settings;
+use crate::api::ErrorBody;
+
+/// Why a request got no answer the app can use.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Failure {
     /// The server could not be reached.
     NoConnection,
-    /// The browser could not make or read the request.
+    /// The server answered with an error.
+    Refused {
+        status: u16,
+        body: Option<ErrorBody>,
+    },
+    /// The browser could not make or read the request, or the answer was
+    /// not what the API says.
     Other(String),
 }
 
-impl From<&str> for Failure {
-    fn from(text: &str) -> Self {
-        Failure::Other(text.to_string())
+impl Failure {
+    /// The HTTP status the server refused with, if it did.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Failure::Refused { status, .. } => Some(*status),
+            _ => None,
+        }
     }
 }
 
@@ -24,104 +39,94 @@ impl From<Failure> for String {
     fn from(failure: Failure) -> Self {
         match failure {
             Failure::NoConnection => t!("http.no_connection").to_string(),
+            Failure::Refused {
+                body: Some(body), ..
+            } => body.error,
+            Failure::Refused { status, body: None } => {
+                t!("http.server_answered", status = status).to_string()
+            }
             Failure::Other(text) => text,
         }
     }
 }
 
-async fn request(
-    method: &str,
-    path: &str,
-    body: Option<&serde_json::Value>,
-) -> Result<(u16, serde_json::Value), Failure> {
-    let window = web_sys::window().ok_or("no window")?;
+/// Sends a request; the answer's status and text.
+async fn send(method: &str, path: &str, body: Option<String>) -> Result<(u16, String), Failure> {
+    let other = |what: &str| Failure::Other(what.to_string());
+    let window = web_sys::window().ok_or_else(|| other("no window"))?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     if let Some(body) = body {
-        init.set_body(&body.to_string().into());
-        let headers = web_sys::Headers::new().map_err(|_| "headers")?;
+        init.set_body(&body.into());
+        let headers = web_sys::Headers::new().map_err(|_| other("headers"))?;
         let _ = headers.set("content-type", "application/json");
         init.set_headers(&headers);
     }
     let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
         .await
         .map_err(|_| Failure::NoConnection)?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| "bad response")?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| other("bad response"))?;
     let status = response.status();
     let text = match response.text() {
         Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
         Err(_) => None,
     };
-    let value = text
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(serde_json::Value::Null);
-    Ok((status, value))
+    Ok((status, text.unwrap_or_default()))
 }
 
-pub async fn get_json(path: &str) -> Result<(u16, serde_json::Value), String> {
-    Ok(request("GET", path, None).await?)
+/// The answer decoded as `T`, or the server's refusal.
+fn decode<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, Failure> {
+    if !(200..300).contains(&status) {
+        return Err(Failure::Refused {
+            status,
+            body: serde_json::from_str(text).ok(),
+        });
+    }
+    // An empty answer (204) is JSON null, which `()` reads.
+    let text = if text.is_empty() { "null" } else { text };
+    serde_json::from_str(text).map_err(|e| Failure::Other(format!("unexpected answer: {e}")))
 }
 
-pub async fn post_json(
-    path: &str,
-    body: &serde_json::Value,
-) -> Result<(u16, serde_json::Value), String> {
-    Ok(request("POST", path, Some(body)).await?)
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
+    let (status, text) = send("GET", path, None).await?;
+    decode(status, &text)
 }
 
-/// Like `post_json`, but tells a missing connection apart from other failures.
-pub async fn try_post_json(
-    path: &str,
-    body: &serde_json::Value,
-) -> Result<(u16, serde_json::Value), Failure> {
-    request("POST", path, Some(body)).await
+pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, Failure> {
+    let body = serde_json::to_string(body).map_err(|e| Failure::Other(e.to_string()))?;
+    let (status, text) = send("POST", path, Some(body)).await?;
+    decode(status, &text)
 }
 
-/// The server's error message in an answer, or its status.
-pub fn error_text(status: u16, value: &serde_json::Value) -> String {
-    value["error"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| t!("http.server_answered", status = status).to_string())
+/// An answer from the server, or the last one kept on the device.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kept<T> {
+    pub value: T,
+    /// True when the server could not be reached and this is the kept copy.
+    pub offline: bool,
 }
 
 /// A GET answer that stays usable offline: a successful answer is kept on
 /// the device, and given back (marked as kept) when the server cannot be
 /// reached.
-pub async fn get_kept(path: &str) -> Result<Kept, String> {
-    let key = format!("papi.kept:{path}");
-    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-    match get_json(path).await {
-        Ok((200, value)) => {
-            if let Some(s) = &storage {
-                let _ = s.set_item(&key, &value.to_string());
-            }
+pub async fn get_kept<T: DeserializeOwned + Serialize>(path: &str) -> Result<Kept<T>, String> {
+    let key = format!("kept:{path}");
+    match get::<T>(path).await {
+        Ok(value) => {
+            // Not kept means only that it cannot be read offline later;
+            // `settings::set` has said so in the console.
+            let _ = settings::set(&key, &value);
             Ok(Kept {
                 value,
                 offline: false,
             })
         }
-        Ok((status, value)) => Err(error_text(status, &value)),
-        Err(no_connection) => storage
-            .and_then(|s| s.get_item(&key).ok().flatten())
-            .and_then(|text| serde_json::from_str(&text).ok())
+        Err(Failure::NoConnection) => settings::get::<T>(&key)
             .map(|value| Kept {
                 value,
                 offline: true,
             })
-            .ok_or(no_connection),
+            .ok_or_else(|| Failure::NoConnection.into()),
+        Err(e) => Err(e.into()),
     }
-}
-
-/// An answer from the server, or the last one kept on the device.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Kept {
-    pub value: serde_json::Value,
-    /// True when the server could not be reached and this is the kept copy.
-    pub offline: bool,
-}
-
-/// A string field of a JSON answer, or "" when it is missing.
-pub fn text(v: &serde_json::Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_string()
 }

@@ -4,17 +4,14 @@
 use leptos::prelude::*;
 use rust_i18n::t;
 
-const KEY: &str = "papi.language";
-pub const LANGUAGES: [(&str, &str); 2] = [("vi", "Tiếng Việt"), ("en", "English")];
+use super::settings;
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
-}
+const KEY: &str = "language";
+pub const LANGUAGES: [(&str, &str); 2] = [("vi", "Tiếng Việt"), ("en", "English")];
 
 /// The language chosen on this device, else Vietnamese.
 pub fn saved() -> String {
-    storage()
-        .and_then(|s| s.get_item(KEY).ok().flatten())
+    settings::get_text(KEY)
         .filter(|l| LANGUAGES.iter().any(|(k, _)| k == l))
         .unwrap_or_else(|| "vi".to_string())
 }
@@ -28,9 +25,7 @@ pub fn apply(lang: &str) {
     {
         let _ = root.set_attribute("lang", lang);
     }
-    if let Some(s) = storage() {
-        let _ = s.set_item(KEY, lang);
-    }
+    let _ = settings::set(KEY, lang);
 }
 
 /// A choice of language; the whole page follows `lang`.

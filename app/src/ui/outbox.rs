@@ -10,11 +10,14 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::http::{error_text, try_post_json, Failure};
+use super::http::{post, Failure};
 use super::repo::{repo, Phase};
+use super::settings;
+use crate::api::{TransitionDone, TransitionRequest};
 use crate::ids::DocId;
+use crate::workflow::Action;
 
-const KEY: &str = "papi.outbox";
+const KEY: &str = "outbox";
 
 thread_local! {
     /// The page's outbox, and the owner that keeps its signals alive.
@@ -24,7 +27,7 @@ thread_local! {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     pub url: String,
-    pub action: String,
+    pub action: Action,
     pub reason: String,
     pub device_time_ms: i64,
 }
@@ -40,20 +43,15 @@ pub struct Outbox {
     busy: StoredValue<bool>,
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
-}
-
 fn load() -> Vec<Step> {
-    storage()
-        .and_then(|s| s.get_item(KEY).ok().flatten())
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+    settings::get(KEY).unwrap_or_default()
 }
 
+/// Keeps the steps on the device; a failure shows in the status bar, since
+/// the steps then live only as long as the page.
 fn store(steps: &[Step]) {
-    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(steps)) {
-        let _ = s.set_item(KEY, &text);
+    if let Err(e) = settings::set(KEY, steps) {
+        repo().status.update(|s| s.storage_error = Some(e));
     }
 }
 
@@ -91,10 +89,10 @@ impl Outbox {
     }
 
     /// Records a step taken now, and tries to send it.
-    pub fn take(&self, url: &str, action: &str, reason: &str) {
+    pub fn take(&self, url: &str, action: Action, reason: &str) {
         let step = Step {
             url: url.to_string(),
-            action: action.to_string(),
+            action,
             reason: reason.trim().to_string(),
             device_time_ms: js_sys::Date::now() as i64,
         };
@@ -133,21 +131,20 @@ impl Outbox {
         }
         self.busy.set_value(true);
         wasm_bindgen_futures::spawn_local(async move {
-            let body = serde_json::json!({
-                "url": step.url,
-                "action": step.action,
-                "reason": step.reason,
-                "device_time_ms": step.device_time_ms,
-            });
-            let answer = try_post_json("/api/reports/transition", &body).await;
+            let request = TransitionRequest {
+                url: step.url.clone(),
+                action: step.action,
+                reason: step.reason.clone(),
+                device_time_ms: Some(step.device_time_ms),
+            };
+            let answer = post::<TransitionDone>("/api/reports/transition", &request).await;
             self.busy.set_value(false);
             let done = match answer {
                 Err(Failure::NoConnection) => return,
-                Err(e) => Some(e.into()),
-                Ok((200, _)) => None,
                 // Lost sign-in: kept until the person signs in again.
-                Ok((401, _)) => return,
-                Ok((status, value)) => Some(error_text(status, &value)),
+                Err(Failure::Refused { status: 401, .. }) => return,
+                Err(refused) => Some(String::from(refused)),
+                Ok(_) => None,
             };
             self.pending.update(|p| {
                 p.retain(|s| s != &step);

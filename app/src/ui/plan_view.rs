@@ -4,6 +4,7 @@ use rust_i18n::t;
 use super::http::get_kept;
 use super::repo::repo;
 use super::text_field::CollabText;
+use crate::api::UnitInfo;
 use crate::ids::DocId;
 use crate::report::TextAt;
 use crate::schema::{Measure, Plan, PlanEdit};
@@ -89,19 +90,12 @@ pub fn PlanView(
 fn unit_choices() -> LocalResource<Vec<(String, String)>> {
     LocalResource::new(|| async {
         let mut units = vec![("*".to_string(), t!("plan.all_units").to_string())];
-        if let Ok(kept) = get_kept("/api/units").await {
+        if let Ok(kept) = get_kept::<Vec<UnitInfo>>("/api/units").await {
             units.extend(
                 kept.value
-                    .as_array()
                     .into_iter()
-                    .flatten()
-                    .filter(|u| u["reports"].as_bool() == Some(true))
-                    .map(|u| {
-                        (
-                            u["id"].as_str().unwrap_or_default().to_string(),
-                            u["name"].as_str().unwrap_or_default().to_string(),
-                        )
-                    }),
+                    .filter(|u| u.reports)
+                    .map(|u| (u.id, u.name)),
             );
         }
         units

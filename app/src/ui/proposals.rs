@@ -4,12 +4,15 @@
 
 use leptos::prelude::*;
 use rust_i18n::t;
-use serde_json::{json, Value};
 
-use super::http::{error_text, get_kept, post_json, text};
+use super::format::date_time;
+use super::http::{get_kept, post};
 use super::repo::repo;
-use super::reports::date_time;
 use super::session::Identity;
+use crate::access::Capability;
+use crate::api::{
+    Decided, Decision, NewProposal, Proposal, ProposalKind, ProposalMade, ProposalStatus,
+};
 use crate::ids::DocId;
 use crate::schema::Plan;
 
@@ -18,13 +21,10 @@ pub fn ProposalsPage(identity: Identity, plan: DocId) -> impl IntoView {
     let refresh = RwSignal::new(0u64);
     let list = LocalResource::new(move || {
         refresh.track();
-        get_kept("/api/proposals")
+        get_kept::<Vec<Proposal>>("/api/proposals")
     });
-    let proposes = matches!(
-        identity.role.as_str(),
-        "unit_lead" | "staff" | "coordinator"
-    );
-    let decides = identity.role == "director";
+    let proposes = identity.role.may(Capability::Propose);
+    let decides = identity.role.may(Capability::DecideProposals);
     view! {
         <section class="proposals">
             <h2>{t!("proposals.title").to_string()}</h2>
@@ -33,7 +33,7 @@ pub fn ProposalsPage(identity: Identity, plan: DocId) -> impl IntoView {
                 {move || list.get().map(|r| match r {
                     Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                     Ok(kept) => {
-                        let items = kept.value.as_array().cloned().unwrap_or_default();
+                        let items = kept.value;
                         view! {
                             {kept.offline.then(|| view! { <p class="status-line">{t!("reports.kept_copy").to_string()}</p> })}
                             {items.is_empty().then(|| view! { <p class="status-line">{t!("proposals.none").to_string()}</p> })}
@@ -49,36 +49,36 @@ pub fn ProposalsPage(identity: Identity, plan: DocId) -> impl IntoView {
 }
 
 #[component]
-fn ProposalCard(p: Value, decides: bool, refresh: RwSignal<u64>) -> impl IntoView {
-    let id = p["id"].as_i64().unwrap_or_default();
-    let status = text(&p, "status");
-    let pending = status == "pending";
-    let kind = text(&p, "kind");
+fn ProposalCard(p: Proposal, decides: bool, refresh: RwSignal<u64>) -> impl IntoView {
+    let id = p.id;
+    let pending = p.status == ProposalStatus::Pending;
     let note = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let decide = move |accept: bool| {
-        let body = json!({ "id": id, "accept": accept, "note": note.get_untracked() });
+        let decision = Decision {
+            id,
+            accept,
+            note: note.get_untracked(),
+        };
         wasm_bindgen_futures::spawn_local(async move {
-            match post_json("/api/proposals/decide", &body).await {
-                Ok((200, _)) => refresh.update(|n| *n += 1),
-                Ok((code, v)) => error.set(Some(error_text(code, &v))),
-                Err(e) => error.set(Some(e)),
+            match post::<Decided>("/api/proposals/decide", &decision).await {
+                Ok(_) => refresh.update(|n| *n += 1),
+                Err(e) => error.set(Some(e.into())),
             }
         });
     };
     view! {
-        <li class="card proposal" data-status=status.clone() data-id=id.to_string()>
-            <p class="measure-name">{text(&p, "measure_text")}</p>
-            <p><strong>{t!(format!("proposals.kind_{kind}")).to_string()}</strong>
-                {(kind == "edit").then(|| view! { ": " <span class="proposed-text">{text(&p, "proposed_text")}</span> })}</p>
-            <p>{t!("proposals.reason").to_string()} ": " {text(&p, "reason")}</p>
+        <li class="card proposal" data-status=p.status.key() data-id=id.to_string()>
+            <p class="measure-name">{p.measure_text.clone()}</p>
+            <p><strong>{t!(format!("proposals.kind_{}", p.kind.key())).to_string()}</strong>
+                {(p.kind == ProposalKind::Edit).then(|| view! { ": " <span class="proposed-text">{p.proposed_text.clone()}</span> })}</p>
+            <p>{t!("proposals.reason").to_string()} ": " {p.reason.clone()}</p>
             <p class="status-line">
-                {text(&p, "unit_name")} " · " {text(&p, "username")} " · "
-                {p["created_ms"].as_i64().map(date_time).unwrap_or_default()}
+                {p.unit_name.clone()} " · " {p.username.clone()} " · " {date_time(p.created_ms)}
             </p>
-            <p class="proposal-status"><strong>{t!(format!("proposals.status_{status}")).to_string()}</strong>
-                {p["decided_ms"].as_i64().map(|ms| view! { " · " {text(&p, "decided_by")} " · " {date_time(ms)} })}
-                {(!text(&p, "note").is_empty()).then(|| view! { " — " {text(&p, "note")} })}
+            <p class="proposal-status"><strong>{t!(format!("proposals.status_{}", p.status.key())).to_string()}</strong>
+                {p.decided_ms.map(|ms| view! { " · " {p.decided_by.clone().unwrap_or_default()} " · " {date_time(ms)} })}
+                {(!p.note.is_empty()).then(|| view! { " — " {p.note.clone()} })}
             </p>
             {(decides && pending).then(|| view! {
                 <label class="field">
@@ -120,29 +120,30 @@ fn ProposalForm(plan: DocId, refresh: RwSignal<u64>) -> impl IntoView {
             .unwrap_or_default()
     });
     let measure = RwSignal::new(String::new());
-    let kind = RwSignal::new("edit".to_string());
+    let kind = RwSignal::new(ProposalKind::Edit);
     let proposed = RwSignal::new(String::new());
     let reason = RwSignal::new(String::new());
     let message = RwSignal::new(None::<Result<String, String>>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let body = json!({
-            "measure_id": measure.get_untracked(),
-            "kind": kind.get_untracked(),
-            "text": proposed.get_untracked(),
-            "reason": reason.get_untracked(),
-        });
+        let proposal = NewProposal {
+            measure_id: measure.get_untracked(),
+            kind: kind.get_untracked(),
+            text: proposed.get_untracked(),
+            reason: reason.get_untracked(),
+        };
         wasm_bindgen_futures::spawn_local(async move {
-            message.set(Some(match post_json("/api/proposals", &body).await {
-                Ok((200, _)) => {
-                    proposed.set(String::new());
-                    reason.set(String::new());
-                    refresh.update(|n| *n += 1);
-                    Ok(t!("proposals.sent").to_string())
-                }
-                Ok((code, v)) => Err(error_text(code, &v)),
-                Err(e) => Err(e),
-            }));
+            message.set(Some(
+                match post::<ProposalMade>("/api/proposals", &proposal).await {
+                    Ok(_) => {
+                        proposed.set(String::new());
+                        reason.set(String::new());
+                        refresh.update(|n| *n += 1);
+                        Ok(t!("proposals.sent").to_string())
+                    }
+                    Err(e) => Err(e.into()),
+                },
+            ));
         });
     };
     view! {
@@ -157,11 +158,13 @@ fn ProposalForm(plan: DocId, refresh: RwSignal<u64>) -> impl IntoView {
                 }).collect_view()}
             </select>
             <label for="proposal-kind">{t!("proposals.kind").to_string()}</label>
-            <select id="proposal-kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+            <select id="proposal-kind" on:change=move |ev| {
+                kind.set(ProposalKind::parse(&event_target_value(&ev)).unwrap_or(ProposalKind::Edit))
+            }>
                 <option value="edit">{t!("proposals.kind_edit").to_string()}</option>
                 <option value="retire">{t!("proposals.kind_retire").to_string()}</option>
             </select>
-            {move || (kind.get() == "edit").then(|| view! {
+            {move || (kind.get() == ProposalKind::Edit).then(|| view! {
                 <label for="proposal-text">{t!("proposals.proposed_text").to_string()}</label>
                 <textarea id="proposal-text" class="collab-text" rows="3" prop:value=move || proposed.get()
                     on:input=move |ev| proposed.set(event_target_value(&ev))></textarea>

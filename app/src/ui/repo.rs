@@ -304,8 +304,8 @@ impl Repo {
         signals
     }
 
-    /// Documents with changes that only this device has, by name, loaded or
-    /// not.
+    /// Documents with changes that only this device has, loaded or not:
+    /// what each is (see `document_name`) and how many changes.
     pub fn unsynced_by_document(&self) -> Vec<(String, usize)> {
         self.status.track();
         let inner = self.inner.borrow();
@@ -792,27 +792,24 @@ impl Repo {
 /// A stored document's name and count, if it has unconfirmed changes.
 fn stored_count(meta: &DocMeta) -> Option<(String, usize)> {
     let n = meta.unsynced.filter(|n| *n > 0)?;
-    let name = if meta.name.is_empty() {
-        "Tài liệu".to_string()
-    } else {
-        meta.name.clone()
-    };
-    Some((name, n))
+    Some((meta.name.clone(), n))
 }
 
-/// A short name for a document, from its `kind`.
+/// What a document is, for lists (`super::format::document_label` puts it
+/// in words): `plan`, `consolidated/<period>`, `unit_report/<unit>/<period>`,
+/// or empty for anything else.
 fn document_name(doc: &Automerge) -> String {
     use automerge::ReadDoc;
-    let kind = match doc.get(automerge::ROOT, "kind") {
+    let text = |key: &str| match doc.get(automerge::ROOT, key) {
         Ok(Some((automerge::Value::Scalar(s), _))) => s.as_str().map(str::to_string),
         _ => None,
     };
-    match kind.as_deref() {
-        Some("plan") => "Kế hoạch".into(),
-        Some("consolidated") => "Báo cáo tổng hợp".into(),
+    match text("kind").as_deref() {
+        Some("plan") => "plan".into(),
+        Some("consolidated") => format!("consolidated/{}", text("period").unwrap_or_default()),
         Some("unit_report") => crate::report::identity(doc)
-            .map(|(unit, period)| format!("Báo cáo {unit} {period}"))
-            .unwrap_or_else(|| "Báo cáo".into()),
-        _ => "Tài liệu".into(),
+            .map(|(unit, period)| format!("unit_report/{unit}/{period}"))
+            .unwrap_or_default(),
+        _ => String::new(),
     }
 }

@@ -3,74 +3,23 @@
 
 use leptos::prelude::*;
 use rust_i18n::t;
-use serde_json::{json, Value};
 
-use super::http::{error_text, get_kept, post_json, text, Kept};
+use super::format::{action_label, date, date_time, period_name, status_label, timeliness_label};
+use super::http::{get_kept, post, Failure, Kept};
 use super::outbox::outbox;
 use super::repo::{repo, Phase};
 use super::session::Identity;
-use super::status::clock;
+use super::status::DocBadge;
 use super::text_field::CollabText;
-use super::DocBadge;
-use crate::access::Role;
-use crate::calendar::{LocalDate, Period, PeriodKind};
+use crate::access::{access, Access, Capability, DocKind};
+use crate::api::{
+    Assembled, Consolidated, DocStatus, History, NewReport, PeriodRequest, ReportEntry, ReportMade,
+    StatusNow, UnitInfo,
+};
 use crate::ids::DocId;
 use crate::report::{ItemAt, Outline, TextAt, MEASURE_STATUSES, SECTION_TEXTS};
 use crate::schema::Plan;
-
-/// "Half-year 2026" and the like.
-pub fn period_name(key: &str) -> String {
-    match Period::parse_key(key) {
-        Some(Period {
-            year,
-            kind: PeriodKind::HalfYear,
-        }) => t!("period.half_year", year = year).to_string(),
-        Some(Period {
-            year,
-            kind: PeriodKind::Annual,
-        }) => t!("period.annual", year = year).to_string(),
-        None => key.to_string(),
-    }
-}
-
-/// dd/mm/yyyy in Vietnam time.
-pub fn date(ms: i64) -> String {
-    LocalDate::from_ms(ms).to_vn_string()
-}
-
-/// HH:MM dd/mm/yyyy in Vietnam time.
-pub fn date_time(ms: i64) -> String {
-    format!("{} {}", clock(ms as f64), date(ms))
-}
-
-/// A report status (draft, submitted, …) in words.
-pub fn status_label(key: &str) -> String {
-    t!(format!("status.{key}")).to_string()
-}
-
-/// Whether a submission was on time, in words.
-pub fn timeliness_label(key: &str) -> String {
-    t!(format!("timeliness.{key}")).to_string()
-}
-
-/// The periods worth showing: every one from the plan's start up to the next
-/// one due, newest first, each with its deadline.
-pub fn shown_periods(plan: &Plan, now_ms: i64) -> Vec<(Period, i64)> {
-    let all = plan
-        .reporting
-        .periods(plan.start_year, plan.end_year)
-        .unwrap_or_default();
-    let mut shown: Vec<_> = all
-        .iter()
-        .map(|p| (*p, plan.reporting.deadline_ms(*p)))
-        .take_while(|(_, deadline)| *deadline <= now_ms)
-        .collect();
-    if let Some(next) = all.get(shown.len()) {
-        shown.push((*next, plan.reporting.deadline_ms(*next)));
-    }
-    shown.reverse();
-    shown
-}
+use crate::workflow::{may_take, Action};
 
 /// A report chosen from the list.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,32 +28,71 @@ struct Opened {
     consolidated: bool,
     unit: String,
     period: String,
-    status: String,
+    status: DocStatus,
 }
 
-fn opened(v: &Value, consolidated: bool) -> Option<Opened> {
-    Some(Opened {
-        id: DocId::parse(v["url"].as_str()?).ok()?,
-        consolidated,
-        unit: text(v, "unit"),
-        period: text(v, "period"),
-        status: text(v, "status"),
-    })
+impl Opened {
+    fn report(r: &ReportEntry) -> Option<Opened> {
+        Some(Opened {
+            id: DocId::parse(&r.url).ok()?,
+            consolidated: false,
+            unit: r.unit.clone(),
+            period: r.period.clone(),
+            status: r.status,
+        })
+    }
+
+    fn consolidated(c: &Consolidated) -> Option<Opened> {
+        Some(Opened {
+            id: DocId::parse(&c.url).ok()?,
+            consolidated: true,
+            unit: String::new(),
+            period: c.period.clone(),
+            status: c.status,
+        })
+    }
+}
+
+/// The reports page's own state.
+#[derive(Clone, Copy)]
+struct Page {
+    open: RwSignal<Option<Opened>>,
+    error: RwSignal<Option<String>>,
+    busy: RwSignal<bool>,
+    refresh: RwSignal<u64>,
+}
+
+impl Page {
+    /// Runs `make`, which asks the server to make (or find) a report, then
+    /// opens what it made.
+    fn make_and_open(
+        self,
+        make: impl std::future::Future<Output = Result<Option<Opened>, Failure>> + 'static,
+    ) {
+        if self.busy.get_untracked() {
+            return;
+        }
+        self.busy.set(true);
+        self.error.set(None);
+        wasm_bindgen_futures::spawn_local(async move {
+            match make.await {
+                Ok(opened) => {
+                    self.open.set(opened);
+                    self.refresh.update(|n| *n += 1);
+                }
+                Err(e) => self.error.set(Some(e.into())),
+            }
+            self.busy.set(false);
+        });
+    }
 }
 
 /// Unit names by id, from the server (or the copy kept on the device).
 fn unit_names() -> LocalResource<Vec<(String, String)>> {
     LocalResource::new(|| async {
-        get_kept("/api/units")
+        get_kept::<Vec<UnitInfo>>("/api/units")
             .await
-            .map(|k| {
-                k.value
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|u| (text(u, "id"), text(u, "name")))
-                    .collect()
-            })
+            .map(|k| k.value.into_iter().map(|u| (u.id, u.name)).collect())
             .unwrap_or_default()
     })
 }
@@ -120,24 +108,25 @@ fn name_of(names: &[(String, String)], unit: &str) -> String {
 /// The reports page: periods with their reports, or one report.
 #[component]
 pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
-    let role = Role::parse(&identity.role);
-    let oversees = matches!(role, Some(Role::Coordinator | Role::Director));
-    let drafts = matches!(role, Some(Role::UnitLead | Role::Staff));
+    let role = identity.role;
+    let oversees = role.may(Capability::OverseeReports);
+    let drafts = role.may(Capability::DraftReports);
+    let consolidates = role.may(Capability::Consolidate);
     let landed = outbox().landed;
     let refresh = RwSignal::new(0u64);
     let reports = LocalResource::new(move || {
         refresh.track();
         landed.track();
-        get_kept("/api/reports")
+        get_kept::<Vec<ReportEntry>>("/api/reports")
     });
     let consolidated = LocalResource::new(move || {
         refresh.track();
         async move {
             if oversees {
-                get_kept("/api/consolidated").await
+                get_kept::<Vec<Consolidated>>("/api/consolidated").await
             } else {
                 Ok(Kept {
-                    value: json!([]),
+                    value: Vec::new(),
                     offline: false,
                 })
             }
@@ -153,45 +142,56 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
         repo()
             .read(plan, |d| Plan::read(d).ok())
             .flatten()
-            .map(|p| shown_periods(&p, js_sys::Date::now() as i64))
+            .map(|p| {
+                let all = p
+                    .reporting
+                    .periods(p.start_year, p.end_year)
+                    .unwrap_or_default();
+                p.reporting
+                    .shown_periods(&all, js_sys::Date::now() as i64)
+                    .into_iter()
+                    .map(|period| (period, p.reporting.deadline_ms(period)))
+                    .collect::<Vec<_>>()
+            })
             .unwrap_or_default()
     });
 
-    // Asks the server to make (or find) a report, then opens it.
-    let start = move |path: &'static str, body: Value, consolidated: bool| {
-        if busy.get_untracked() {
-            return;
-        }
-        busy.set(true);
-        error.set(None);
-        wasm_bindgen_futures::spawn_local(async move {
-            match post_json(path, &body).await {
-                Ok((200, v)) => {
-                    let mut o = opened(&v, consolidated);
-                    if let Some(o) = o.as_mut() {
-                        o.status = "draft".into();
-                    }
-                    open.set(o);
-                    refresh.update(|n| *n += 1);
-                }
-                Ok((status, v)) => error.set(Some(error_text(status, &v))),
-                Err(e) => error.set(Some(e)),
-            }
-            busy.set(false);
-        });
+    let page = Page {
+        open,
+        error,
+        busy,
+        refresh,
+    };
+    let start_report = move |unit: String, period: String| {
+        page.make_and_open(async move {
+            let made: ReportMade = post("/api/reports", &NewReport { unit, period }).await?;
+            Ok(DocId::parse(&made.url).ok().map(|id| Opened {
+                id,
+                consolidated: false,
+                unit: made.unit,
+                period: made.period,
+                status: DocStatus::Draft,
+            }))
+        })
+    };
+    let start_consolidated = move |period: String| {
+        page.make_and_open(async move {
+            let made: Consolidated = post("/api/consolidated", &PeriodRequest { period }).await?;
+            Ok(Opened::consolidated(&made))
+        })
     };
 
     let own_unit = identity.unit.clone();
     let list = move || {
-        let rows: Vec<Value> = reports
+        let rows: Vec<ReportEntry> = reports
             .get()
             .and_then(|r| r.ok())
-            .and_then(|k| k.value.as_array().cloned())
+            .map(|k| k.value)
             .unwrap_or_default();
-        let sums: Vec<Value> = consolidated
+        let sums: Vec<Consolidated> = consolidated
             .get()
             .and_then(|r| r.ok())
-            .and_then(|k| k.value.as_array().cloned())
+            .map(|k| k.value)
             .unwrap_or_default();
         let offline = reports
             .get()
@@ -206,9 +206,9 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
             <ul class="cards periods">
                 {periods.get().into_iter().map(|(period, deadline)| {
                     let key = period.key();
-                    let in_period: Vec<Value> = rows.iter().filter(|r| text(r, "period") == key).cloned().collect();
-                    let mine = in_period.iter().find(|r| text(r, "unit") == own_unit).cloned();
-                    let sum = sums.iter().find(|r| text(r, "period") == key).cloned();
+                    let in_period: Vec<ReportEntry> = rows.iter().filter(|r| r.period == key).cloned().collect();
+                    let mine = in_period.iter().find(|r| r.unit == own_unit).cloned();
+                    let sum = sums.iter().find(|c| c.period == key).cloned();
                     let key2 = key.clone();
                     let unit = own_unit.clone();
                     view! {
@@ -216,38 +216,33 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
                             <h3>{period_name(&key)}</h3>
                             <p class="due">{t!("reports.due", date = date(deadline)).to_string()}</p>
                             {(!oversees).then(|| match mine {
-                                Some(r) => {
-                                    let status = text(&r, "status");
-                                    view! {
-                                        <p class="report-status" data-status=status.clone()>{status_label(&status)}</p>
-                                        <button type="button" class="open-report" on:click=move |_| open.set(opened(&r, false))>
-                                            {t!("reports.open").to_string()}
-                                        </button>
-                                    }.into_any()
-                                }
+                                Some(r) => view! {
+                                    <p class="report-status" data-status=r.status.key()>{status_label(r.status)}</p>
+                                    <button type="button" class="open-report" on:click=move |_| open.set(Opened::report(&r))>
+                                        {t!("reports.open").to_string()}
+                                    </button>
+                                }.into_any(),
                                 None if drafts => view! {
                                     <button type="button" class="start-report" disabled=move || busy.get()
-                                        on:click=move |_| start("/api/reports", json!({ "unit": unit.clone(), "period": key2.clone() }), false)>
+                                        on:click=move |_| start_report(unit.clone(), key2.clone())>
                                         {t!("reports.start").to_string()}
                                     </button>
                                 }.into_any(),
-                                None => view! { <p class="report-status">{status_label("missing")}</p> }.into_any(),
+                                None => view! { <p class="report-status">{status_label(DocStatus::Missing)}</p> }.into_any(),
                             })}
                             {oversees.then(|| {
                                 let names = names.clone();
                                 view! {
                                     <ul class="unit-reports">
                                         {in_period.into_iter().map(|r| {
-                                            let status = text(&r, "status");
-                                            let timeliness = r["timeliness"].as_str().map(timeliness_label);
-                                            let unit = text(&r, "unit");
-                                            let unit_name = name_of(&names, &unit);
+                                            let unit_name = name_of(&names, &r.unit);
+                                            let (unit, status, timeliness) = (r.unit.clone(), r.status, r.timeliness);
                                             view! {
                                                 <li class="unit-report" data-unit=unit>
                                                     <span class="unit-name">{unit_name}</span>
-                                                    " · " <span class="report-status" data-status=status.clone()>{status_label(&status)}</span>
-                                                    {timeliness.map(|t| view! { " · " <span class="timeliness">{t}</span> })}
-                                                    <button type="button" class="open-report" on:click=move |_| open.set(opened(&r, false))>
+                                                    " · " <span class="report-status" data-status=status.key()>{status_label(status)}</span>
+                                                    {timeliness.map(|t| view! { " · " <span class="timeliness">{timeliness_label(t)}</span> })}
+                                                    <button type="button" class="open-report" on:click=move |_| open.set(Opened::report(&r))>
                                                         {t!("reports.open").to_string()}
                                                     </button>
                                                 </li>
@@ -256,15 +251,15 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
                                     </ul>
                                     {match sum {
                                         Some(c) => view! {
-                                            <button type="button" class="open-consolidated" on:click=move |_| open.set(opened(&c, true))>
+                                            <button type="button" class="open-consolidated" on:click=move |_| open.set(Opened::consolidated(&c))>
                                                 {t!("reports.open_consolidated").to_string()}
                                             </button>
                                         }.into_any(),
-                                        None if role == Some(Role::Coordinator) => {
+                                        None if consolidates => {
                                             let key = key.clone();
                                             view! {
                                                 <button type="button" class="start-consolidated" disabled=move || busy.get()
-                                                    on:click=move |_| start("/api/consolidated", json!({ "period": key.clone() }), true)>
+                                                    on:click=move |_| start_consolidated(key.clone())>
                                                     {t!("reports.start_consolidated").to_string()}
                                                 </button>
                                             }.into_any()
@@ -348,7 +343,7 @@ fn ReportView(
     identity: Identity,
     unit: String,
     period: String,
-    listed_status: String,
+    listed_status: DocStatus,
     names: LocalResource<Vec<(String, String)>>,
 ) -> impl IntoView {
     let outbox = outbox();
@@ -358,7 +353,7 @@ fn ReportView(
         LocalResource::new(move || {
             outbox.landed.track();
             let url = url.clone();
-            async move { get_kept(&format!("/api/reports/history?url={url}")).await }
+            async move { get_kept::<History>(&format!("/api/reports/history?url={url}")).await }
         })
     };
     // Others review the report meanwhile: look again now and then.
@@ -372,22 +367,27 @@ fn ReportView(
         history
             .get()
             .and_then(|r| r.ok())
-            .and_then(|k| k.value["status"].as_str().map(str::to_string))
-            .unwrap_or_else(|| listed_status.clone())
+            .map(|k| k.value.status)
+            .unwrap_or(listed_status)
     });
-    let role = Role::parse(&identity.role);
-    let own = identity.unit == unit;
+    let actor = identity.actor();
     let pending = {
         let url = url.clone();
         Signal::derive(move || outbox.pending_for(&url))
     };
-    let readonly = Signal::derive(move || {
-        let drafting = matches!(status.get().as_str(), "draft" | "returned");
-        !(own
-            && matches!(role, Some(Role::UnitLead | Role::Staff))
-            && drafting
-            && pending.get().is_none())
-    });
+    let readonly = {
+        let unit = unit.clone();
+        Signal::derive(move || {
+            let writable = status.get().review().is_some_and(|status| {
+                let report = DocKind::UnitReport {
+                    unit: unit.clone(),
+                    status,
+                };
+                access(&actor, &report) == Access::Write
+            });
+            !writable || pending.get().is_some()
+        })
+    };
     let unsynced = repo().open(id).unsynced;
     let unit_name = {
         let unit = unit.clone();
@@ -482,20 +482,20 @@ fn Review(
     url: String,
     unit: String,
     identity: Identity,
-    history: LocalResource<Result<Kept, String>>,
-    status: Signal<String>,
+    history: LocalResource<Result<Kept<History>, String>>,
+    status: Signal<DocStatus>,
     pending: Signal<Option<super::outbox::Step>>,
 ) -> impl IntoView {
     let outbox = outbox();
-    let role = Role::parse(&identity.role);
-    let may_submit = role == Some(Role::UnitLead) && identity.unit == unit;
-    let reviews = role == Some(Role::Coordinator);
+    let actor = identity.actor();
+    let may_submit = may_take(&actor, &unit, Action::Submit);
+    let reviews = may_take(&actor, &unit, Action::Accept);
     let reason = RwSignal::new(String::new());
     let note = RwSignal::new(None::<String>);
     let url = StoredValue::new(url);
-    let act = move |action: &'static str| {
+    let act = move |action: Action| {
         let why = reason.get_untracked();
-        if action == "return" && why.trim().is_empty() {
+        if action == Action::Return && why.trim().is_empty() {
             note.set(Some(t!("review.reason_needed").to_string()));
             return;
         }
@@ -514,40 +514,34 @@ fn Review(
     let kept = move || history.get().and_then(|r| r.ok());
     view! {
         <section class="review" aria-label=t!("review.title").to_string()>
-            <p class="report-status" data-status=move || status.get()>
-                {t!("review.status").to_string()} ": " <strong>{move || status_label(&status.get())}</strong>
-                {move || kept().and_then(|k| k.value["deadline_ms"].as_i64())
+            <p class="report-status" data-status=move || status.get().key()>
+                {t!("review.status").to_string()} ": " <strong>{move || status_label(status.get())}</strong>
+                {move || kept().and_then(|k| k.value.deadline_ms)
                     .map(|d| view! { " · " {t!("reports.due", date = date(d)).to_string()} })}
             </p>
             {move || kept().filter(|k| k.offline).map(|_| view! {
                 <p class="status-line">{t!("reports.kept_copy").to_string()}</p>
             })}
-            {move || kept().and_then(|k| {
-                let first = k.value["first_submission"].clone();
-                let server = first["server_ms"].as_i64()?;
-                let timeliness = first["timeliness"].as_str().unwrap_or_default().to_string();
-                Some(view! {
-                    <p class="first-submission" data-timeliness=timeliness.clone()>
-                        {t!("review.submitted_times",
-                            device = first["device_ms"].as_i64().map(date_time).unwrap_or_else(|| "—".into()),
-                            server = date_time(server)).to_string()}
-                        " · " <strong class="timeliness">{timeliness_label(&timeliness)}</strong>
-                    </p>
-                })
+            {move || kept().and_then(|k| k.value.first_submission).map(|first| view! {
+                <p class="first-submission" data-timeliness=first.timeliness.key()>
+                    {t!("review.submitted_times",
+                        device = first.device_ms.map(date_time).unwrap_or_else(|| "—".into()),
+                        server = date_time(first.server_ms)).to_string()}
+                    " · " <strong class="timeliness">{timeliness_label(first.timeliness)}</strong>
+                </p>
             })}
-            {move || (status.get() == "returned").then(|| kept()).flatten().and_then(|k| {
-                let events = k.value["events"].as_array()?.clone();
-                let last = events.iter().rev().find(|e| e["action"] == "return")?.clone();
+            {move || (status.get() == DocStatus::Returned).then(kept).flatten().and_then(|k| {
+                let last = k.value.events.into_iter().rev().find(|e| e.action == Action::Return)?;
                 Some(view! {
                     <p class="return-note" role="alert">
-                        {t!("review.returned_because", who = text(&last, "display_name")).to_string()} " "
-                        <strong>{text(&last, "reason")}</strong>
+                        {t!("review.returned_because", who = last.display_name).to_string()} " "
+                        <strong>{last.reason}</strong>
                     </p>
                 })
             })}
             {move || pending.get().map(|p| view! {
                 <p class="pending-step" role="status">
-                    {t!("review.pending", action = t!(format!("action.{}", p.action)), when = date_time(p.device_time_ms)).to_string()}
+                    {t!("review.pending", action = action_label(p.action), when = date_time(p.device_time_ms)).to_string()}
                 </p>
             })}
             {move || refused().map(|r| view! { <p class="error" role="alert">{t!("review.refused").to_string()} " " {r}</p> })}
@@ -556,23 +550,23 @@ fn Review(
                 let s = status.get();
                 let waiting = pending.get().is_some();
                 view! {
-                    {(may_submit && !waiting && matches!(s.as_str(), "draft" | "returned")).then(|| view! {
-                        <button type="button" class="submit-report" on:click=move |_| act("submit")>
-                            {t!("action.submit").to_string()}
+                    {(may_submit && !waiting && matches!(s, DocStatus::Draft | DocStatus::Returned)).then(|| view! {
+                        <button type="button" class="submit-report" on:click=move |_| act(Action::Submit)>
+                            {action_label(Action::Submit)}
                         </button>
                     })}
-                    {(reviews && !waiting && s == "submitted").then(|| view! {
+                    {(reviews && !waiting && s == DocStatus::Submitted).then(|| view! {
                         <label class="field">
                             <span class="field-label">{t!("review.reason").to_string()}</span>
                             <textarea class="return-reason" rows="2" prop:value=move || reason.get()
                                 on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
                         </label>
                         <div class="actions">
-                            <button type="button" class="return-report" on:click=move |_| act("return")>
-                                {t!("action.return").to_string()}
+                            <button type="button" class="return-report" on:click=move |_| act(Action::Return)>
+                                {action_label(Action::Return)}
                             </button>
-                            <button type="button" class="accept-report" on:click=move |_| act("accept")>
-                                {t!("action.accept").to_string()}
+                            <button type="button" class="accept-report" on:click=move |_| act(Action::Accept)>
+                                {action_label(Action::Accept)}
                             </button>
                         </div>
                     })}
@@ -581,18 +575,14 @@ fn Review(
             <details class="history">
                 <summary>{t!("review.history").to_string()}</summary>
                 <ol>
-                    {move || kept().map(|k| k.value["events"].as_array().cloned().unwrap_or_default().into_iter().map(|e| {
-                        let reason = text(&e, "reason");
-                        let device = e["device_ms"].as_i64();
-                        view! {
-                            <li class="event" data-action=text(&e, "action")>
-                                <span class="when">{e["server_ms"].as_i64().map(date_time).unwrap_or_default()}</span>
-                                " · " <span class="who">{text(&e, "display_name")}</span>
-                                " · " <span class="what">{t!(format!("action.{}", text(&e, "action"))).to_string()}</span>
-                                {device.map(|d| view! { " " <span class="device-time">{t!("review.device_time", when = date_time(d)).to_string()}</span> })}
-                                {(!reason.is_empty()).then(|| view! { <p class="reason">{reason.clone()}</p> })}
-                            </li>
-                        }
+                    {move || kept().map(|k| k.value.events.into_iter().map(|e| view! {
+                        <li class="event" data-action=e.action.key()>
+                            <span class="when">{date_time(e.server_ms)}</span>
+                            " · " <span class="who">{e.display_name.clone()}</span>
+                            " · " <span class="what">{action_label(e.action)}</span>
+                            {e.device_ms.map(|d| view! { " " <span class="device-time">{t!("review.device_time", when = date_time(d)).to_string()}</span> })}
+                            {(!e.reason.is_empty()).then(|| view! { <p class="reason">{e.reason.clone()}</p> })}
+                        </li>
                     }).collect_view())}
                 </ol>
             </details>
@@ -607,62 +597,83 @@ fn ConsolidatedView(
     id: DocId,
     identity: Identity,
     period: String,
-    status: String,
+    status: DocStatus,
     names: LocalResource<Vec<(String, String)>>,
 ) -> impl IntoView {
-    let role = Role::parse(&identity.role);
+    let role = identity.role;
     let status = RwSignal::new(status);
     let message = RwSignal::new(None::<Result<String, String>>);
     let busy = RwSignal::new(false);
-    let readonly =
-        Signal::derive(move || !(role == Some(Role::Coordinator) && status.get() != "approved"));
+    let actor = identity.actor();
+    let readonly = Signal::derive(move || {
+        let report = DocKind::Consolidated {
+            approved: status.get() == DocStatus::Approved,
+        };
+        access(&actor, &report) != Access::Write
+    });
     let url = id.url();
     let unsynced = repo().open(id).unsynced;
-    let call = move |path: &'static str, body: Value, done: String| {
-        busy.set(true);
-        wasm_bindgen_futures::spawn_local(async move {
-            let answer = post_json(path, &body).await;
-            busy.set(false);
-            message.set(Some(match answer {
-                Ok((200, v)) => {
-                    if let Some(s) = v["status"].as_str() {
-                        status.set(s.to_string());
-                    }
-                    Ok(done)
-                }
-                Ok((code, v)) => Err(error_text(code, &v)),
-                Err(e) => Err(e),
-            }));
-        });
+    let assemble = {
+        let period = period.clone();
+        move || {
+            let request = PeriodRequest {
+                period: period.clone(),
+            };
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let answer = post::<Assembled>("/api/consolidated/assemble", &request).await;
+                busy.set(false);
+                message.set(Some(match answer {
+                    Ok(_) => Ok(t!("consolidated.assembled").to_string()),
+                    Err(e) => Err(e.into()),
+                }));
+            });
+        }
     };
-    let assemble_body = json!({ "period": period.clone() });
-    let approve_body = json!({ "url": url.clone() });
+    let approve = {
+        let url = url.clone();
+        move || {
+            let request = crate::api::ApproveRequest { url: url.clone() };
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let answer = post::<StatusNow>("/api/consolidated/approve", &request).await;
+                busy.set(false);
+                message.set(Some(match answer {
+                    Ok(now) => {
+                        status.set(now.status);
+                        Ok(t!("consolidated.approved").to_string())
+                    }
+                    Err(e) => Err(e.into()),
+                }));
+            });
+        }
+    };
     view! {
         <article class="report consolidated" data-doc=url>
             <h2>{t!("consolidated.title", period = period_name(&period)).to_string()}</h2>
             <DocBadge unsynced/>
-            <p class="report-status" data-status=move || status.get()>
-                {t!("review.status").to_string()} ": " <strong>{move || status_label(&status.get())}</strong>
+            <p class="report-status" data-status=move || status.get().key()>
+                {t!("review.status").to_string()} ": " <strong>{move || status_label(status.get())}</strong>
             </p>
             {move || message.get().map(|m| match m {
                 Ok(done) => view! { <p class="notice" role="status">{done}</p> }.into_any(),
                 Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
             })}
             <div class="actions">
-                {move || (role == Some(Role::Coordinator) && status.get() != "approved").then(|| {
-                    let body = assemble_body.clone();
+                {move || (role.may(Capability::Consolidate) && status.get() != DocStatus::Approved).then(|| {
+                    let assemble = assemble.clone();
                     view! {
                         <button type="button" class="assemble" disabled=move || busy.get()
-                            on:click=move |_| call("/api/consolidated/assemble", body.clone(), t!("consolidated.assembled").to_string())>
+                            on:click=move |_| assemble()>
                             {t!("consolidated.assemble").to_string()}
                         </button>
                     }
                 })}
-                {move || (role == Some(Role::Director) && status.get() != "approved").then(|| {
-                    let body = approve_body.clone();
+                {move || (role.may(Capability::ApproveConsolidated) && status.get() != DocStatus::Approved).then(|| {
+                    let approve = approve.clone();
                     view! {
                         <button type="button" class="approve" disabled=move || busy.get()
-                            on:click=move |_| call("/api/consolidated/approve", body.clone(), t!("consolidated.approved").to_string())>
+                            on:click=move |_| approve()>
                             {t!("consolidated.approve").to_string()}
                         </button>
                     }

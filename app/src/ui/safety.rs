@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use rust_i18n::t;
 use wasm_bindgen_futures::JsFuture;
 
+use super::format::document_label;
 use super::repo::repo;
 
 /// Asks the browser to keep this site's data even when the phone runs short
@@ -58,7 +59,7 @@ pub fn SafetyPanel() -> impl IntoView {
                     let mut items: Vec<String> = repo()
                         .unsynced_by_document()
                         .into_iter()
-                        .map(|(name, n)| format!("{name}: {n}"))
+                        .map(|(name, n)| format!("{}: {n}", document_label(&name)))
                         .collect();
                     let steps = status.get().pending_steps;
                     if steps > 0 {
@@ -75,7 +76,7 @@ pub fn SafetyPanel() -> impl IntoView {
                     {move || repo().document_counts().0.to_string()}
                 </dd>
                 <dt>{t!("safety.last_sync").to_string()}</dt>
-                <dd>{move || status.get().last_sync_ms.map(super::status::clock).unwrap_or_else(|| t!("safety.never").to_string())}</dd>
+                <dd>{move || status.get().last_sync_ms.map(super::format::clock).unwrap_or_else(|| t!("safety.never").to_string())}</dd>
                 <dt>{t!("safety.persistent").to_string()}</dt>
                 <dd class="safety-persisted">
                     {move || match facts.get().and_then(|(p, _)| p) {

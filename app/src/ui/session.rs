@@ -1,13 +1,16 @@
-//! Who is signed in on this device. The identity is cached in localStorage
-//! so that the app opens offline after one online sign-in; the server alone
+//! Who is signed in on this device. The identity is kept on the device so
+//! that the app opens offline after one online sign-in; the server alone
 //! decides what that identity may read and write.
 
 use rust_i18n::t;
 use serde::{Deserialize, Serialize};
 
-use super::http::{error_text, get_json, post_json};
+use super::http::{get, post, Failure};
+use super::settings;
+use crate::access::{Actor, Role};
+use crate::api::{LoginRequest, Me, Session, UserInfo};
 
-const KEY: &str = "papi.identity";
+const KEY: &str = "identity";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
@@ -15,74 +18,78 @@ pub struct Identity {
     pub username: String,
     pub display_name: String,
     pub unit: String,
-    pub role: String,
+    pub role: Role,
     /// Every sync peer id of this user starts with it (`user<id>.`).
     pub peer_prefix: String,
 }
 
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
+impl Identity {
+    fn new(user: UserInfo, peer_prefix: String) -> Identity {
+        Identity {
+            id: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            unit: user.unit,
+            role: user.role,
+            peer_prefix,
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            role: self.role,
+            unit: self.unit.clone(),
+        }
+    }
 }
 
 pub fn cached() -> Option<Identity> {
-    let text = storage()?.get_item(KEY).ok()??;
-    serde_json::from_str(&text).ok()
-}
-
-fn remember(identity: &Identity) {
-    if let (Some(s), Ok(text)) = (storage(), serde_json::to_string(identity)) {
-        let _ = s.set_item(KEY, &text);
-    }
+    settings::get(KEY)
 }
 
 pub fn forget() {
-    if let Some(s) = storage() {
-        let _ = s.remove_item(KEY);
-    }
+    settings::remove(KEY);
 }
 
-/// Signs in with the server and caches the identity.
+/// Signs in with the server and keeps the identity on the device.
 pub async fn sign_in(username: &str, password: &str) -> Result<Identity, String> {
-    let body = serde_json::json!({ "username": username.trim(), "password": password });
-    let (status, value) = post_json("/api/login", &body).await?;
-    match status {
-        200 => {
-            let user = &value["user"];
-            let identity = Identity {
-                id: user["id"].as_i64().unwrap_or_default(),
-                username: user["username"].as_str().unwrap_or_default().into(),
-                display_name: user["display_name"].as_str().unwrap_or_default().into(),
-                unit: user["unit"].as_str().unwrap_or_default().into(),
-                role: user["role"].as_str().unwrap_or_default().into(),
-                peer_prefix: value["peer_prefix"].as_str().unwrap_or_default().into(),
-            };
-            remember(&identity);
+    let request = LoginRequest {
+        username: username.trim().to_string(),
+        password: password.to_string(),
+    };
+    match post::<Session>("/api/login", &request).await {
+        Ok(session) => {
+            let identity = Identity::new(session.user, session.peer_prefix);
+            // Without it the app would ask to sign in again on the next open.
+            settings::set(KEY, &identity)?;
             Ok(identity)
         }
-        401 => Err(t!("session.wrong_credentials").to_string()),
-        429 => Err(t!(
+        Err(Failure::Refused { status: 401, .. }) => {
+            Err(t!("session.wrong_credentials").to_string())
+        }
+        Err(Failure::Refused { status: 429, body }) => Err(t!(
             "session.too_many_attempts",
-            minutes = value["retry_after_secs"]
-                .as_u64()
+            minutes = body
+                .and_then(|b| b.retry_after_secs)
                 .unwrap_or(60)
                 .div_ceil(60)
         )
         .to_string()),
-        other => Err(error_text(other, &value)),
+        Err(other) => Err(other.into()),
     }
 }
 
 pub async fn sign_out() {
-    let _ = post_json("/api/logout", &serde_json::json!({})).await;
+    let _ = post::<()>("/api/logout", &()).await;
     forget();
 }
 
 /// Whether the server still knows this device's session: Some(false) when
 /// it says it does not, None when it cannot be asked.
 pub async fn still_signed_in() -> Option<bool> {
-    match get_json("/api/me").await {
-        Ok((200, _)) => Some(true),
-        Ok((401, _)) => Some(false),
+    match get::<Me>("/api/me").await {
+        Ok(_) => Some(true),
+        Err(Failure::Refused { status: 401, .. }) => Some(false),
         _ => None,
     }
 }

@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 use rust_i18n::t;
 
+use super::format::clock;
 use super::repo::repo;
-use crate::calendar::VIETNAM_OFFSET_MS;
 
 /// Always on screen: whether the user's changes are only on this device.
 #[component]
@@ -51,8 +51,17 @@ pub fn StatusBar() -> impl IntoView {
     }
 }
 
-/// HH:MM in Vietnam time.
-pub fn clock(ms: f64) -> String {
-    let minutes = ((ms as i64 + VIETNAM_OFFSET_MS) / 60_000).rem_euclid(24 * 60);
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+/// Whether one document has changes that are only on this device.
+#[component]
+pub fn DocBadge(unsynced: RwSignal<usize>) -> impl IntoView {
+    move || match unsynced.get() {
+        0 => view! { <p class="doc-badge" data-unsynced="0">{t!("doc.all_saved").to_string()}</p> }
+            .into_any(),
+        n => view! {
+            <p class="doc-badge pending" data-unsynced=n.to_string()>
+                {t!("doc.unsynced", n = n).to_string()}
+            </p>
+        }
+        .into_any(),
+    }
 }

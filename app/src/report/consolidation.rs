@@ -11,167 +11,8 @@
 
 use automerge::transaction::Transactable;
 use automerge::{Automerge, AutomergeError, ObjId, ObjType, ReadDoc, Value, ROOT};
-use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::{Json, Router};
-use papi::access::Role;
-use papi::report::SECTION_TEXTS;
-use rusqlite::OptionalExtension;
-use samod::DocumentId;
-use serde::Deserialize;
 
-use crate::auth::signed_in;
-use crate::error::ApiError;
-use crate::AppState;
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/consolidated/assemble", post(assemble))
-}
-
-/// The document `doc_id` of the sync engine, if it has it.
-pub(crate) async fn handle(state: &AppState, doc_id: &str) -> Result<samod::DocHandle, ApiError> {
-    let id: DocumentId = doc_id
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("a stored document id is malformed: {doc_id}")))?;
-    state
-        .repo
-        .find(id)
-        .await
-        .map_err(|_| ApiError::Internal("sync engine stopped".into()))?
-        .ok_or_else(|| ApiError::Internal(format!("document {doc_id} is missing")))
-}
-
-/// What every accepted unit report of `period` brings, in the units' order.
-pub(crate) async fn accepted(
-    state: &AppState,
-    period: &str,
-) -> Result<Vec<Contribution>, ApiError> {
-    let p = period.to_string();
-    let rows: Vec<(String, String, String)> = state
-        .db
-        .call(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT d.doc_id, d.unit, u.name FROM documents d JOIN units u ON u.id = d.unit
-                 WHERE d.kind = 'unit_report' AND d.period = ?1 AND d.status = 'accepted'
-                 ORDER BY u.rowid",
-            )?;
-            let rows = stmt
-                .query_map([&p], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (doc_id, unit, name) in rows {
-        let sections = handle(state, &doc_id)
-            .await?
-            .with_document(|d| unit_texts(d));
-        out.push(Contribution {
-            unit,
-            name,
-            sections,
-        });
-    }
-    Ok(out)
-}
-
-/// The consolidated reports, with the units each includes: for the Office
-/// and the Director.
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = signed_in(&state, &headers, None).await?;
-    if !matches!(user.role, Role::Coordinator | Role::Director) {
-        return Err(ApiError::Forbidden);
-    }
-    let rows: Vec<(String, String, String)> = state
-        .db
-        .call(|c| {
-            let mut stmt = c.prepare(
-                "SELECT doc_id, period, status FROM documents WHERE kind = 'consolidated' ORDER BY period",
-            )?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-        .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (doc_id, period, status) in rows {
-        let units = handle(&state, &doc_id)
-            .await?
-            .with_document(|d| included_units(d));
-        out.push(serde_json::json!({
-            "url": format!("automerge:{doc_id}"),
-            "period": period,
-            "status": status,
-            "included_units": units,
-        }));
-    }
-    Ok(Json(serde_json::json!(out)))
-}
-
-#[derive(Deserialize)]
-struct AssembleRequest {
-    period: String,
-}
-
-/// Folds in the unit reports accepted since the consolidated report was made
-/// or last assembled; the Office only, and only before the Director approves.
-async fn assemble(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Json<AssembleRequest>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = signed_in(&state, &headers, None).await?;
-    if user.role != Role::Coordinator {
-        return Err(ApiError::Forbidden);
-    }
-    let Json(request) = body?;
-    let period = crate::reports::requested_period(&request.period)?;
-    // Approval waits for this lock too, so the report cannot be approved
-    // halfway through.
-    let _guard = state.report_lock.lock().await;
-    let key = period.key();
-    let row: Option<(String, String)> = state
-        .db
-        .call(move |c| {
-            c.query_row(
-                "SELECT doc_id, status FROM documents WHERE kind = 'consolidated' AND period = ?1",
-                [&key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-        })
-        .await?;
-    let Some((doc_id, status)) = row else {
-        return Err(ApiError::Conflict(format!(
-            "there is no consolidated report for {} yet",
-            period.key()
-        )));
-    };
-    if status == "approved" {
-        tracing::warn!(report = %doc_id, by = %user.username, "assembling refused: approved");
-        return Err(ApiError::Conflict(
-            "the consolidated report is approved and can no longer change".into(),
-        ));
-    }
-    let contributions = accepted(&state, &period.key()).await?;
-    let doc = handle(&state, &doc_id).await?;
-    let (added, included) = doc
-        .with_document(|d| append(d, &contributions).map(|added| (added, included_units(d))))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    tracing::info!(report = %doc_id, by = %user.username, added = ?added, "consolidated report assembled");
-    Ok(Json(serde_json::json!({
-        "url": format!("automerge:{doc_id}"),
-        "period": period.key(),
-        "added": added,
-        "included_units": included,
-    })))
-}
+use super::{child, scalar_str, section_number, SECTION_TEXTS};
 
 /// The four texts of one dimension's section of a unit's report.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,35 +30,6 @@ pub struct Contribution {
     pub sections: Vec<SectionTexts>,
 }
 
-fn child<D: ReadDoc>(doc: &D, obj: &ObjId, key: impl Into<automerge::Prop>) -> Option<ObjId> {
-    match doc.get(obj, key).ok()?? {
-        (Value::Object(_), id) => Some(id),
-        _ => None,
-    }
-}
-
-fn number<D: ReadDoc>(doc: &D, section: &ObjId) -> Option<i64> {
-    match doc.get(section, "number").ok()?? {
-        (Value::Scalar(s), _) => match s.as_ref() {
-            automerge::ScalarValue::Int(n) => Some(*n),
-            automerge::ScalarValue::Uint(n) => i64::try_from(*n).ok(),
-            automerge::ScalarValue::F64(f) if f.fract() == 0.0 => Some(*f as i64),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// A text field: an automerge text object, or a plain string that another
-/// automerge-repo client may have written.
-fn text_of<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> String {
-    match doc.get(obj, key).ok().flatten() {
-        Some((Value::Object(ObjType::Text), id)) => doc.text(&id).unwrap_or_default(),
-        Some((Value::Scalar(s), _)) => s.as_str().unwrap_or_default().to_string(),
-        _ => String::new(),
-    }
-}
-
 /// The section texts of a unit's report, by dimension number.
 pub fn unit_texts<D: ReadDoc>(doc: &D) -> Vec<SectionTexts> {
     let Some(sections) = child(doc, &ROOT, "sections") else {
@@ -227,8 +39,8 @@ pub fn unit_texts<D: ReadDoc>(doc: &D) -> Vec<SectionTexts> {
         .filter_map(|i| {
             let s = child(doc, &sections, i)?;
             Some(SectionTexts {
-                number: number(doc, &s)?,
-                texts: SECTION_TEXTS.map(|key| text_of(doc, &s, key)),
+                number: section_number(doc, &s)?,
+                texts: SECTION_TEXTS.map(|key| scalar_str(doc, &s, key).unwrap_or_default()),
             })
         })
         .collect()
@@ -249,7 +61,7 @@ pub fn included_units<D: ReadDoc>(doc: &D) -> Vec<String> {
 
 /// Appends every contribution whose unit the consolidated report does not
 /// yet include, in the order given, in one change. Returns the units added.
-pub fn append(
+pub fn append_contributions(
     doc: &mut Automerge,
     contributions: &[Contribution],
 ) -> Result<Vec<String>, AutomergeError> {
@@ -272,7 +84,7 @@ pub fn append(
             Some(sections) => (0..tx.length(sections))
                 .filter_map(|i| {
                     let s = child(&*tx, sections, i)?;
-                    Some((number(&*tx, &s)?, s))
+                    Some((section_number(&*tx, &s)?, s))
                 })
                 .collect(),
             None => Vec::new(),
@@ -309,8 +121,8 @@ pub fn append(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use papi::report::{generate, generate_consolidated};
-    use papi::schema::{Dimension, Measure, Plan};
+    use crate::report::{generate, generate_consolidated, TextAt};
+    use crate::schema::{Dimension, Measure, Plan};
 
     fn plan() -> Plan {
         let measure = |id: &str| Measure {
@@ -332,10 +144,7 @@ mod tests {
             province: "p".into(),
             start_year: 2022,
             end_year: 2030,
-            reporting: papi::calendar::ReportingSettings {
-                half_year_due: papi::calendar::DueDay { month: 6, day: 15 },
-                annual_due: papi::calendar::DueDay { month: 12, day: 15 },
-            },
+            reporting: Default::default(),
             legal_bases: vec![],
             objective: "o".into(),
             targets: vec![],
@@ -349,7 +158,7 @@ mod tests {
         let mut doc = Automerge::new();
         generate(&plan(), unit, "2026-h1", &mut doc).unwrap();
         for (section, key, words) in writes {
-            let at = papi::report::TextAt::Section {
+            let at = TextAt::Section {
                 section: *section,
                 key: SECTION_TEXTS.iter().find(|k| *k == key).unwrap(),
             };
@@ -363,8 +172,8 @@ mod tests {
         let sections = child(doc, &ROOT, "sections").unwrap();
         (0..doc.length(&sections))
             .map(|i| child(doc, &sections, i).unwrap())
-            .find(|s| super::number(doc, s) == Some(number))
-            .map(|s| text_of(doc, &s, key))
+            .find(|s| section_number(doc, s) == Some(number))
+            .map(|s| scalar_str(doc, &s, key).unwrap_or_default())
             .unwrap()
     }
 
@@ -393,7 +202,7 @@ mod tests {
 
         let mut consolidated = Automerge::new();
         generate_consolidated(&plan(), "2026-h1", &mut consolidated).unwrap();
-        let added = append(
+        let added = append_contributions(
             &mut consolidated,
             &[
                 contribution("van-phong", "Văn phòng", &office),
@@ -430,18 +239,18 @@ mod tests {
         generate_consolidated(&plan(), "2026-h1", &mut consolidated).unwrap();
         // Nothing accepted yet: the list is made, empty.
         assert_eq!(
-            append(&mut consolidated, &[]).unwrap(),
+            append_contributions(&mut consolidated, &[]).unwrap(),
             Vec::<String>::new()
         );
         assert!(child(&consolidated, &ROOT, "included_units").is_some());
-        append(
+        append_contributions(
             &mut consolidated,
             &[contribution("van-phong", "Văn phòng", &office)],
         )
         .unwrap();
 
         // The Office edits the combined text.
-        let t = papi::report::TextAt::Section {
+        let t = TextAt::Section {
             section: 0,
             key: "results",
         }
@@ -452,7 +261,7 @@ mod tests {
             .unwrap();
 
         let heads = consolidated.get_heads();
-        let added = append(
+        let added = append_contributions(
             &mut consolidated,
             &[
                 contribution("van-phong", "Văn phòng", &office),
@@ -469,7 +278,7 @@ mod tests {
 
         // Again: nothing to add, and no change at all.
         let heads = consolidated.get_heads();
-        let added = append(
+        let added = append_contributions(
             &mut consolidated,
             &[contribution("thanh-tra", "Thanh tra", &inspectorate)],
         )
@@ -498,7 +307,7 @@ mod tests {
         assert_eq!(texts.len(), 1);
         assert_eq!(texts[0].number, 2);
         assert_eq!(texts[0].texts[0], "plain");
-        let added = append(&mut empty, &[contribution("x", "X", &odd)]).unwrap();
+        let added = append_contributions(&mut empty, &[contribution("x", "X", &odd)]).unwrap();
         assert_eq!(added, ["x"], "included even with nowhere to write");
     }
 }

@@ -13,6 +13,12 @@ use automerge::{Automerge, ObjId, ObjType, ReadDoc, ROOT};
 
 use crate::schema::{Plan, SchemaError};
 
+mod consolidation;
+
+pub use consolidation::{
+    append_contributions, included_units, unit_texts, Contribution, SectionTexts,
+};
+
 pub const REPORT_SCHEMA: i64 = 1;
 /// The per-section texts, in the order the report shows them.
 pub const SECTION_TEXTS: [&str; 4] = ["results", "shortcomings", "causes", "proposals"];
@@ -140,6 +146,7 @@ pub enum ItemAt {
     Extra(usize),
 }
 
+/// The object at `key` of `obj`, if there is an object there.
 fn child<D: ReadDoc>(doc: &D, obj: &ObjId, key: impl Into<automerge::Prop>) -> Option<ObjId> {
     match doc.get(obj, key).ok()?? {
         (automerge::Value::Object(_), id) => Some(id),
@@ -242,6 +249,7 @@ pub struct ItemOutline {
     pub text: String,
 }
 
+/// A string field: a string scalar, or an automerge text object.
 fn scalar_str<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<String> {
     match doc.get(obj, key).ok()?? {
         (automerge::Value::Scalar(s), _) => s.as_str().map(str::to_string),
@@ -265,6 +273,14 @@ fn items<D: ReadDoc>(doc: &D, list: Option<ObjId>) -> Vec<ItemOutline> {
         .collect()
 }
 
+/// A section's dimension number.
+fn section_number<D: ReadDoc>(doc: &D, section: &ObjId) -> Option<i64> {
+    match doc.get(section, "number").ok()?? {
+        (automerge::Value::Scalar(v), _) => crate::schema::whole_number(&v),
+        _ => None,
+    }
+}
+
 impl Outline {
     /// The outline of a unit's or a consolidated report; `None` for any
     /// other document.
@@ -278,25 +294,11 @@ impl Outline {
                 (0..doc.length(&list))
                     .filter_map(|i| {
                         let s = child(doc, &list, i)?;
-                        let number = match doc.get(&s, "number").ok()?? {
-                            (automerge::Value::Scalar(v), _) => v.as_i64()?,
-                            _ => return None,
-                        };
                         Some(SectionOutline {
-                            number,
+                            number: section_number(doc, &s)?,
                             name: scalar_str(doc, &s, "name").unwrap_or_default(),
                             measures: items(doc, child(doc, &s, "measures")),
                         })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let included_units = child(doc, &ROOT, "included_units")
-            .map(|list| {
-                (0..doc.length(&list))
-                    .filter_map(|i| match doc.get(&list, i).ok()?? {
-                        (automerge::Value::Scalar(s), _) => s.as_str().map(str::to_string),
-                        _ => None,
                     })
                     .collect()
             })
@@ -306,7 +308,7 @@ impl Outline {
             period: scalar_str(doc, &ROOT, "period").unwrap_or_default(),
             sections,
             extra_items: items(doc, child(doc, &ROOT, "extra_items")),
-            included_units,
+            included_units: included_units(doc),
             kind,
         })
     }

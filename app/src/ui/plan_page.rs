@@ -1,0 +1,62 @@
+//! The plan page: the plan document, live.
+
+use leptos::prelude::*;
+use rust_i18n::t;
+
+use super::repo::{self, Phase};
+use super::status::DocBadge;
+use super::PlanView;
+use crate::ids::DocId;
+
+/// The plan, live from its document.
+#[component]
+pub fn PlanPage(id: DocId, editable: bool) -> impl IntoView {
+    let repo = repo::repo();
+    let signals = repo.open(id);
+    // The plan's outline only: measure texts are left out, so that typing in
+    // a measure does not rebuild the page (the text boxes follow the document
+    // themselves).
+    let plan = Memo::new(move |_| {
+        signals.version.track();
+        repo::repo().read(id, |doc| {
+            crate::schema::Plan::read(doc)
+                .map(|mut plan| {
+                    for m in plan
+                        .dimensions
+                        .iter_mut()
+                        .flat_map(|d| d.measures.iter_mut())
+                    {
+                        m.text.clear();
+                    }
+                    plan
+                })
+                .map_err(|e| e.to_string())
+        })
+    });
+    move || match signals.phase.get() {
+        Phase::Loading => {
+            view! { <p class="status-line" role="status">{t!("plan.loading").to_string()}</p> }
+                .into_any()
+        }
+        Phase::Fetching => view! {
+            <p class="status-line" role="status">{t!("plan.fetching").to_string()}</p>
+        }
+        .into_any(),
+        Phase::Unavailable => view! {
+            <p class="error" role="alert">{t!("doc.unavailable").to_string()}</p>
+        }
+        .into_any(),
+        Phase::Ready => match plan.get() {
+            Some(Ok(plan)) => view! {
+                <DocBadge unsynced=signals.unsynced/>
+                <PlanView plan doc=id editable/>
+            }
+            .into_any(),
+            Some(Err(e)) => {
+                view! { <p class="error" role="alert">{t!("plan.broken").to_string()} " " {e}</p> }
+                    .into_any()
+            }
+            None => view! { <p class="status-line">"…"</p> }.into_any(),
+        },
+    }
+}

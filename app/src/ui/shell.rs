@@ -1,0 +1,209 @@
+//! The frame of the app: the header, sign-in or the signed-in workspace
+//! with its pages, and the sync status.
+
+use leptos::prelude::*;
+use rust_i18n::t;
+
+use super::plan_page::PlanPage;
+use super::repo::{self, Repo};
+use super::sign_in::SignIn;
+use super::{
+    admin, dashboard, http, i18n, outbox, proposals, reports, safety, session, settings, status,
+    update,
+};
+use crate::access::{access, Access, Capability, DocKind, Role};
+use crate::api::PlanLocation;
+use crate::ids::DocId;
+
+const PLAN_URL_KEY: &str = "plan_url";
+
+/// The pages of the workspace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Page {
+    Plan,
+    Reports,
+    Dashboard,
+    Proposals,
+    Admin,
+}
+
+impl Page {
+    /// The pages a role has.
+    fn for_role(role: Role) -> Vec<Page> {
+        let pages = [
+            (Page::Reports, Capability::SeeReports),
+            (Page::Dashboard, Capability::SeeDashboard),
+            (Page::Proposals, Capability::FollowProposals),
+            (Page::Admin, Capability::Administer),
+        ];
+        std::iter::once(Page::Plan)
+            .chain(
+                pages
+                    .into_iter()
+                    .filter(|(_, c)| role.may(*c))
+                    .map(|(p, _)| p),
+            )
+            .collect()
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Page::Plan => "plan",
+            Page::Reports => "reports",
+            Page::Dashboard => "dashboard",
+            Page::Proposals => "proposals",
+            Page::Admin => "admin",
+        }
+    }
+}
+
+/// The whole app, mounted on the page's body by `main`.
+#[component]
+pub fn App() -> impl IntoView {
+    let identity = RwSignal::new(session::cached());
+    let lang = RwSignal::new(i18n::saved());
+    i18n::apply(&lang.get_untracked());
+    let page = RwSignal::new(Page::Plan);
+    let update_ready = update::start();
+    // Everything is drawn again in a newly chosen language.
+    move || {
+        lang.track();
+        view! {
+        <header class="topbar">
+            <h1>{t!("app.title").to_string()}</h1>
+            <i18n::LanguagePicker lang/>
+            {move || identity.get().map(|who| view! {
+                <span class="who">{who.display_name}</span>
+                <button class="sign-out" on:click=move |_| {
+                    if !confirm_sign_out() {
+                        return;
+                    }
+                    wasm_bindgen_futures::spawn_local(async {
+                        session::sign_out().await;
+                        if let Some(w) = web_sys::window() {
+                            let _ = w.location().reload();
+                        }
+                    });
+                }>{t!("app.sign_out").to_string()}</button>
+            })}
+        </header>
+        <update::UpdateBanner ready=update_ready/>
+        {move || match identity.get() {
+            None => view! {
+                <main class="content">
+                    <SignIn on_done=Callback::new(move |who| {
+                        // A sensible moment to ask the browser to keep the data.
+                        wasm_bindgen_futures::spawn_local(async {
+                            let _ = safety::request_persistence().await;
+                        });
+                        identity.set(Some(who));
+                    })/>
+                </main>
+            }.into_any(),
+            Some(who) => view! { <Workspace identity=who page/> }.into_any(),
+        }}
+        }
+    }
+}
+
+/// With changes only on this device, signing out needs a second thought:
+/// they stay on the device, but nothing sends them until someone signs in.
+fn confirm_sign_out() -> bool {
+    let unsynced = repo::try_repo()
+        .map(|r| r.status.get_untracked().device_only())
+        .unwrap_or(0);
+    if unsynced == 0 {
+        return true;
+    }
+    web_sys::window()
+        .and_then(|w| {
+            w.confirm_with_message(&t!("app.confirm_sign_out", n = unsynced))
+                .ok()
+        })
+        .unwrap_or(false)
+}
+
+/// The signed-in app: opens device storage, starts syncing, shows the pages.
+#[component]
+fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView {
+    let editable = plan_editable(&identity);
+    let pages = Page::for_role(identity.role);
+    let who = StoredValue::new(identity.clone());
+    let started = LocalResource::new(move || {
+        let identity = identity.clone();
+        async move {
+            let repo = Repo::start(&identity).await.map_err(|e| e.to_string())?;
+            let plan = plan_id().await?;
+            Ok::<_, String>((repo, plan))
+        }
+    });
+    view! {
+        <Suspense fallback=|| view! { <p class="status-line" role="status">{t!("app.opening").to_string()}</p> }>
+            {move || started.get().map(|r| match r {
+                Ok((repo, plan)) => {
+                    let status = repo.status;
+                    outbox::Outbox::start();
+                    let pages = pages.clone();
+                    view! {
+                    <status::StatusBar/>
+                    <safety::SafetyPanel/>
+                    {move || status.get().signed_out.then(|| view! {
+                        <div class="expired" role="alert">
+                            <p>{t!("app.session_expired").to_string()}</p>
+                            <SignIn on_done=Callback::new(move |_| repo::repo().resume())/>
+                        </div>
+                    })}
+                    <nav class="tabs">
+                        {pages.into_iter().map(|p| view! {
+                            <button type="button" data-page=p.key() class:active=move || page.get() == p
+                                on:click=move |_| page.set(p)>
+                                {t!(format!("page.{}", p.key())).to_string()}
+                            </button>
+                        }).collect_view()}
+                    </nav>
+                    <main class="content">
+                        // The plan stays drawn while hidden, so that its text
+                        // boxes keep their place and caret.
+                        <div class:hidden=move || page.get() != Page::Plan><PlanPage id=plan editable/></div>
+                        {move || match page.get() {
+                            Page::Plan => ().into_any(),
+                            Page::Reports => view! { <reports::ReportsPage identity=who.get_value() plan/> }.into_any(),
+                            Page::Dashboard => view! { <dashboard::DashboardPage identity=who.get_value() plan/> }.into_any(),
+                            Page::Proposals => view! { <proposals::ProposalsPage identity=who.get_value() plan/> }.into_any(),
+                            Page::Admin => view! { <admin::AdminPage/> }.into_any(),
+                        }}
+                    </main>
+                }.into_any()
+                }
+                Err(message) => view! {
+                    <main class="content">
+                        <p class="error" role="alert">{message}</p>
+                        <button type="button" class="retry" on:click=move |_| started.refetch()>
+                            {t!("app.retry").to_string()}
+                        </button>
+                    </main>
+                }.into_any(),
+            })}
+        </Suspense>
+    }
+}
+
+/// Whether this user may edit the plan. Only a convenience for the screen:
+/// the server refuses edits from anyone else whatever the screen shows.
+fn plan_editable(identity: &session::Identity) -> bool {
+    access(&identity.actor(), &DocKind::Plan) == Access::Write
+}
+
+/// The plan document: the cached id, refreshed from the server when online.
+async fn plan_id() -> Result<DocId, String> {
+    if let Some(id) = settings::get_text(PLAN_URL_KEY).and_then(|url| DocId::parse(&url).ok()) {
+        return Ok(id);
+    }
+    let location = http::get::<PlanLocation>("/api/plan")
+        .await
+        .map_err(|e| t!("plan.first_open_offline", error = String::from(e)).to_string())?;
+    let id = DocId::parse(&location.url).map_err(|e| e.to_string())?;
+    // Without it the plan cannot be found offline; the next open asks again.
+    let _ = settings::set(PLAN_URL_KEY, &id.url());
+    Ok(id)
+}
