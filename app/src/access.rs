@@ -3,46 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Manages users and units.
-    Admin,
-    /// The Director (Giám đốc): reads reports, approves the consolidated one.
-    Director,
-    /// Office staff who keep the plan and consolidate the reports.
-    Coordinator,
-    /// Submits the unit's report.
-    UnitLead,
-    /// Drafts the unit's report.
-    Staff,
-    /// Reads the plan and the unit's report.
-    Viewer,
-}
-
-impl Role {
-    pub const ALL: [Role; 6] = [
-        Role::Admin,
-        Role::Director,
-        Role::Coordinator,
-        Role::UnitLead,
-        Role::Staff,
-        Role::Viewer,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Director => "director",
-            Role::Coordinator => "coordinator",
-            Role::UnitLead => "unit_lead",
-            Role::Staff => "staff",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    pub fn parse(key: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.key() == key)
+keyed! {
+    pub enum Role {
+        /// Manages users and units.
+        Admin = "admin",
+        /// The Director (Giám đốc): reads reports, approves the consolidated one.
+        Director = "director",
+        /// Office staff who keep the plan and consolidate the reports.
+        Coordinator = "coordinator",
+        /// Submits the unit's report.
+        UnitLead = "unit_lead",
+        /// Drafts the unit's report.
+        Staff = "staff",
+        /// Reads the plan and the unit's report.
+        Viewer = "viewer",
     }
 }
 
@@ -77,6 +51,15 @@ pub enum Access {
 pub struct Actor {
     pub role: Role,
     pub unit: String,
+}
+
+impl Actor {
+    pub fn new(role: Role, unit: &str) -> Actor {
+        Actor {
+            role,
+            unit: unit.to_string(),
+        }
+    }
 }
 
 /// The access `actor` has to a document of kind `doc`.
@@ -185,13 +168,6 @@ mod tests {
     use Access::{None as N, Read as R, Write as W};
     use ReportStatus::*;
 
-    fn actor(role: Role, unit: &str) -> Actor {
-        Actor {
-            role,
-            unit: unit.into(),
-        }
-    }
-
     fn report(unit: &str, status: ReportStatus) -> DocKind {
         DocKind::UnitReport {
             unit: unit.into(),
@@ -213,7 +189,7 @@ mod tests {
             (Role::Viewer, [R, R, R, R, R, N, N, N]),
         ];
         for (role, expected) in rows {
-            let a = actor(role, "van-phong");
+            let a = Actor::new(role, "van-phong");
             let docs = [
                 DocKind::Plan,
                 report("van-phong", Draft),
@@ -277,7 +253,7 @@ mod tests {
             (Role::Viewer, false, false),
         ];
         for (role, own, other) in rows {
-            let a = actor(role, unit);
+            let a = Actor::new(role, unit);
             assert_eq!(may_start_report(&a, unit), own, "{role:?} own");
             assert_eq!(may_start_report(&a, "thanh-tra"), other, "{role:?} other");
         }

@@ -83,50 +83,22 @@ pub struct Me {
 
 // ---- units -------------------------------------------------------------------
 
-/// What a unit is: the agency and its parts, or a province and its
-/// districts and communes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnitKind {
-    Agency,
-    Board,
-    Office,
-    Inspectorate,
-    Division,
-    Province,
-    District,
-    Commune,
+keyed! {
+    /// What a unit is: the agency and its parts, or a province and its
+    /// districts and communes.
+    pub enum UnitKind {
+        Division = "division",
+        Office = "office",
+        Inspectorate = "inspectorate",
+        Board = "board",
+        Agency = "agency",
+        Province = "province",
+        District = "district",
+        Commune = "commune",
+    }
 }
 
 impl UnitKind {
-    pub const ALL: [UnitKind; 8] = [
-        UnitKind::Division,
-        UnitKind::Office,
-        UnitKind::Inspectorate,
-        UnitKind::Board,
-        UnitKind::Agency,
-        UnitKind::Province,
-        UnitKind::District,
-        UnitKind::Commune,
-    ];
-
-    pub fn key(self) -> &'static str {
-        match self {
-            UnitKind::Agency => "agency",
-            UnitKind::Board => "board",
-            UnitKind::Office => "office",
-            UnitKind::Inspectorate => "inspectorate",
-            UnitKind::Division => "division",
-            UnitKind::Province => "province",
-            UnitKind::District => "district",
-            UnitKind::Commune => "commune",
-        }
-    }
-
-    pub fn parse(key: &str) -> Option<UnitKind> {
-        UnitKind::ALL.into_iter().find(|k| k.key() == key)
-    }
-
     /// Whether units of this kind report: every unit but the agency itself
     /// and its board of directors.
     pub fn reports(self) -> bool {
@@ -155,44 +127,20 @@ pub struct UnitInfo {
 
 // ---- reports -----------------------------------------------------------------
 
-/// Where a report stands, as lists and histories show it: a unit report's
-/// review status, a consolidated report's approval, or no report yet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocStatus {
-    Missing,
-    Draft,
-    Submitted,
-    Returned,
-    Accepted,
-    Approved,
+keyed! {
+    /// Where a report stands, as lists and histories show it: a unit report's
+    /// review status, a consolidated report's approval, or no report yet.
+    pub enum DocStatus {
+        Missing = "missing",
+        Draft = "draft",
+        Submitted = "submitted",
+        Returned = "returned",
+        Accepted = "accepted",
+        Approved = "approved",
+    }
 }
 
 impl DocStatus {
-    pub fn key(self) -> &'static str {
-        match self {
-            DocStatus::Missing => "missing",
-            DocStatus::Draft => "draft",
-            DocStatus::Submitted => "submitted",
-            DocStatus::Returned => "returned",
-            DocStatus::Accepted => "accepted",
-            DocStatus::Approved => "approved",
-        }
-    }
-
-    pub fn parse(key: &str) -> Option<DocStatus> {
-        [
-            DocStatus::Missing,
-            DocStatus::Draft,
-            DocStatus::Submitted,
-            DocStatus::Returned,
-            DocStatus::Accepted,
-            DocStatus::Approved,
-        ]
-        .into_iter()
-        .find(|s| s.key() == key)
-    }
-
     /// The review status of a unit report in this state, if it is one.
     pub fn review(self) -> Option<ReportStatus> {
         match self {
@@ -389,57 +337,21 @@ pub struct UnitReporting {
 
 // ---- proposals -------------------------------------------------------------------
 
-/// What a proposal asks for a measure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProposalKind {
-    /// A new text.
-    Edit,
-    /// Taking the measure out of the plan.
-    Retire,
-}
-
-impl ProposalKind {
-    pub fn key(self) -> &'static str {
-        match self {
-            ProposalKind::Edit => "edit",
-            ProposalKind::Retire => "retire",
-        }
-    }
-
-    pub fn parse(key: &str) -> Option<ProposalKind> {
-        match key {
-            "edit" => Some(ProposalKind::Edit),
-            "retire" => Some(ProposalKind::Retire),
-            _ => None,
-        }
+keyed! {
+    /// What a proposal asks for a measure.
+    pub enum ProposalKind {
+        /// A new text.
+        Edit = "edit",
+        /// Taking the measure out of the plan.
+        Retire = "retire",
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProposalStatus {
-    Pending,
-    Accepted,
-    Rejected,
-}
-
-impl ProposalStatus {
-    pub fn key(self) -> &'static str {
-        match self {
-            ProposalStatus::Pending => "pending",
-            ProposalStatus::Accepted => "accepted",
-            ProposalStatus::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(key: &str) -> Option<ProposalStatus> {
-        match key {
-            "pending" => Some(ProposalStatus::Pending),
-            "accepted" => Some(ProposalStatus::Accepted),
-            "rejected" => Some(ProposalStatus::Rejected),
-            _ => None,
-        }
+keyed! {
+    pub enum ProposalStatus {
+        Pending = "pending",
+        Accepted = "accepted",
+        Rejected = "rejected",
     }
 }
 
@@ -542,20 +454,14 @@ mod tests {
             );
             assert_eq!(UnitKind::parse(kind.key()), Some(kind));
         }
-        for status in [
-            DocStatus::Missing,
-            DocStatus::Draft,
-            DocStatus::Submitted,
-            DocStatus::Returned,
-            DocStatus::Accepted,
-            DocStatus::Approved,
-        ] {
+        for status in DocStatus::ALL {
             assert_eq!(
                 serde_json::to_value(status).unwrap(),
                 serde_json::json!(status.key())
             );
             assert_eq!(DocStatus::parse(status.key()), Some(status));
         }
+        assert_eq!(DocStatus::parse("nonsense"), None);
         for s in [
             ReportStatus::Draft,
             ReportStatus::Submitted,

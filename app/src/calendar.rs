@@ -55,6 +55,10 @@ pub enum CalendarError {
 }
 
 impl Period {
+    pub fn new(year: i32, kind: PeriodKind) -> Period {
+        Period { year, kind }
+    }
+
     /// A stable key for the period, such as `2026-h1` or `2026-year`.
     pub fn key(&self) -> String {
         match self.kind {
@@ -230,10 +234,7 @@ mod tests {
     fn shows_past_periods_and_the_next_one_due() {
         let s = seed_settings();
         let periods = s.periods(2022, 2030).unwrap();
-        let h1_2026 = Period {
-            year: 2026,
-            kind: PeriodKind::HalfYear,
-        };
+        let h1_2026 = Period::new(2026, PeriodKind::HalfYear);
         let shown = s.shown_periods(&periods, s.deadline_ms(h1_2026) - 1);
         assert_eq!(shown.len(), 9, "2022-h1 … 2026-h1");
         assert_eq!(shown[0], h1_2026, "newest first");
@@ -266,20 +267,8 @@ mod tests {
     fn two_periods_a_year_for_the_seed_plan() {
         let periods = seed_settings().periods(2022, 2030).unwrap();
         assert_eq!(periods.len(), 18);
-        assert_eq!(
-            periods[0],
-            Period {
-                year: 2022,
-                kind: PeriodKind::HalfYear
-            }
-        );
-        assert_eq!(
-            periods[17],
-            Period {
-                year: 2030,
-                kind: PeriodKind::Annual
-            }
-        );
+        assert_eq!(periods[0], Period::new(2022, PeriodKind::HalfYear));
+        assert_eq!(periods[17], Period::new(2030, PeriodKind::Annual));
         let deadlines: Vec<i64> = periods
             .iter()
             .map(|p| seed_settings().deadline_ms(*p))
@@ -293,10 +282,7 @@ mod tests {
     #[test]
     fn deadline_is_midnight_vietnam_time_on_the_due_day() {
         let s = seed_settings();
-        let h1 = Period {
-            year: 2026,
-            kind: PeriodKind::HalfYear,
-        };
+        let h1 = Period::new(2026, PeriodKind::HalfYear);
         // 00:00 on 15 June in Vietnam is 17:00 on 14 June in UTC.
         assert_eq!(s.deadline_ms(h1), utc(2026, 6, 14, 17, 0));
         assert_eq!(
@@ -307,10 +293,7 @@ mod tests {
             LocalDate::from_ms(s.deadline_ms(h1) - 1).to_vn_string(),
             "14/06/2026"
         );
-        let year = Period {
-            year: 2026,
-            kind: PeriodKind::Annual,
-        };
+        let year = Period::new(2026, PeriodKind::Annual);
         assert_eq!(s.deadline_ms(year), utc(2026, 12, 14, 17, 0));
     }
 
@@ -336,14 +319,8 @@ mod tests {
     fn next_due_moves_on_at_the_deadline() {
         let s = seed_settings();
         let periods = s.periods(2022, 2030).unwrap();
-        let h1 = Period {
-            year: 2026,
-            kind: PeriodKind::HalfYear,
-        };
-        let year = Period {
-            year: 2026,
-            kind: PeriodKind::Annual,
-        };
+        let h1 = Period::new(2026, PeriodKind::HalfYear);
+        let year = Period::new(2026, PeriodKind::Annual);
         assert_eq!(s.next_due(&periods, s.deadline_ms(h1) - 1), Some(h1));
         assert_eq!(s.next_due(&periods, s.deadline_ms(h1)), Some(year));
         let after_all = s.deadline_ms(*periods.last().unwrap());
@@ -356,10 +333,7 @@ mod tests {
             half_year_due: DueDay { month: 7, day: 1 },
             annual_due: DueDay { month: 12, day: 31 },
         };
-        let p = Period {
-            year: 2027,
-            kind: PeriodKind::HalfYear,
-        };
+        let p = Period::new(2027, PeriodKind::HalfYear);
         assert_eq!(s.deadline_ms(p), utc(2027, 6, 30, 17, 0));
         assert_eq!(s.periods(2027, 2027).unwrap().len(), 2);
     }

@@ -24,8 +24,6 @@
 //! A submission received exactly at the deadline is late, as the calendar
 //! says: the deadline is the first instant at which a report is late.
 
-use serde::{Deserialize, Serialize};
-
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// How long after the deadline a submission made offline before it may still
@@ -36,26 +34,17 @@ pub const GRACE_MS: i64 = 3 * DAY_MS;
 /// believed.
 pub const CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Timeliness {
-    /// Received by the server before the deadline.
-    OnTime,
-    /// Made on the device before the deadline, received within the grace.
-    OnTimeOffline,
-    Late,
+keyed! {
+    pub enum Timeliness {
+        /// Received by the server before the deadline.
+        OnTime = "on_time",
+        /// Made on the device before the deadline, received within the grace.
+        OnTimeOffline = "on_time_offline",
+        Late = "late",
+    }
 }
 
 impl Timeliness {
-    /// The key used in the API: `on_time`, `on_time_offline` or `late`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Timeliness::OnTime => "on_time",
-            Timeliness::OnTimeOffline => "on_time_offline",
-            Timeliness::Late => "late",
-        }
-    }
-
     /// Whether the report counts as on time, whichever way.
     pub fn is_on_time(self) -> bool {
         self != Timeliness::Late

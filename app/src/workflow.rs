@@ -2,19 +2,18 @@
 //! returned with a reason (by a coordinator) → submitted again → accepted.
 //! The server applies these rules; the browser only offers what they allow.
 
-use serde::{Deserialize, Serialize};
-
 use crate::access::{Actor, ReportStatus, Role};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Submit,
-    Return,
-    Accept,
-    /// The Director's approval of a consolidated report; not a step of a
-    /// unit report's review.
-    Approve,
+keyed! {
+    /// A step of a report's review.
+    pub enum Action {
+        Submit = "submit",
+        Return = "return",
+        Accept = "accept",
+        /// The Director's approval of a consolidated report; not a step of a
+        /// unit report's review.
+        Approve = "approve",
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -25,28 +24,6 @@ pub enum WorkflowError {
     WrongState(ReportStatus, Action),
     #[error("returning a report needs a reason")]
     NoReason,
-}
-
-impl Action {
-    pub fn key(self) -> &'static str {
-        match self {
-            Action::Submit => "submit",
-            Action::Return => "return",
-            Action::Accept => "accept",
-            Action::Approve => "approve",
-        }
-    }
-
-    pub fn parse(key: &str) -> Option<Action> {
-        [
-            Action::Submit,
-            Action::Return,
-            Action::Accept,
-            Action::Approve,
-        ]
-        .into_iter()
-        .find(|a| a.key() == key)
-    }
 }
 
 /// Whether `actor` may take `action` on a report of `unit` at all (the
@@ -86,17 +63,10 @@ mod tests {
     use super::*;
     use ReportStatus::*;
 
-    fn actor(role: Role, unit: &str) -> Actor {
-        Actor {
-            role,
-            unit: unit.into(),
-        }
-    }
-
     #[test]
     fn the_whole_cycle_is_allowed_to_the_right_people() {
-        let lead = actor(Role::UnitLead, "phong-ngan-sach");
-        let office = actor(Role::Coordinator, "van-phong");
+        let lead = Actor::new(Role::UnitLead, "phong-ngan-sach");
+        let office = Actor::new(Role::Coordinator, "van-phong");
         let unit = "phong-ngan-sach";
         assert_eq!(next(&lead, unit, Draft, Action::Submit, ""), Ok(Submitted));
         assert_eq!(
@@ -116,8 +86,8 @@ mod tests {
     #[test]
     fn forbidden_transitions_are_refused() {
         let unit = "phong-ngan-sach";
-        let lead = actor(Role::UnitLead, unit);
-        let office = actor(Role::Coordinator, "van-phong");
+        let lead = Actor::new(Role::UnitLead, unit);
+        let office = Actor::new(Role::Coordinator, "van-phong");
         // Only the unit's own lead submits.
         for role in [
             Role::Staff,
@@ -127,12 +97,12 @@ mod tests {
             Role::Admin,
         ] {
             assert_eq!(
-                next(&actor(role, unit), unit, Draft, Action::Submit, ""),
+                next(&Actor::new(role, unit), unit, Draft, Action::Submit, ""),
                 Err(WorkflowError::NotAllowed(Action::Submit))
             );
         }
         assert!(next(
-            &actor(Role::UnitLead, "thanh-tra"),
+            &Actor::new(Role::UnitLead, "thanh-tra"),
             unit,
             Draft,
             Action::Submit,
@@ -142,7 +112,7 @@ mod tests {
         // Only coordinators return or accept.
         for role in [Role::UnitLead, Role::Director, Role::Admin, Role::Staff] {
             assert!(next(
-                &actor(role, "van-phong"),
+                &Actor::new(role, "van-phong"),
                 unit,
                 Submitted,
                 Action::Accept,
@@ -150,7 +120,7 @@ mod tests {
             )
             .is_err());
             assert!(next(
-                &actor(role, "van-phong"),
+                &Actor::new(role, "van-phong"),
                 unit,
                 Submitted,
                 Action::Return,

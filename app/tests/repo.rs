@@ -14,7 +14,7 @@ use leptos::prelude::GetUntracked;
 use papi::ids::DocId;
 use papi::ui::link::{Link, LinkEvent};
 use papi::ui::repo::{Phase, Repo};
-use papi::ui::store::{DocMeta, Store};
+use papi::ui::store::{DocMeta, Store, Write};
 use papi::wire::{DocMessage, Message};
 use wasm_bindgen_test::*;
 
@@ -170,7 +170,7 @@ async fn a_change_never_sent_is_counted_and_sent_by_a_fresh_repository() {
     };
     let store = Store::open(&db).await.unwrap();
     store
-        .append(&id, "0", &server.save(), &synced)
+        .write(&id, "0", Write::Changes(&server.save()), &synced)
         .await
         .unwrap();
 

@@ -4,7 +4,7 @@
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjType, ReadDoc, ROOT};
 use papi::ids::DocId;
-use papi::ui::store::{DocMeta, Store};
+use papi::ui::store::{DocMeta, Store, Write};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -47,12 +47,22 @@ async fn chunks_and_snapshots_rebuild_the_document() {
         let chunk = doc.save_after(&saved);
         saved = doc.get_heads();
         store
-            .append(&id, &format!("{i:04}"), &chunk, &meta(&saved, i))
+            .write(
+                &id,
+                &format!("{i:04}"),
+                Write::Changes(&chunk),
+                &meta(&saved, i),
+            )
             .await
             .unwrap();
     }
     store
-        .append(&other, "0000", &Automerge::new().save(), &meta(&[], 0))
+        .write(
+            &other,
+            "0000",
+            Write::Changes(&Automerge::new().save()),
+            &meta(&[], 0),
+        )
         .await
         .unwrap();
 
@@ -76,7 +86,7 @@ async fn chunks_and_snapshots_rebuild_the_document() {
 
     // A snapshot replaces the chunks it covers, and only those.
     store
-        .compact(&id, "snap", &doc.save(), &meta(&saved, 0))
+        .write(&id, "snap", Write::Snapshot(&doc.save()), &meta(&saved, 0))
         .await
         .unwrap();
     let compacted = store.load(&id).await.unwrap().unwrap();

@@ -13,7 +13,7 @@ use papi::workflow::Action;
 
 use crate::error::ApiError;
 use crate::extract::{AuthUser, Body};
-use crate::registry::{Made, Registered, Step};
+use crate::registry::{step_by, Made, Registered};
 use crate::reports::{requested_doc, requested_period};
 use crate::AppState;
 
@@ -157,21 +157,8 @@ async fn approve(
         .await?
         .filter(|d| d.made == Made::Consolidated && d.status == DocStatus::Draft)
         .ok_or_else(|| ApiError::Conflict("no draft consolidated report with this id".into()))?;
-    state
-        .registry
-        .record(
-            &doc.doc_id,
-            Step {
-                action: Action::Approve,
-                status: DocStatus::Approved,
-                username: user.0.username.clone(),
-                display_name: user.0.display_name.clone(),
-                server_ms: crate::sessions::now_ms(),
-                device_ms: None,
-                reason: String::new(),
-            },
-        )
-        .await?;
+    let step = step_by(&user.0, Action::Approve, DocStatus::Approved, None, "");
+    state.registry.record(&doc.doc_id, step).await?;
     tracing::info!(report = %doc.doc_id, by = %user.0.username, "consolidated report approved");
     Ok(Json(StatusNow {
         status: DocStatus::Approved,

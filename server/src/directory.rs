@@ -326,6 +326,16 @@ pub const DEMO_ACCOUNTS: [(&str, &str, &str, Role); 6] = [
     ),
 ];
 
+/// The demo usernames, in the order of `DEMO_ACCOUNTS`.
+pub const DEMO_USERNAMES: [&str; 6] = [
+    DEMO_ACCOUNTS[0].0,
+    DEMO_ACCOUNTS[1].0,
+    DEMO_ACCOUNTS[2].0,
+    DEMO_ACCOUNTS[3].0,
+    DEMO_ACCOUNTS[4].0,
+    DEMO_ACCOUNTS[5].0,
+];
+
 pub fn demo_password(username: &str) -> String {
     format!("{username}-demo")
 }

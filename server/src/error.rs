@@ -107,17 +107,18 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-impl From<QueryRejection> for ApiError {
-    fn from(e: QueryRejection) -> Self {
-        ApiError::BadRequest(e.body_text())
-    }
+/// A query or path that does not read as expected.
+macro_rules! bad_request_from {
+    ($($rejection:ty),+) => {$(
+        impl From<$rejection> for ApiError {
+            fn from(e: $rejection) -> Self {
+                ApiError::BadRequest(e.body_text())
+            }
+        }
+    )+};
 }
 
-impl From<PathRejection> for ApiError {
-    fn from(e: PathRejection) -> Self {
-        ApiError::BadRequest(e.body_text())
-    }
-}
+bad_request_from!(QueryRejection, PathRejection);
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {

@@ -155,20 +155,10 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> anyhow::Result<
                 .into_iter()
                 .find(|u| u.parent.is_none())
                 .ok_or_else(|| anyhow!("there is no unit to put the administrator in"))?;
-            let (password, shown) = password(password_stdin)?;
-            let user = directory::add_user(
-                &db,
-                NewUser {
-                    username: &username,
-                    display_name: &name,
-                    unit: &top.id,
-                    role: Role::Admin,
-                    password: &password,
-                },
-            )
-            .await?;
-            println!("Created administrator {} in {}.", user.username, top.name);
-            print_password(shown, &password);
+            let added =
+                add_user(&db, &username, &name, &top.id, Role::Admin, password_stdin).await?;
+            println!("Created administrator {} in {}.", added.username, top.name);
+            print_password(&added.password);
         }
         Command::AddUser {
             username,
@@ -180,29 +170,18 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> anyhow::Result<
             let role = Role::parse(&role).ok_or_else(|| {
                 anyhow!("unknown role {role:?}: use admin, director, coordinator, unit_lead, staff or viewer")
             })?;
-            let (password, shown) = password(password_stdin)?;
-            let user = directory::add_user(
-                &db,
-                NewUser {
-                    username: &username,
-                    display_name: &name,
-                    unit: &unit,
-                    role,
-                    password: &password,
-                },
-            )
-            .await?;
-            println!("Added {} ({}) to {}.", user.username, role.key(), user.unit);
-            print_password(shown, &password);
+            let added = add_user(&db, &username, &name, &unit, role, password_stdin).await?;
+            println!("Added {} ({}) to {}.", added.username, role.key(), unit);
+            print_password(&added.password);
         }
         Command::ResetPassword {
             username,
             password_stdin,
         } => {
-            let (password, shown) = password(password_stdin)?;
-            directory::set_password(&db, &username, &password).await?;
+            let password = password(password_stdin)?;
+            directory::set_password(&db, &username, password.text()).await?;
             println!("New password set for {username}.");
-            print_password(shown, &password);
+            print_password(&password);
         }
         Command::Users => {
             for u in directory::users(&db).await? {
@@ -225,23 +204,70 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> anyhow::Result<
     Ok(())
 }
 
-/// The password from standard input, or a new random one (to be shown).
-fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+/// A password: read from standard input, or made here (and then shown once).
+enum Password {
+    Given(String),
+    Made(String),
+}
+
+impl Password {
+    fn text(&self) -> &str {
+        match self {
+            Password::Given(p) | Password::Made(p) => p,
+        }
+    }
+}
+
+fn password(from_stdin: bool) -> anyhow::Result<Password> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut line)
             .context("reading the password")?;
-        Ok((line.trim_end_matches(['\r', '\n']).to_string(), false))
+        Ok(Password::Given(
+            line.trim_end_matches(['\r', '\n']).to_string(),
+        ))
     } else {
-        Ok((directory::random_password(), true))
+        Ok(Password::Made(directory::random_password()))
     }
 }
 
-fn print_password(shown: bool, password: &str) {
-    if shown {
-        println!("Password: {password}");
+/// A user added from the command line, with their password.
+struct Added {
+    username: String,
+    password: Password,
+}
+
+async fn add_user(
+    db: &papi_server::Db,
+    username: &str,
+    name: &str,
+    unit: &str,
+    role: Role,
+    password_stdin: bool,
+) -> anyhow::Result<Added> {
+    let password = password(password_stdin)?;
+    let user = directory::add_user(
+        db,
+        NewUser {
+            username,
+            display_name: name,
+            unit,
+            role,
+            password: password.text(),
+        },
+    )
+    .await?;
+    Ok(Added {
+        username: user.username,
+        password,
+    })
+}
+
+fn print_password(password: &Password) {
+    if let Password::Made(p) = password {
+        println!("Password: {p}");
         println!("(shown once; it is stored only as an argon2id hash)");
     }
 }

@@ -95,17 +95,26 @@ fn registered(r: &Row<'_>) -> rusqlite::Result<Option<Registered>> {
         }))
 }
 
-/// One review step, as recorded.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Step {
-    pub action: Action,
-    /// The status the step led to.
-    pub status: DocStatus,
-    pub username: String,
-    pub display_name: String,
-    pub server_ms: i64,
-    pub device_ms: Option<i64>,
-    pub reason: String,
+/// One review step, as recorded: the API's own type.
+pub use papi::api::ReviewEvent as Step;
+
+/// A step that `user` takes now.
+pub fn step_by(
+    user: &crate::directory::User,
+    action: Action,
+    status: DocStatus,
+    device_ms: Option<i64>,
+    reason: &str,
+) -> Step {
+    Step {
+        action,
+        status,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        server_ms: crate::sessions::now_ms(),
+        device_ms,
+        reason: reason.trim().to_string(),
+    }
 }
 
 /// The first submission of a report: when the server received it, and when

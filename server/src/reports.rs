@@ -7,15 +7,15 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use papi::access::{access, may_start_report, Access};
 use papi::api::{
-    DocStatus, History, HistoryQuery, NewReport, ReportEntry, ReportMade, ReviewEvent,
-    TransitionDone, TransitionRequest,
+    DocStatus, History, HistoryQuery, NewReport, ReportEntry, ReportMade, TransitionDone,
+    TransitionRequest,
 };
 use papi::calendar::Period;
 use papi::workflow;
 
 use crate::error::ApiError;
 use crate::extract::{AuthUser, Body, Params};
-use crate::registry::{Made, Registered, Step};
+use crate::registry::{step_by, Made, Registered};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -144,23 +144,16 @@ async fn transition(
         tracing::warn!(username = %user.0.username, error = %e, "report transition refused");
         ApiError::Conflict(e.to_string())
     })?;
-    let now = crate::sessions::now_ms();
     let status = DocStatus::from(to);
-    state
-        .registry
-        .record(
-            &doc.doc_id,
-            Step {
-                action: step.action,
-                status,
-                username: user.0.username.clone(),
-                display_name: user.0.display_name.clone(),
-                server_ms: now,
-                device_ms: step.device_time_ms,
-                reason: step.reason.trim().to_string(),
-            },
-        )
-        .await?;
+    let recorded = step_by(
+        &user.0,
+        step.action,
+        status,
+        step.device_time_ms,
+        &step.reason,
+    );
+    let now = recorded.server_ms;
+    state.registry.record(&doc.doc_id, recorded).await?;
     tracing::info!(report = %doc.doc_id, by = %user.0.username, to = status.key(), "report moved");
     Ok(Json(TransitionDone {
         status,
@@ -194,17 +187,6 @@ async fn history(
         status: doc.status,
         deadline_ms: deadline,
         first_submission: first.zip(deadline).map(|(f, d)| f.judged(d)),
-        events: steps
-            .into_iter()
-            .map(|s| ReviewEvent {
-                action: s.action,
-                status: s.status,
-                username: s.username,
-                display_name: s.display_name,
-                server_ms: s.server_ms,
-                device_ms: s.device_ms,
-                reason: s.reason,
-            })
-            .collect(),
+        events: steps,
     }))
 }

@@ -123,14 +123,9 @@ impl Api {
     }
 }
 
-const ROLES: [&str; 6] = [
-    "quantri",
-    "giamdoc",
-    "vanphong",
-    "truongphong",
-    "chuyenvien",
-    "xem",
-];
+/// The demo accounts, one per role: admin, director, coordinator, unit
+/// lead, staff, viewer.
+const ROLES: [&str; 6] = papi_server::directory::DEMO_USERNAMES;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_codes_and_error_bodies() {
@@ -274,22 +269,11 @@ async fn every_role_gate() {
     }
     // The consolidated report: only the Office makes and assembles it.
     for (i, want) in [NO, NO, OK, NO, NO, NO].into_iter().enumerate() {
-        let (status, body) = api
-            .post(
-                "/api/consolidated",
-                Some(&tokens[i]),
-                json!({ "period": "2026-h1" }),
-            )
-            .await;
-        assert_eq!(status, want, "consolidate as {}: {body}", ROLES[i]);
-        let (status, body) = api
-            .post(
-                "/api/consolidated/assemble",
-                Some(&tokens[i]),
-                json!({ "period": "2026-h1" }),
-            )
-            .await;
-        assert_eq!(status, want, "assemble as {}: {body}", ROLES[i]);
+        for path in ["/api/consolidated", "/api/consolidated/assemble"] {
+            let period = json!({ "period": "2026-h1" });
+            let (status, body) = api.post(path, Some(&tokens[i]), period).await;
+            assert_eq!(status, want, "{path} as {}: {body}", ROLES[i]);
+        }
     }
     // Proposals: units and the Office propose; the Director decides.
     let measure = json!({ "measure_id": "d1-m1", "kind": "retire", "reason": "Không còn phù hợp" });

@@ -380,6 +380,42 @@ impl Browser {
         self.execute("window.dispatchEvent(new Event('online'));", json!([]));
     }
 
+    /// A new browser signed in to `server` as `username` (with the account's
+    /// current password).
+    pub fn signed_in(server: &crate::Server, username: &str) -> Browser {
+        let browser = Browser::start();
+        browser.sign_in(&server.url("/"), username, &server.password_of(username));
+        browser
+    }
+
+    /// A new browser signed in as `username`, with the plan's first
+    /// dimension opened and its first measure's text box shown.
+    pub fn on_the_first_dimension(server: &crate::Server, username: &str) -> Browser {
+        let browser = Browser::signed_in(server, username);
+        browser.click_on("li.dimension:first-child summary");
+        browser.find("textarea[data-field=\"plan/d1-m1\"]");
+        browser
+    }
+
+    /// Waits until the service worker controls the page, so that the app
+    /// opens from its cache without the server.
+    pub fn wait_for_service_worker(&self) {
+        wait_for(
+            "the service worker to take control",
+            Duration::from_secs(60),
+            || {
+                self.execute("return !!navigator.serviceWorker.controller;", json!([]))
+                    .as_bool()
+                    .filter(|c| *c)
+            },
+        );
+    }
+
+    /// Opens one of the workspace's pages from its tabs.
+    pub fn open_page(&self, page: &str) {
+        self.click_on(&format!("button[data-page=\"{page}\"]"));
+    }
+
     /// Opens the app and signs in through its form.
     pub fn sign_in(&self, app_url: &str, username: &str, password: &str) {
         self.goto(app_url);

@@ -34,6 +34,17 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Optio
     }
 }
 
+/// The demo accounts, one per role: admin, director, coordinator, unit
+/// lead, staff, viewer. Each password is the username followed by `-demo`.
+pub const DEMO_USERS: [&str; 6] = [
+    "quantri",
+    "giamdoc",
+    "vanphong",
+    "truongphong",
+    "chuyenvien",
+    "xem",
+];
+
 /// The demo plan, as the server seeds it.
 pub fn seed_plan() -> papi::schema::Plan {
     serde_json::from_str(include_str!("../../server/seed/plan.json")).expect("the seed plan")

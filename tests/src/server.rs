@@ -86,14 +86,66 @@ impl Server {
     /// Signs `username` in over HTTP with their current password; returns
     /// the answer (`token`, `peer_prefix`, `user`).
     pub fn login(&self, username: &str) -> serde_json::Value {
-        let mut r = crate::http()
-            .post(self.url("/api/login"))
-            .send_json(
-                serde_json::json!({ "username": username, "password": self.password_of(username) }),
-            )
-            .expect("sign in");
-        assert_eq!(r.status(), 200, "sign in as {username}");
-        r.body_mut().read_json().expect("the sign-in answer")
+        let (status, body) = self.post(
+            "/api/login",
+            None,
+            serde_json::json!({ "username": username, "password": self.password_of(username) }),
+        );
+        assert_eq!(status, 200, "sign in as {username}: {body}");
+        body
+    }
+
+    /// Calls the API as the holder of `token` (or as nobody); the answer's
+    /// status and JSON body (`null` when it has none).
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let agent = crate::http();
+        let url = self.url(path);
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut response = match (method, body) {
+            ("GET", _) => {
+                let mut request = agent.get(&url);
+                if let Some(b) = &bearer {
+                    request = request.header("authorization", b);
+                }
+                request.call()
+            }
+            (_, body) => {
+                let mut request = agent.post(&url);
+                if let Some(b) = &bearer {
+                    request = request.header("authorization", b);
+                }
+                match body {
+                    Some(body) => request.send_json(body),
+                    None => request.send_empty(),
+                }
+            }
+        }
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let value = response
+            .body_mut()
+            .read_json()
+            .unwrap_or(serde_json::Value::Null);
+        (status, value)
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        self.call("GET", path, token, None)
+    }
+
+    pub fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        self.call("POST", path, token, Some(body))
     }
 
     /// A session token for `username`.
@@ -107,13 +159,15 @@ impl Server {
     /// Makes (or finds) the report of `unit` for `period` (such as
     /// `2026-h1` or `2026-year`) as the holder of `token`; returns its id.
     pub fn report(&self, token: &str, unit: &str, period: &str) -> papi::ids::DocId {
-        let mut r = crate::http()
-            .post(self.url("/api/reports"))
-            .header("Authorization", &format!("Bearer {token}"))
-            .send_json(serde_json::json!({ "unit": unit, "period": period }))
-            .expect("make a report");
-        assert_eq!(r.status(), 200, "make the report of {unit} for {period}");
-        let body: serde_json::Value = r.body_mut().read_json().expect("the report's url");
+        let (status, body) = self.post(
+            "/api/reports",
+            Some(token),
+            serde_json::json!({ "unit": unit, "period": period }),
+        );
+        assert_eq!(
+            status, 200,
+            "make the report of {unit} for {period}: {body}"
+        );
         papi::ids::DocId::parse(body["url"].as_str().expect("a url")).expect("an automerge url")
     }
 

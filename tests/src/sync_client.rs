@@ -37,6 +37,16 @@ struct Synced {
     server_heads: Vec<ChangeHash>,
 }
 
+impl Synced {
+    fn new(doc: Automerge) -> Synced {
+        Synced {
+            doc,
+            state: sync::State::new(),
+            server_heads: Vec::new(),
+        }
+    }
+}
+
 /// How a connection ended.
 #[derive(Debug)]
 pub struct Closed {
@@ -176,14 +186,7 @@ impl SyncClient {
     /// Makes a document known to this client without asking the server
     /// (a copy made elsewhere, say); `reconnect` or `offer` sends it.
     pub fn adopt(&mut self, id: DocId, doc: Automerge) {
-        self.docs.insert(
-            id,
-            Synced {
-                doc,
-                state: sync::State::new(),
-                server_heads: Vec::new(),
-            },
-        );
+        self.docs.insert(id, Synced::new(doc));
     }
 
     /// Sends what the server may lack of a document.
@@ -222,14 +225,7 @@ impl SyncClient {
     /// Creates a document on the server with the given content.
     pub fn create(&mut self, doc: Automerge) -> DocId {
         let id = DocId::from_bytes(ActorId::random().to_bytes().try_into().expect("16 bytes"));
-        self.docs.insert(
-            id,
-            Synced {
-                doc,
-                state: sync::State::new(),
-                server_heads: Vec::new(),
-            },
-        );
+        self.docs.insert(id, Synced::new(doc));
         self.sync_out(id, false);
         id
     }
@@ -250,14 +246,7 @@ impl SyncClient {
 
     /// Asks the server for a document without waiting for the answer.
     pub fn request(&mut self, id: DocId) {
-        self.docs.insert(
-            id,
-            Synced {
-                doc: Automerge::new(),
-                state: sync::State::new(),
-                server_heads: Vec::new(),
-            },
-        );
+        self.docs.insert(id, Synced::new(Automerge::new()));
         self.sync_out(id, true);
     }
 

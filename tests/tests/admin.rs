@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use papi_e2e::{http, Browser, Server};
-use serde_json::{json, Value};
+use papi_e2e::{Browser, Server};
+use serde_json::json;
 
 #[test]
 fn only_admins_may_manage_the_directory() {
@@ -12,62 +12,44 @@ fn only_admins_may_manage_the_directory() {
     let coordinator = server.token("vanphong");
     let new_user = json!({ "username": "mai.pham", "display_name": "Phạm Thị Mai", "unit": "thanh-tra", "role": "staff" });
 
-    let anonymous = http()
-        .post(server.url("/api/admin/users"))
-        .send_json(&new_user)
-        .unwrap();
-    assert_eq!(anonymous.status(), 401);
-    let refused = http()
-        .post(server.url("/api/admin/users"))
-        .header("authorization", format!("Bearer {coordinator}"))
-        .send_json(&new_user)
-        .unwrap();
-    assert_eq!(refused.status(), 403);
-    let listed = http()
-        .get(server.url("/api/admin/users"))
-        .header("authorization", format!("Bearer {coordinator}"))
-        .call()
-        .unwrap();
-    assert_eq!(listed.status(), 403);
-
-    let mut added = http()
-        .post(server.url("/api/admin/users"))
-        .header("authorization", format!("Bearer {admin}"))
-        .send_json(&new_user)
-        .unwrap();
-    assert_eq!(added.status(), 200);
-    let answer: Value = added.body_mut().read_json().unwrap();
-    let password = answer["password"].as_str().unwrap();
-    let login = http()
-        .post(server.url("/api/login"))
-        .send_json(json!({ "username": "mai.pham", "password": password }))
-        .unwrap();
     assert_eq!(
-        login.status(),
+        server.post("/api/admin/users", None, new_user.clone()).0,
+        401
+    );
+    assert_eq!(
+        server
+            .post("/api/admin/users", Some(&coordinator), new_user.clone())
+            .0,
+        403
+    );
+    assert_eq!(server.get("/api/admin/users", Some(&coordinator)).0, 403);
+
+    let (status, answer) = server.post("/api/admin/users", Some(&admin), new_user.clone());
+    assert_eq!(status, 200, "{answer}");
+    let password = answer["password"].as_str().unwrap();
+    let login = json!({ "username": "mai.pham", "password": password });
+    assert_eq!(
+        server.post("/api/login", None, login).0,
         200,
         "the new user signs in with the given password"
     );
 
-    let duplicate = http()
-        .post(server.url("/api/admin/users"))
-        .header("authorization", format!("Bearer {admin}"))
-        .send_json(&new_user)
-        .unwrap();
-    assert_eq!(duplicate.status(), 400);
-    let bad_unit = http()
-        .post(server.url("/api/admin/units"))
-        .header("authorization", format!("Bearer {admin}"))
-        .send_json(json!({ "id": "xa-dai-tam", "name": "Xã Đại Tâm", "kind": "commune", "parent": "khong-co" }))
-        .unwrap();
-    assert_eq!(bad_unit.status(), 400);
+    assert_eq!(
+        server.post("/api/admin/users", Some(&admin), new_user).0,
+        400
+    );
+    let bad_unit = json!({ "id": "xa-dai-tam", "name": "Xã Đại Tâm", "kind": "commune", "parent": "khong-co" });
+    assert_eq!(
+        server.post("/api/admin/units", Some(&admin), bad_unit).0,
+        400
+    );
 }
 
 #[test]
 fn an_admin_adds_a_user_on_the_admin_page_who_can_then_sign_in() {
     let server = Server::start();
-    let browser = Browser::start();
-    browser.sign_in(&server.url("/"), "quantri", "quantri-demo");
-    browser.click_on("button[data-page=\"admin\"]");
+    let browser = Browser::signed_in(&server, "quantri");
+    browser.open_page("admin");
     browser.wait_for_text(
         &["Quản trị người dùng và đơn vị", "truongphong"],
         Duration::from_secs(60),
@@ -93,9 +75,6 @@ fn an_admin_adds_a_user_on_the_admin_page_who_can_then_sign_in() {
         .to_string();
     assert!(text.contains("Võ Văn Hùng"), "the list shows the new user");
 
-    let login = http()
-        .post(server.url("/api/login"))
-        .send_json(json!({ "username": "hung.vo", "password": password }))
-        .unwrap();
-    assert_eq!(login.status(), 200);
+    let login = json!({ "username": "hung.vo", "password": password });
+    assert_eq!(server.post("/api/login", None, login).0, 200);
 }

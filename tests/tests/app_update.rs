@@ -41,8 +41,7 @@ fn a_new_version_is_offered_and_taken_only_when_asked() {
     let dist = tempfile::tempdir().unwrap();
     copy_dir(&workspace_root().join("dist"), dist.path());
     let mut server = Server::start_serving(dist.path(), &[]);
-    let browser = Browser::start();
-    browser.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
+    let browser = Browser::signed_in(&server, "vanphong");
     wait_for("the service worker to control the page", LIMIT, || {
         browser
             .execute("return !!navigator.serviceWorker.controller;", json!([]))

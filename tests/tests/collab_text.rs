@@ -10,10 +10,12 @@ use serde_json::json;
 const LIMIT: Duration = Duration::from_secs(60);
 const FIELD: &str = "textarea[data-field=\"plan/d1-m1\"]";
 
-fn open_plan(browser: &Browser, server: &Server) {
-    browser.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
-    browser.click_on("li.dimension:first-child summary");
-    browser.find(FIELD);
+/// Two people of the Office on the plan's first measure, which holds `text`.
+fn two_on_one_text(server: &Server, text: &str) -> (Browser, Browser) {
+    let an = Browser::on_the_first_dimension(server, "vanphong");
+    let binh = Browser::on_the_first_dimension(server, "vanphong");
+    start_from(&an, &binh, text);
+    (an, binh)
 }
 
 /// Focuses the field and puts the caret after `chars` characters.
@@ -49,11 +51,7 @@ fn start_from(a: &Browser, b: &Browser, text: &str) {
 #[test]
 fn carets_stay_where_each_person_types() {
     let server = Server::start();
-    let an = Browser::start();
-    let binh = Browser::start();
-    open_plan(&an, &server);
-    open_plan(&binh, &server);
-    start_from(&an, &binh, "Họp dân xong.");
+    let (an, binh) = two_on_one_text(&server, "Họp dân xong.");
 
     // An types in the middle, Bình at the end, letter by letter, in turns.
     place_caret(&an, 3);
@@ -73,11 +71,7 @@ fn carets_stay_where_each_person_types() {
 #[test]
 fn composed_vietnamese_letters_are_not_lost_or_doubled() {
     let server = Server::start();
-    let an = Browser::start();
-    let binh = Browser::start();
-    open_plan(&an, &server);
-    open_plan(&binh, &server);
-    start_from(&an, &binh, "Xã .");
+    let (an, binh) = two_on_one_text(&server, "Xã .");
     place_caret(&an, 3);
 
     // Telex: "tieesng" becomes "tiếng" while the letters are composed.

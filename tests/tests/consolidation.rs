@@ -6,28 +6,16 @@ use std::time::Duration;
 use automerge::transaction::Transactable;
 use automerge::{ObjId, ReadDoc, ROOT};
 use papi::ids::DocId;
-use papi_e2e::{http, Server, SyncClient};
+use papi_e2e::{Server, SyncClient};
 use serde_json::{json, Value};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const BUDGET: &str = "Phòng Quản lý Ngân sách và Tài chính hành chính sự nghiệp";
 
+/// A GET (no body) or a POST of `body` to the API as `user`.
 fn call(server: &Server, user: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let auth = format!("Bearer {}", server.token(user));
-    let mut r = match body {
-        Some(body) => http()
-            .post(server.url(path))
-            .header("authorization", auth)
-            .send_json(body)
-            .unwrap(),
-        None => http()
-            .get(server.url(path))
-            .header("authorization", auth)
-            .call()
-            .unwrap(),
-    };
-    let status = r.status().as_u16();
-    (status, r.body_mut().read_json().unwrap_or(Value::Null))
+    let method = if body.is_some() { "POST" } else { "GET" };
+    server.call(method, path, Some(&server.token(user)), body)
 }
 
 fn ok(server: &Server, user: &str, path: &str, body: Value) -> Value {
@@ -162,12 +150,8 @@ fn the_consolidated_report_gathers_accepted_texts_once_and_stops_when_approved()
     drop(office);
 
     // Making it again finds the same report.
-    let again = ok(
-        &server,
-        "vanphong",
-        "/api/consolidated",
-        json!({ "period": period }),
-    );
+    let in_period = json!({ "period": period });
+    let again = ok(&server, "vanphong", "/api/consolidated", in_period.clone());
     assert_eq!(again["url"], url);
 
     // The Office edits the consolidated text; then the Inspectorate's
@@ -187,7 +171,7 @@ fn the_consolidated_report_gathers_accepted_texts_once_and_stops_when_approved()
         &server,
         "vanphong",
         "/api/consolidated/assemble",
-        json!({ "period": period }),
+        in_period.clone(),
     );
     assert_eq!(assembled["added"], json!(["thanh-tra"]));
     assert_eq!(
@@ -201,12 +185,7 @@ fn the_consolidated_report_gathers_accepted_texts_once_and_stops_when_approved()
     drop(office);
 
     // Assembling again adds nothing twice.
-    let again = ok(
-        &server,
-        "vanphong",
-        "/api/consolidated/assemble",
-        json!({ "period": period }),
-    );
+    let again = ok(&server, "vanphong", "/api/consolidated/assemble", in_period);
     assert_eq!(again["added"], json!([]));
     let director = read_as(&server, "giamdoc", id);
     assert_eq!(text(&director, id, 2, "results"), expected);

@@ -65,22 +65,22 @@ fn transition(server: &Server, user: &str, url: &str, action: &str, reason: &str
     assert_eq!(status, 200, "{user} {action}: {answer}");
 }
 
-fn period<'a>(dashboard: &'a Value, key: &str) -> &'a Value {
-    dashboard["periods"]
+/// The item of the list `value[list]` whose `key` is `wanted`.
+fn item<'a>(value: &'a Value, list: &str, key: &str, wanted: &str) -> &'a Value {
+    value[list]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["period"] == key)
-        .unwrap_or_else(|| panic!("no period {key} in {dashboard}"))
+        .find(|p| p[key] == wanted)
+        .unwrap_or_else(|| panic!("no {key} {wanted} in {value}"))
+}
+
+fn period<'a>(dashboard: &'a Value, key: &str) -> &'a Value {
+    item(dashboard, "periods", "period", key)
 }
 
 fn unit_row<'a>(period: &'a Value, unit: &str) -> &'a Value {
-    period["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["unit"] == unit)
-        .unwrap_or_else(|| panic!("no unit {unit} in {period}"))
+    item(period, "units", "unit", unit)
 }
 
 #[test]

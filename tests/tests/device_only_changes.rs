@@ -30,15 +30,6 @@ fn results_on_server(server: &Server, id: DocId) -> String {
     doc.text(at.locate(doc).expect("the results text")).unwrap()
 }
 
-fn wait_for_service_worker(browser: &Browser) {
-    wait_for("the service worker to take control", LIMIT, || {
-        browser
-            .execute("return !!navigator.serviceWorker.controller;", json!([]))
-            .as_bool()
-            .filter(|c| *c)
-    });
-}
-
 /// Waits until everything typed is written to the device, and returns the
 /// status bar's count.
 fn settled_count(browser: &Browser) -> usize {
@@ -60,20 +51,26 @@ fn open_report_id(browser: &Browser) -> DocId {
 }
 
 /// Signs in as the demo staff member and starts the report due next; types
-/// `online` into it and waits until the server has it.
-fn start_report(server: &Server, online: &str) -> (Browser, DocId) {
-    let browser = Browser::start();
-    browser.sign_in(&server.url("/"), "chuyenvien", "chuyenvien-demo");
-    browser.click_on("button[data-page=\"reports\"]");
+/// `online` into it and waits until the server has it; then, with the server
+/// stopped, types `offline`. Returns the browser, the report and the status
+/// bar's count.
+fn offline_edit(server: &mut Server, online: &str, offline: &str) -> (Browser, DocId, usize) {
+    let browser = Browser::signed_in(server, "chuyenvien");
+    browser.open_page("reports");
     browser.click_on(&format!(
         "li[data-period=\"{}\"] .start-report",
         current_period()
     ));
     browser.type_into(&browser.find(RESULTS), online);
     browser.wait_for_sync_state("saved");
-    wait_for_service_worker(&browser);
+    browser.wait_for_service_worker();
     let id = open_report_id(&browser);
-    (browser, id)
+
+    assert!(server.stop());
+    browser.wait_for_sync_state("offline");
+    browser.type_into(&browser.find(RESULTS), offline);
+    let n = settled_count(&browser);
+    (browser, id, n)
 }
 
 /// The status bar tells the truth about a device holding `n` changes and
@@ -95,12 +92,7 @@ fn assert_offline_with(browser: &Browser, n: usize) {
 #[test]
 fn an_offline_edit_reloaded_offline_is_counted_and_sent_from_another_screen() {
     let mut server = Server::start();
-    let (browser, id) = start_report(&server, "Đã họp dân 4 lần.");
-
-    assert!(server.stop());
-    browser.wait_for_sync_state("offline");
-    browser.type_into(&browser.find(RESULTS), " Tiếp nhận 12 ý kiến.");
-    let n = settled_count(&browser);
+    let (browser, id, n) = offline_edit(&mut server, "Đã họp dân 4 lần.", " Tiếp nhận 12 ý kiến.");
 
     // Reloaded with the server still down, the app opens on the plan.
     browser.reload();
@@ -150,12 +142,11 @@ fn an_offline_edit_reloaded_offline_is_counted_and_sent_from_another_screen() {
 #[test]
 fn an_offline_edit_left_in_a_closed_tab_is_sent_from_a_new_tab() {
     let mut server = Server::start();
-    let (browser, id) = start_report(&server, "Niêm yết 5 thủ tục.");
-
-    assert!(server.stop());
-    browser.wait_for_sync_state("offline");
-    browser.type_into(&browser.find(RESULTS), " Cập nhật cổng thông tin.");
-    let n = settled_count(&browser);
+    let (browser, id, n) = offline_edit(
+        &mut server,
+        "Niêm yết 5 thủ tục.",
+        " Cập nhật cổng thông tin.",
+    );
 
     let old = browser.open_new_tab();
     browser.close_tab(&old);
@@ -216,10 +207,9 @@ fn two_hundred_documents_on_the_device_three_with_offline_edits() {
         .map(|p| server.report(&token, "phong-ngan-sach", p))
         .collect();
 
-    let browser = Browser::start();
-    browser.sign_in(&server.url("/"), "chuyenvien", "chuyenvien-demo");
+    let browser = Browser::signed_in(&server, "chuyenvien");
     let open = |period: &str| {
-        browser.click_on("button[data-page=\"reports\"]");
+        browser.open_page("reports");
         browser.click_on(&format!("li[data-period=\"{period}\"] .open-report"));
         browser.find(RESULTS);
     };
@@ -228,7 +218,7 @@ fn two_hundred_documents_on_the_device_three_with_offline_edits() {
         browser.click_on("button.back");
     }
     browser.wait_for_sync_state("saved");
-    wait_for_service_worker(&browser);
+    browser.wait_for_service_worker();
 
     // The plan and the three reports are on the device; 196 more documents
     // (copies of a real report under other ids) make 200.
@@ -290,16 +280,15 @@ fn a_submission_made_offline_is_counted_after_a_reload_and_sent_from_the_plan() 
     let token = server.token("truongphong");
     let id = server.report(&token, "phong-ngan-sach", &current_period());
 
-    let browser = Browser::start();
-    browser.sign_in(&server.url("/"), "truongphong", "truongphong-demo");
-    browser.click_on("button[data-page=\"reports\"]");
+    let browser = Browser::signed_in(&server, "truongphong");
+    browser.open_page("reports");
     browser.click_on(&format!(
         "li[data-period=\"{}\"] .open-report",
         current_period()
     ));
     browser.find(".submit-report");
     browser.wait_for_sync_state("saved");
-    wait_for_service_worker(&browser);
+    browser.wait_for_service_worker();
 
     assert!(server.stop());
     browser.wait_for_sync_state("offline");
@@ -314,12 +303,10 @@ fn a_submission_made_offline_is_counted_after_a_reload_and_sent_from_the_plan() 
     server.restart();
     browser.network_back();
     browser.wait_for_sync_state("saved");
-    let mut r = papi_e2e::http()
-        .get(server.url(&format!("/api/reports/history?url={}", id.url())))
-        .header("authorization", &format!("Bearer {token}"))
-        .call()
-        .unwrap();
-    let history: serde_json::Value = r.body_mut().read_json().unwrap();
+    let (_, history) = server.get(
+        &format!("/api/reports/history?url={}", id.url()),
+        Some(&token),
+    );
     let actions: Vec<&str> = history["events"]
         .as_array()
         .expect("the report's steps")

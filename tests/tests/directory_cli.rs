@@ -84,40 +84,20 @@ fn an_admin_creates_users_and_resets_passwords() {
 #[test]
 fn bad_input_gets_a_clear_error_and_changes_nothing() {
     let data = tempfile::tempdir().unwrap();
+    let words = |line: &'static str| line.split(' ').collect::<Vec<_>>();
+    let mut spaced = words("add-user _ --name X --unit van-phong --role staff");
+    spaced[1] = "x y";
     for (args, expected) in [
         (
-            vec![
-                "add-user", "x.y", "--name", "X", "--unit", "nowhere", "--role", "staff",
-            ],
+            words("add-user x.y --name X --unit nowhere --role staff"),
             "no unit",
         ),
         (
-            vec![
-                "add-user",
-                "x.y",
-                "--name",
-                "X",
-                "--unit",
-                "van-phong",
-                "--role",
-                "boss",
-            ],
+            words("add-user x.y --name X --unit van-phong --role boss"),
             "unknown role",
         ),
-        (
-            vec![
-                "add-user",
-                "x y",
-                "--name",
-                "X",
-                "--unit",
-                "van-phong",
-                "--role",
-                "staff",
-            ],
-            "username",
-        ),
-        (vec!["reset-password", "nobody"], "no user"),
+        (spaced, "username"),
+        (words("reset-password nobody"), "no user"),
     ] {
         let out = run(data.path(), &args, None);
         assert!(!out.status.success(), "{args:?} must fail");

@@ -16,8 +16,7 @@ fn names_and_measure_text_are_rendered_escaped() {
     let field = browser.find("textarea[data-field=\"plan/d1-m1\"]");
     browser.type_into(&field, markup);
 
-    let other = Browser::start();
-    other.sign_in(&server.url("/"), "xem", "xem-demo");
+    let other = Browser::signed_in(&server, "xem");
     other.click(&other.find("li.dimension:first-child summary"));
     other.wait_for_value(
         "textarea[data-field=\"plan/d1-m1\"]",

@@ -187,14 +187,7 @@ fn start_up_says_what_to_open_where_the_data_is_and_who_can_sign_in() {
         text.contains(&format!("Data:  {}", database.display())),
         "{text}"
     );
-    for user in [
-        "quantri",
-        "giamdoc",
-        "vanphong",
-        "truongphong",
-        "chuyenvien",
-        "xem",
-    ] {
+    for user in papi_e2e::DEMO_USERS {
         assert!(
             first
                 .iter()

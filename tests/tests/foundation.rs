@@ -21,8 +21,7 @@ const DIMENSIONS: [&str; 8] = [
 #[test]
 fn the_page_lists_the_eight_dimensions_in_vietnamese() {
     let server = Server::start();
-    let browser = Browser::start();
-    browser.sign_in(&server.url("/"), "xem", "xem-demo");
+    let browser = Browser::signed_in(&server, "xem");
     let text = browser.wait_for_text(&DIMENSIONS, Duration::from_secs(60));
     for name in DIMENSIONS {
         assert!(text.contains(name), "missing {name}");

@@ -19,8 +19,7 @@ fn a_javascript_client_reads_the_browsers_edit_and_the_browser_sees_its_edit() {
         "run `npm ci --prefix tests/js` (scripts/test does)"
     );
     let server = Server::start();
-    let browser = Browser::start();
-    browser.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
+    let browser = Browser::signed_in(&server, "vanphong");
     browser.click(&browser.find("li.dimension:first-child summary"));
     let field = browser.find(FIELD);
     browser.type_into(&field, " [trình duyệt]");

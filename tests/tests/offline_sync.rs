@@ -14,13 +14,22 @@ const LIMIT: Duration = Duration::from_secs(60);
 const FIRST: &str = "textarea[data-field=\"plan/d1-m1\"]";
 const SECOND: &str = "textarea[data-field=\"plan/d1-m2\"]";
 
-/// Opens the app as the demo coordinator, and the first dimension's measures.
-fn open_plan(browser: &Browser, server: &Server) {
-    browser.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
-    browser.wait_for_text(&["Tham gia của người dân ở cấp cơ sở"], LIMIT);
-    let summary = browser.find("li.dimension:first-child summary");
-    browser.click(&summary);
-    browser.find(FIRST);
+/// The app as the demo coordinator, with the first dimension's measures.
+fn on_the_plan(server: &Server) -> Browser {
+    Browser::on_the_first_dimension(server, "vanphong")
+}
+
+/// The coordinator on the plan with everything saved and the app shell
+/// cached; then the server stops. Returns the browser and the first
+/// measure's text.
+fn offline_on_the_plan(server: &mut Server) -> (Browser, String) {
+    let alice = on_the_plan(server);
+    alice.wait_for_sync_state("saved");
+    let original = alice.value(FIRST);
+    alice.wait_for_service_worker();
+    assert!(server.stop());
+    alice.wait_for_sync_state("offline");
+    (alice, original)
 }
 
 /// The measure's text as the server holds it, read by a protocol client.
@@ -35,13 +44,18 @@ fn server_text(server: &Server, measure: &str) -> String {
     doc.text(&text).unwrap()
 }
 
+/// Waits until the page says everything is saved, and checks that the
+/// server has `expected` as the first measure's text.
+fn saved_on_the_server(browser: &Browser, server: &Server, expected: &str) {
+    browser.wait_for_sync_state("saved");
+    assert_eq!(server_text(server, "d1-m1"), expected);
+}
+
 #[test]
 fn an_edit_in_one_session_appears_in_the_other_without_reload() {
     let server = Server::start();
-    let alice = Browser::start();
-    let bob = Browser::start();
-    open_plan(&alice, &server);
-    open_plan(&bob, &server);
+    let alice = on_the_plan(&server);
+    let bob = on_the_plan(&server);
     let original = alice.value(FIRST);
     assert!(original.starts_with("Đẩy mạnh"), "{original}");
 
@@ -56,10 +70,8 @@ fn an_edit_in_one_session_appears_in_the_other_without_reload() {
 #[test]
 fn edits_made_while_the_server_is_down_merge_when_it_returns() {
     let mut server = Server::start();
-    let alice = Browser::start();
-    let bob = Browser::start();
-    open_plan(&alice, &server);
-    open_plan(&bob, &server);
+    let alice = on_the_plan(&server);
+    let bob = on_the_plan(&server);
     alice.wait_for_sync_state("saved");
     bob.wait_for_sync_state("saved");
     let first = alice.value(FIRST);
@@ -106,10 +118,8 @@ fn edits_made_while_the_server_is_down_merge_when_it_returns() {
 #[test]
 fn every_edit_survives_a_server_killed_while_typing() {
     let mut server = Server::start();
-    let alice = Browser::start();
-    let bob = Browser::start();
-    open_plan(&alice, &server);
-    open_plan(&bob, &server);
+    let alice = on_the_plan(&server);
+    let bob = on_the_plan(&server);
     let original = alice.value(FIRST);
     let field = alice.find(FIRST);
     let mut typed = String::new();
@@ -128,27 +138,13 @@ fn every_edit_survives_a_server_killed_while_typing() {
     }
     let expected = format!("{original}{typed}");
     bob.wait_for_value(FIRST, LIMIT, |v| v == expected);
-    alice.wait_for_sync_state("saved");
-    assert_eq!(server_text(&server, "d1-m1"), expected);
+    saved_on_the_server(&alice, &server, &expected);
 }
 
 #[test]
 fn edits_made_while_the_server_is_down_survive_a_reload_and_sync_later() {
     let mut server = Server::start();
-    let alice = Browser::start();
-    open_plan(&alice, &server);
-    alice.wait_for_sync_state("saved");
-    let original = alice.value(FIRST);
-    // The app shell is cached by the service worker once it is active.
-    wait_for("the service worker to take control", LIMIT, || {
-        alice
-            .execute("return !!navigator.serviceWorker.controller;", json!([]))
-            .as_bool()
-            .filter(|c| *c)
-    });
-
-    assert!(server.stop());
-    alice.wait_for_sync_state("offline");
+    let (alice, original) = offline_on_the_plan(&mut server);
     alice.type_into(&alice.find(FIRST), " (ngoại tuyến)");
     wait_for(
         "the change to be counted as only on this device",
@@ -174,11 +170,7 @@ fn edits_made_while_the_server_is_down_survive_a_reload_and_sync_later() {
 
     server.restart();
     alice.network_back();
-    alice.wait_for_sync_state("saved");
-    assert_eq!(
-        server_text(&server, "d1-m1"),
-        format!("{original} (ngoại tuyến)")
-    );
+    saved_on_the_server(&alice, &server, &format!("{original} (ngoại tuyến)"));
 }
 
 /// After one online sign-in the app works offline; if the session is gone
@@ -187,13 +179,7 @@ fn edits_made_while_the_server_is_down_survive_a_reload_and_sync_later() {
 #[test]
 fn an_expired_session_asks_to_sign_in_again_and_keeps_offline_edits() {
     let mut server = Server::start();
-    let alice = Browser::start();
-    open_plan(&alice, &server);
-    alice.wait_for_sync_state("saved");
-    let original = alice.value(FIRST);
-
-    assert!(server.stop());
-    alice.wait_for_sync_state("offline");
+    let (alice, original) = offline_on_the_plan(&mut server);
     alice.type_into(&alice.find(FIRST), " (chờ gửi)");
     // Meanwhile an administrator resets the password, which ends the session.
     server.set_password("vanphong", "mật khẩu mới 2026");
@@ -211,11 +197,7 @@ fn an_expired_session_asks_to_sign_in_again_and_keeps_offline_edits() {
     alice.type_into(&alice.find(".expired #username"), "vanphong");
     alice.type_into(&alice.find(".expired #password"), "mật khẩu mới 2026");
     alice.click(&alice.find(".expired button[type=submit]"));
-    alice.wait_for_sync_state("saved");
-    assert_eq!(
-        server_text(&server, "d1-m1"),
-        format!("{original} (chờ gửi)")
-    );
+    saved_on_the_server(&alice, &server, &format!("{original} (chờ gửi)"));
 }
 
 /// The data-safety panel tells what is only on this device, and signing out
@@ -223,8 +205,7 @@ fn an_expired_session_asks_to_sign_in_again_and_keeps_offline_edits() {
 #[test]
 fn the_data_safety_panel_and_sign_out_warn_about_unsynced_changes() {
     let mut server = Server::start();
-    let alice = Browser::start();
-    open_plan(&alice, &server);
+    let alice = on_the_plan(&server);
     alice.wait_for_sync_state("saved");
     alice.click(&alice.find("details.data-safety summary"));
     alice.wait_for_text(&["Lưu bền vững", "Dung lượng đã dùng", "MB /"], LIMIT);

@@ -41,7 +41,7 @@ fn every_main_screen_fits_a_phone() {
     browser.find("textarea[data-field=\"plan/d1-m1\"]");
     no_sideways_scroll(&browser, "plan-measures");
 
-    browser.click_on("button[data-page=\"admin\"]");
+    browser.open_page("admin");
     browser.wait_for_text(&["Thêm người dùng"], LIMIT);
     no_sideways_scroll(&browser, "admin");
 }
@@ -101,37 +101,72 @@ fn both_sizes(browser: &Browser, screen: &str) {
     normal_text(browser);
 }
 
+/// A phone signed in as `username`.
+fn phone(server: &Server, username: &str) -> Browser {
+    let browser = Browser::start();
+    browser.as_phone();
+    browser.sign_in(&server.url("/"), username, &server.password_of(username));
+    browser
+}
+
+/// Clicks through screens, each (what to click, what it shows, its name),
+/// and checks each named one at both text sizes.
+fn visit(browser: &Browser, screens: &[(&str, &[&str], &str)]) {
+    for (click, shows, name) in screens {
+        browser.click_on(click);
+        for css in *shows {
+            browser.find(css);
+        }
+        if !name.is_empty() {
+            both_sizes(browser, name);
+        }
+    }
+}
+
 #[test]
 fn the_reporting_screens_fit_a_phone_at_normal_and_double_text_size() {
     let server = Server::start();
-    let lead = Browser::start();
-    lead.as_phone();
-    lead.sign_in(&server.url("/"), "truongphong", "truongphong-demo");
+    let lead = phone(&server, "truongphong");
     lead.wait_for_text(&["Quản trị điện tử"], LIMIT);
     both_sizes(&lead, "lead-plan");
-    lead.click_on("button[data-page=\"reports\"]");
-    lead.find(".start-report");
-    both_sizes(&lead, "reports");
-    lead.click_on(".start-report");
-    lead.find("article.report textarea[data-field=\"s0/results\"]");
-    lead.find(".submit-report");
-    both_sizes(&lead, "report");
-    lead.click_on("button[data-page=\"proposals\"]");
-    lead.find("form.proposal-form");
-    both_sizes(&lead, "proposals");
+    let results = "article.report textarea[data-field=\"s0/results\"]";
+    visit(
+        &lead,
+        &[
+            (
+                "button[data-page=\"reports\"]",
+                &[".start-report"],
+                "reports",
+            ),
+            (".start-report", &[results, ".submit-report"], "report"),
+            (
+                "button[data-page=\"proposals\"]",
+                &["form.proposal-form"],
+                "proposals",
+            ),
+        ],
+    );
 
-    let office = Browser::start();
-    office.as_phone();
-    office.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
-    office.click_on("button[data-page=\"reports\"]");
-    office.find("li.unit-report .open-report");
-    both_sizes(&office, "office-reports");
-    office.click_on("button[data-page=\"dashboard\"]");
-    office.find("li.period-summary");
-    office.find("form.result-form");
-    both_sizes(&office, "dashboard");
-    office.click_on("button[data-page=\"reports\"]");
-    office.click_on(".start-consolidated");
-    office.find("article.consolidated textarea[data-field=\"s0/results\"]");
-    both_sizes(&office, "consolidated");
+    let office = phone(&server, "vanphong");
+    visit(
+        &office,
+        &[
+            (
+                "button[data-page=\"reports\"]",
+                &["li.unit-report .open-report"],
+                "office-reports",
+            ),
+            (
+                "button[data-page=\"dashboard\"]",
+                &["li.period-summary", "form.result-form"],
+                "dashboard",
+            ),
+            ("button[data-page=\"reports\"]", &[], ""),
+            (
+                ".start-consolidated",
+                &["article.consolidated textarea[data-field=\"s0/results\"]"],
+                "consolidated",
+            ),
+        ],
+    );
 }

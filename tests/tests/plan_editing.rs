@@ -96,9 +96,8 @@ fn the_office_edits_the_plan_and_others_see_it_live() {
 #[test]
 fn papi_results_are_charted_against_the_targets() {
     let server = Server::start();
-    let office = Browser::start();
-    office.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
-    office.click_on("button[data-page=\"dashboard\"]");
+    let office = Browser::signed_in(&server, "vanphong");
+    office.open_page("dashboard");
     for (year, rank, score) in [("2024", "41", "5,1"), ("2025", "33", "5.3")] {
         office.type_into(&office.find("#result-year"), year);
         office.type_into(&office.find("#result-rank"), rank);
@@ -138,9 +137,8 @@ fn papi_results_are_charted_against_the_targets() {
 #[test]
 fn a_proposal_accepted_by_the_director_changes_the_plan() {
     let server = Server::start();
-    let staff = Browser::start();
-    staff.sign_in(&server.url("/"), "chuyenvien", "chuyenvien-demo");
-    staff.click_on("button[data-page=\"proposals\"]");
+    let staff = Browser::signed_in(&server, "chuyenvien");
+    staff.open_page("proposals");
     staff.find("#proposal-measure option[value=\"d1-m1\"]");
     staff.execute(
         "const s = document.querySelector('#proposal-measure'); s.value = 'd1-m1'; s.dispatchEvent(new Event('change'));",
@@ -157,10 +155,9 @@ fn a_proposal_accepted_by_the_director_changes_the_plan() {
     staff.click_on("form.proposal-form button[type=submit]");
     staff.find("li.proposal[data-status=\"pending\"]");
 
-    let director = Browser::start();
-    director.sign_in(&server.url("/"), "giamdoc", "giamdoc-demo");
+    let director = Browser::signed_in(&server, "giamdoc");
     open_first_dimension(&director);
-    director.click_on("button[data-page=\"proposals\"]");
+    director.open_page("proposals");
     director.type_into(
         &director.find("li.proposal .decision-note"),
         "Đồng ý, áp dụng từ quý sau.",
@@ -168,7 +165,7 @@ fn a_proposal_accepted_by_the_director_changes_the_plan() {
     director.click_on("li.proposal .accept-proposal");
     director.find("li.proposal[data-status=\"accepted\"]");
     director.wait_for_text(&["Đồng ý, áp dụng từ quý sau."], LIMIT);
-    director.click_on("button[data-page=\"plan\"]");
+    director.open_page("plan");
     director.wait_for_value("textarea[data-field=\"plan/d1-m1\"]", LIMIT, |v| {
         v == "Đối thoại trực tuyến với người dân hằng tháng."
     });
@@ -177,8 +174,7 @@ fn a_proposal_accepted_by_the_director_changes_the_plan() {
 #[test]
 fn the_interface_can_be_english() {
     let server = Server::start();
-    let browser = Browser::start();
-    browser.sign_in(&server.url("/"), "vanphong", "vanphong-demo");
+    let browser = Browser::signed_in(&server, "vanphong");
     browser.execute(
         "const s = document.querySelector('select.language'); s.value = 'en'; s.dispatchEvent(new Event('change'));",
         json!([]),
@@ -188,7 +184,7 @@ fn the_interface_can_be_english() {
         browser.execute("return document.documentElement.lang;", json!([])),
         json!("en")
     );
-    browser.click_on("button[data-page=\"reports\"]");
+    browser.open_page("reports");
     let due = browser.wait_for_text(&["Due before"], LIMIT);
     assert!(
         due.contains("Due before 15/12/2026") || due.contains("Due before 15/06/"),

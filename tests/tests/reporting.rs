@@ -15,7 +15,7 @@ const RESULTS: &str = "article.report textarea[data-field=\"s0/results\"]";
 fn reports_as(server: &Server, username: &str, password: &str) -> Browser {
     let browser = Browser::start();
     browser.sign_in(&server.url("/"), username, password);
-    browser.click_on("button[data-page=\"reports\"]");
+    browser.open_page("reports");
     browser
 }
 
@@ -130,7 +130,7 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
 
     // The lead sees why, and submits again; the Office accepts.
     lead.reload();
-    lead.click_on("button[data-page=\"reports\"]");
+    lead.open_page("reports");
     open_report(&lead, &period, false);
     review_status(&lead, "returned");
     lead.wait_for_text(&["Bổ sung số liệu quý II."], LIMIT);
@@ -164,7 +164,7 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     assert!(text.contains(drafted), "{text}");
 
     // The dashboard counts it, on time.
-    office.click_on("button[data-page=\"dashboard\"]");
+    office.open_page("dashboard");
     let summary = format!("li.period-summary[data-period=\"{period}\"]");
     office.find(&format!("{summary} .reported[data-n=\"1\"]"));
     office.find(&format!("{summary} .on-time[data-n=\"1\"]"));
@@ -176,7 +176,7 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     director.wait_for_value(consolidated, LIMIT, |v| v.contains("Quý II: 12 cuộc."));
     director.click_on(".approve");
     director.find(".consolidated .report-status[data-status=\"approved\"]");
-    office.click_on("button[data-page=\"reports\"]");
+    office.open_page("reports");
     office.click_on(&format!("{card} .open-consolidated"));
     office.find(".consolidated .report-status[data-status=\"approved\"]");
     assert_eq!(

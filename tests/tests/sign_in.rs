@@ -59,35 +59,24 @@ fn signing_in_sets_a_safe_cookie_and_returns_a_token() {
         .call()
         .unwrap();
     assert_eq!(me.status(), 200);
-    let mut me = http()
-        .get(server.url("/api/me"))
-        .header("authorization", format!("Bearer {token}"))
-        .call()
-        .unwrap();
-    let who: Value = me.body_mut().read_json().unwrap();
+    let (status, who) = server.get("/api/me", Some(&token));
+    assert_eq!(status, 200);
     assert_eq!(who["user"]["username"], "lan.tran");
     assert_eq!(who["peer_prefix"], format!("user{}.", who["user"]["id"]));
 
     // The token is never written to the log.
     assert!(!server.log().contains(&token));
 
-    // Signing out ends the session.
+    // Signing out ends the session, and the cookie.
     let out = http()
         .post(server.url("/api/logout"))
-        .header("authorization", format!("Bearer {token}"))
+        .header("cookie", format!("papi_session={token}"))
         .send_empty()
         .unwrap();
     assert_eq!(out.status(), 204);
-    assert!(out.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .contains("Max-Age=0"));
-    let after = http()
-        .get(server.url("/api/me"))
-        .header("authorization", format!("Bearer {token}"))
-        .call()
-        .unwrap();
-    assert_eq!(after.status(), 401);
+    let cleared = out.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(server.get("/api/me", Some(&token)).0, 401);
 }
 
 #[test]
@@ -119,13 +108,7 @@ fn malformed_sign_in_requests_get_a_clear_error() {
         .send("{\"username\": 5")
         .unwrap();
     assert_eq!(bad.status(), 400);
-    let missing = http()
-        .post(server.url("/api/login"))
-        .send_json(json!({ "username": "lan.tran" }))
-        .unwrap();
-    assert_eq!(missing.status(), 400);
-    assert_eq!(
-        http().get(server.url("/api/me")).call().unwrap().status(),
-        401
-    );
+    let missing = server.post("/api/login", None, json!({ "username": "lan.tran" }));
+    assert_eq!(missing.0, 400);
+    assert_eq!(server.get("/api/me", None).0, 401);
 }

@@ -28,6 +28,14 @@ pub fn assigned(units: &[String], unit: &str) -> bool {
     units.iter().any(|u| u == "*" || u == unit)
 }
 
+/// Writes what every report starts with; returns its list of sections.
+fn begin<T: Transactable>(tx: &mut T, kind: &str, period: &str) -> Result<ObjId, SchemaError> {
+    tx.put(ROOT, "kind", kind)?;
+    tx.put(ROOT, "schema", REPORT_SCHEMA)?;
+    tx.put(ROOT, "period", period)?;
+    Ok(tx.put_object(ROOT, "sections", ObjType::List)?)
+}
+
 /// Writes a new report for `unit` and `period` into an empty document.
 pub fn generate(
     plan: &Plan,
@@ -36,11 +44,8 @@ pub fn generate(
     doc: &mut Automerge,
 ) -> Result<(), SchemaError> {
     doc.transact(|tx| {
-        tx.put(ROOT, "kind", "unit_report")?;
-        tx.put(ROOT, "schema", REPORT_SCHEMA)?;
+        let sections = begin(tx, "unit_report", period)?;
         tx.put(ROOT, "unit", unit)?;
-        tx.put(ROOT, "period", period)?;
-        let sections = tx.put_object(ROOT, "sections", ObjType::List)?;
         let mut index = 0;
         for dim in &plan.dimensions {
             let measures: Vec<_> = dim
@@ -95,10 +100,7 @@ pub fn generate_consolidated(
     doc: &mut Automerge,
 ) -> Result<(), SchemaError> {
     doc.transact(|tx| {
-        tx.put(ROOT, "kind", "consolidated")?;
-        tx.put(ROOT, "schema", REPORT_SCHEMA)?;
-        tx.put(ROOT, "period", period)?;
-        let sections = tx.put_object(ROOT, "sections", ObjType::List)?;
+        let sections = begin(tx, "consolidated", period)?;
         for (i, dim) in plan.dimensions.iter().enumerate() {
             let s = tx.insert_object(&sections, i, ObjType::Map)?;
             tx.put(&s, "number", i64::from(dim.number))?;

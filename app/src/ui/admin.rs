@@ -6,6 +6,7 @@ use rust_i18n::t;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::controls::{Choice, TextInput};
 use super::format::{role_label, unit_kind_label};
 use super::http::{get, post, Failure};
 use crate::access::Role;
@@ -160,40 +161,24 @@ pub fn AdminPage() -> impl IntoView {
 
             <form class="admin-form add-user" on:submit=add_user>
                 <h3>{t!("admin.add_user").to_string()}</h3>
-                <label for="new-username">{t!("admin.username").to_string()}</label>
-                <input id="new-username" required prop:value=username on:input=move |ev| username.set(event_target_value(&ev))/>
-                <label for="new-name">{t!("admin.full_name").to_string()}</label>
-                <input id="new-name" required prop:value=name on:input=move |ev| name.set(event_target_value(&ev))/>
+                <TextInput id="new-username" label=t!("admin.username").to_string() value=username/>
+                <TextInput id="new-name" label=t!("admin.full_name").to_string() value=name/>
                 <label for="new-unit">{t!("admin.unit").to_string()}</label>
                 <select id="new-unit" required on:change=move |ev| unit.set(event_target_value(&ev))>
                     <option value="">{t!("admin.choose_unit").to_string()}</option>
                     {move || unit_options(false)}
                 </select>
-                <label for="new-role">{t!("admin.role").to_string()}</label>
-                <select id="new-role" on:change=move |ev| {
-                    if let Some(r) = Role::parse(&event_target_value(&ev)) {
-                        role.set(r);
-                    }
-                }>
-                    {Role::ALL.into_iter().map(|r| view! { <option value=r.key() selected=r == Role::Staff>{role_label(r)}</option> }).collect_view()}
-                </select>
+                <Choice id="new-role" label=t!("admin.role").to_string() value=role
+                    choices=Role::ALL.into_iter().map(|r| (r, r.key(), role_label(r))).collect()/>
                 <button type="submit">{t!("admin.add_user").to_string()}</button>
             </form>
 
             <form class="admin-form add-unit" on:submit=add_unit>
                 <h3>{t!("admin.add_unit").to_string()}</h3>
-                <label for="unit-id">{t!("admin.unit_id").to_string()}</label>
-                <input id="unit-id" required prop:value=unit_id on:input=move |ev| unit_id.set(event_target_value(&ev))/>
-                <label for="unit-name">{t!("admin.unit_name").to_string()}</label>
-                <input id="unit-name" required prop:value=unit_name on:input=move |ev| unit_name.set(event_target_value(&ev))/>
-                <label for="unit-kind">{t!("admin.unit_kind").to_string()}</label>
-                <select id="unit-kind" on:change=move |ev| {
-                    if let Some(k) = UnitKind::parse(&event_target_value(&ev)) {
-                        unit_kind.set(k);
-                    }
-                }>
-                    {UnitKind::ALL.into_iter().map(|k| view! { <option value=k.key()>{unit_kind_label(k)}</option> }).collect_view()}
-                </select>
+                <TextInput id="unit-id" label=t!("admin.unit_id").to_string() value=unit_id/>
+                <TextInput id="unit-name" label=t!("admin.unit_name").to_string() value=unit_name/>
+                <Choice id="unit-kind" label=t!("admin.unit_kind").to_string() value=unit_kind
+                    choices=UnitKind::ALL.into_iter().map(|k| (k, k.key(), unit_kind_label(k))).collect()/>
                 <label for="unit-parent">{t!("admin.parent").to_string()}</label>
                 <select id="unit-parent" on:change=move |ev| unit_parent.set(event_target_value(&ev))>
                     {move || unit_options(true)}

@@ -6,7 +6,7 @@ use rust_i18n::t;
 
 use super::format::{date, period_name, status_label, timeliness_label};
 use super::http::get_kept;
-use super::repo::repo;
+use super::repo::{follow, repo};
 use super::session::Identity;
 use crate::access::{access, Access, DocKind};
 use crate::api::{Dashboard, PeriodSummary};
@@ -117,14 +117,8 @@ fn UnitRecords(periods: Vec<PeriodSummary>) -> impl IntoView {
 /// the Office to enter a year's results.
 #[component]
 fn Results(plan: DocId, editable: bool) -> impl IntoView {
-    let signals = repo().open(plan);
-    let read = Memo::new(move |_| {
-        signals.version.track();
-        repo()
-            .read(plan, |d| {
-                Some((Plan::read(d).ok()?, PapiResult::read_all(d)))
-            })
-            .flatten()
+    let read = follow(plan, |d| {
+        Some((Plan::read(d).ok()?, PapiResult::read_all(d)))
     });
     view! {
         <section class="papi-results">
@@ -250,20 +244,14 @@ fn Chart(plan: Plan, results: Vec<PapiResult>) -> impl IntoView {
 /// this works offline too.
 #[component]
 fn ResultForm(plan: DocId) -> impl IntoView {
-    let signals = repo().open(plan);
-    let dims = Memo::new(move |_| {
-        signals.version.track();
-        repo()
-            .read(plan, |d| {
-                Plan::read(d).ok().map(|p| {
-                    (
-                        p.start_year,
-                        p.end_year,
-                        p.dimensions.into_iter().map(|d| d.name).collect::<Vec<_>>(),
-                    )
-                })
-            })
-            .flatten()
+    let dims = follow(plan, |d| {
+        Plan::read(d).ok().map(|p| {
+            (
+                p.start_year,
+                p.end_year,
+                p.dimensions.into_iter().map(|d| d.name).collect::<Vec<_>>(),
+            )
+        })
     });
     let year = RwSignal::new(String::new());
     let rank = RwSignal::new(String::new());

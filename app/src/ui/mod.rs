@@ -1,6 +1,7 @@
 //! The browser app.
 
 mod admin;
+mod controls;
 mod dashboard;
 mod format;
 mod http;

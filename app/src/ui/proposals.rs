@@ -5,9 +5,10 @@
 use leptos::prelude::*;
 use rust_i18n::t;
 
+use super::controls::NoteField;
 use super::format::date_time;
 use super::http::{get_kept, post};
-use super::repo::repo;
+use super::repo::follow;
 use super::session::Identity;
 use crate::access::Capability;
 use crate::api::{
@@ -81,11 +82,7 @@ fn ProposalCard(p: Proposal, decides: bool, refresh: RwSignal<u64>) -> impl Into
                 {(!p.note.is_empty()).then(|| view! { " — " {p.note.clone()} })}
             </p>
             {(decides && pending).then(|| view! {
-                <label class="field">
-                    <span class="field-label">{t!("proposals.note").to_string()}</span>
-                    <textarea class="decision-note" rows="2" prop:value=move || note.get()
-                        on:input=move |ev| note.set(event_target_value(&ev))></textarea>
-                </label>
+                <NoteField class="decision-note" label=t!("proposals.note").to_string() value=note/>
                 <div class="actions">
                     <button type="button" class="accept-proposal" on:click=move |_| decide(true)>{t!("proposals.accept").to_string()}</button>
                     <button type="button" class="reject-proposal" on:click=move |_| decide(false)>{t!("proposals.reject").to_string()}</button>
@@ -99,25 +96,20 @@ fn ProposalCard(p: Proposal, decides: bool, refresh: RwSignal<u64>) -> impl Into
 /// Proposing needs a connection: the Director decides on the server.
 #[component]
 fn ProposalForm(plan: DocId, refresh: RwSignal<u64>) -> impl IntoView {
-    let signals = repo().open(plan);
-    let measures = Memo::new(move |_| {
-        signals.version.track();
-        repo()
-            .read(plan, |d| Plan::read(d).ok())
-            .flatten()
-            .map(|p| {
-                p.dimensions
-                    .into_iter()
-                    .flat_map(|d| {
-                        let n = d.number;
-                        d.measures
-                            .into_iter()
-                            .filter(|m| !m.retired)
-                            .map(move |m| (m.id, format!("{n}. {}", m.text)))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
+    let measures = follow(plan, |d| {
+        let plan = Plan::read(d).ok()?;
+        Some(
+            plan.dimensions
+                .into_iter()
+                .flat_map(|d| {
+                    let n = d.number;
+                    d.measures
+                        .into_iter()
+                        .filter(|m| !m.retired)
+                        .map(move |m| (m.id, format!("{n}. {}", m.text)))
+                })
+                .collect::<Vec<_>>(),
+        )
     });
     let measure = RwSignal::new(String::new());
     let kind = RwSignal::new(ProposalKind::Edit);
@@ -152,7 +144,7 @@ fn ProposalForm(plan: DocId, refresh: RwSignal<u64>) -> impl IntoView {
             <label for="proposal-measure">{t!("proposals.measure").to_string()}</label>
             <select id="proposal-measure" required on:change=move |ev| measure.set(event_target_value(&ev))>
                 <option value="" prop:selected=move || measure.get().is_empty()>{t!("proposals.choose").to_string()}</option>
-                {move || measures.get().into_iter().map(|(id, label)| {
+                {move || measures.get().unwrap_or_default().into_iter().map(|(id, label)| {
                     let key = id.clone();
                     view! { <option value=id prop:selected=move || measure.get() == key>{label}</option> }
                 }).collect_view()}

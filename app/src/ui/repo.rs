@@ -26,7 +26,7 @@ use wasm_bindgen::JsCast;
 
 use super::link::{Link, LinkEvent, WsLink};
 use super::session::Identity;
-use super::store::{DocMeta, Store, StoreError};
+use super::store::{DocMeta, Store, StoreError, Write};
 use crate::ids::DocId;
 use crate::wire::{DocMessage, Message, PeerMetadata};
 
@@ -405,10 +405,11 @@ impl Repo {
                 now_ms() as u64,
                 heads.first().map(|h| h.to_string()).unwrap_or_default()
             );
-            let result = match snapshot {
-                Some(ref snapshot) => repo.store.compact(&id, &name, snapshot, &meta).await,
-                None => repo.store.append(&id, &name, &chunk, &meta).await,
+            let what = match &snapshot {
+                Some(snapshot) => Write::Snapshot(snapshot),
+                None => Write::Changes(&chunk),
             };
+            let result = repo.store.write(&id, &name, what, &meta).await;
             let again = {
                 let mut inner = repo.inner.borrow_mut();
                 if result.is_ok() {
@@ -787,6 +788,23 @@ impl Repo {
         self.send_sync(id);
         self.refresh_status();
     }
+}
+
+/// A value read from a document with `read`, read again whenever the
+/// document changes; `None` until the document is ready, or when `read`
+/// finds nothing.
+pub fn follow<R>(
+    id: DocId,
+    read: impl Fn(&Automerge) -> Option<R> + Send + Sync + 'static,
+) -> Memo<Option<R>>
+where
+    R: PartialEq + Send + Sync + 'static,
+{
+    let signals = repo().open(id);
+    Memo::new(move |_| {
+        signals.version.track();
+        repo().read(id, &read).flatten()
+    })
 }
 
 /// A stored document's name and count, if it has unconfirmed changes.

@@ -4,10 +4,11 @@
 use leptos::prelude::*;
 use rust_i18n::t;
 
+use super::controls::{BusyButton, NoteField};
 use super::format::{action_label, date, date_time, period_name, status_label, timeliness_label};
 use super::http::{get_kept, post, Failure, Kept};
 use super::outbox::outbox;
-use super::repo::{repo, Phase};
+use super::repo::{follow, repo, Phase};
 use super::session::Identity;
 use super::status::DocBadge;
 use super::text_field::CollabText;
@@ -136,24 +137,16 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
     let open = RwSignal::new(None::<Opened>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
-    let plan_signals = repo().open(plan);
-    let periods = Memo::new(move |_| {
-        plan_signals.version.track();
-        repo()
-            .read(plan, |d| Plan::read(d).ok())
-            .flatten()
-            .map(|p| {
-                let all = p
-                    .reporting
-                    .periods(p.start_year, p.end_year)
-                    .unwrap_or_default();
-                p.reporting
-                    .shown_periods(&all, js_sys::Date::now() as i64)
-                    .into_iter()
-                    .map(|period| (period, p.reporting.deadline_ms(period)))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap_or_default()
+    let periods = follow(plan, |d| {
+        let p = Plan::read(d).ok()?;
+        let all = p.reporting.periods(p.start_year, p.end_year).ok()?;
+        Some(
+            p.reporting
+                .shown_periods(&all, js_sys::Date::now() as i64)
+                .into_iter()
+                .map(|period| (period, p.reporting.deadline_ms(period)))
+                .collect::<Vec<_>>(),
+        )
     });
 
     let page = Page {
@@ -204,7 +197,7 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
             {offline.then(|| view! { <p class="status-line">{t!("reports.kept_copy").to_string()}</p> })}
             {failed.map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <ul class="cards periods">
-                {periods.get().into_iter().map(|(period, deadline)| {
+                {periods.get().unwrap_or_default().into_iter().map(|(period, deadline)| {
                     let key = period.key();
                     let in_period: Vec<ReportEntry> = rows.iter().filter(|r| r.period == key).cloned().collect();
                     let mine = in_period.iter().find(|r| r.unit == own_unit).cloned();
@@ -309,10 +302,7 @@ fn when_ready(
     form: impl Fn(Outline) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView {
     let signals = repo().open(id);
-    let outline = Memo::new(move |_| {
-        signals.version.track();
-        repo().read(id, |d| Outline::read(d)).flatten()
-    });
+    let outline = follow(id, Outline::read);
     move || match signals.phase.get() {
         Phase::Loading => {
             view! { <p class="status-line" role="status">{t!("doc.loading").to_string()}</p> }
@@ -451,14 +441,12 @@ fn report_form(id: DocId, outline: Outline, readonly: Signal<bool>) -> AnyView {
 /// The status of a measure or item, following the document live.
 #[component]
 fn StatusSelect(doc: DocId, at: ItemAt, label: String, readonly: Signal<bool>) -> impl IntoView {
-    let signals = repo().open(doc);
-    let value = Memo::new(move |_| {
-        signals.version.track();
-        repo()
-            .read(doc, |d| at.status(d))
-            .flatten()
+    let status = follow(doc, move |d| at.status(d));
+    let value = move || {
+        status
+            .get()
             .unwrap_or_else(|| MEASURE_STATUSES[0].to_string())
-    });
+    };
     view! {
         <select class="measure-status" aria-label=label disabled=move || readonly.get()
             on:change=move |ev| {
@@ -468,7 +456,7 @@ fn StatusSelect(doc: DocId, at: ItemAt, label: String, readonly: Signal<bool>) -
                 });
             }>
             {MEASURE_STATUSES.into_iter().map(|s| view! {
-                <option value=s prop:selected=move || value.get() == s>
+                <option value=s prop:selected=move || value() == s>
                     {t!(format!("measure_status.{s}")).to_string()}
                 </option>
             }).collect_view()}
@@ -556,11 +544,7 @@ fn Review(
                         </button>
                     })}
                     {(reviews && !waiting && s == DocStatus::Submitted).then(|| view! {
-                        <label class="field">
-                            <span class="field-label">{t!("review.reason").to_string()}</span>
-                            <textarea class="return-reason" rows="2" prop:value=move || reason.get()
-                                on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
-                        </label>
+                        <NoteField class="return-reason" label=t!("review.reason").to_string() value=reason/>
                         <div class="actions">
                             <button type="button" class="return-report" on:click=move |_| act(Action::Return)>
                                 {action_label(Action::Return)}
@@ -615,7 +599,7 @@ fn ConsolidatedView(
     let unsynced = repo().open(id).unsynced;
     let assemble = {
         let period = period.clone();
-        move || {
+        Callback::new(move |()| {
             let request = PeriodRequest {
                 period: period.clone(),
             };
@@ -628,11 +612,11 @@ fn ConsolidatedView(
                     Err(e) => Err(e.into()),
                 }));
             });
-        }
+        })
     };
     let approve = {
         let url = url.clone();
-        move || {
+        Callback::new(move |()| {
             let request = crate::api::ApproveRequest { url: url.clone() };
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
@@ -646,7 +630,7 @@ fn ConsolidatedView(
                     Err(e) => Err(e.into()),
                 }));
             });
-        }
+        })
     };
     view! {
         <article class="report consolidated" data-doc=url>
@@ -660,23 +644,11 @@ fn ConsolidatedView(
                 Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
             })}
             <div class="actions">
-                {move || (role.may(Capability::Consolidate) && status.get() != DocStatus::Approved).then(|| {
-                    let assemble = assemble.clone();
-                    view! {
-                        <button type="button" class="assemble" disabled=move || busy.get()
-                            on:click=move |_| assemble()>
-                            {t!("consolidated.assemble").to_string()}
-                        </button>
-                    }
+                {move || (role.may(Capability::Consolidate) && status.get() != DocStatus::Approved).then(|| view! {
+                    <BusyButton class="assemble" label=t!("consolidated.assemble").to_string() busy on_press=assemble/>
                 })}
-                {move || (role.may(Capability::ApproveConsolidated) && status.get() != DocStatus::Approved).then(|| {
-                    let approve = approve.clone();
-                    view! {
-                        <button type="button" class="approve" disabled=move || busy.get()
-                            on:click=move |_| approve()>
-                            {t!("consolidated.approve").to_string()}
-                        </button>
-                    }
+                {move || (role.may(Capability::ApproveConsolidated) && status.get() != DocStatus::Approved).then(|| view! {
+                    <BusyButton class="approve" label=t!("consolidated.approve").to_string() busy on_press=approve/>
                 })}
             </div>
             {when_ready(id, move |outline| {

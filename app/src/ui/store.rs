@@ -50,6 +50,15 @@ pub struct DocMeta {
     pub name: String,
 }
 
+/// What a write adds to a document's chunks.
+pub enum Write<'a> {
+    /// The changes made since the previous write (none when only the
+    /// document's `meta` changed).
+    Changes(&'a [u8]),
+    /// The whole document, which replaces every chunk it had.
+    Snapshot(&'a [u8]),
+}
+
 /// A stored document: its chunks and what `meta` says of it.
 pub struct Stored {
     pub chunks: Vec<Vec<u8>>,
@@ -223,41 +232,30 @@ impl Store {
         }))
     }
 
-    /// Adds one chunk of changes (none when only `meta` changed), and `meta`,
-    /// in one commit.
-    pub async fn append(
+    /// Writes `what` and `meta` of a document in one commit.
+    pub async fn write(
         &self,
         doc: &DocId,
         name: &str,
-        chunk: &[u8],
-        meta: &DocMeta,
-    ) -> Result<(), StoreError> {
-        let tx = self.tx(IdbTransactionMode::Readwrite)?;
-        if !chunk.is_empty() {
-            tx.object_store(CHUNKS)?
-                .put_with_key(&bytes(chunk), &chunk_key(doc, "inc", name))?;
-        }
-        tx.object_store(META)?
-            .put_with_key(&meta.to_js()?, &doc.to_string().into())?;
-        committed(&tx).await
-    }
-
-    /// Replaces every chunk of a document with one snapshot of it, and
-    /// writes `meta`, in one commit.
-    pub async fn compact(
-        &self,
-        doc: &DocId,
-        name: &str,
-        snapshot: &[u8],
+        what: Write<'_>,
         meta: &DocMeta,
     ) -> Result<(), StoreError> {
         let tx = self.tx(IdbTransactionMode::Readwrite)?;
         let chunks = tx.object_store(CHUNKS)?;
-        let old = done(&chunks.get_all_keys_with_key(&doc_range(doc)?)?).await?;
-        for key in Array::from(&old).iter() {
-            chunks.delete(&key)?;
+        match what {
+            Write::Changes(chunk) => {
+                if !chunk.is_empty() {
+                    chunks.put_with_key(&bytes(chunk), &chunk_key(doc, "inc", name))?;
+                }
+            }
+            Write::Snapshot(snapshot) => {
+                let old = done(&chunks.get_all_keys_with_key(&doc_range(doc)?)?).await?;
+                for key in Array::from(&old).iter() {
+                    chunks.delete(&key)?;
+                }
+                chunks.put_with_key(&bytes(snapshot), &chunk_key(doc, "snap", name))?;
+            }
         }
-        chunks.put_with_key(&bytes(snapshot), &chunk_key(doc, "snap", name))?;
         tx.object_store(META)?
             .put_with_key(&meta.to_js()?, &doc.to_string().into())?;
         committed(&tx).await
