@@ -226,13 +226,9 @@ fn civil_from_days(days: i64) -> (i32, u32, u32) {
 mod tests {
     use super::*;
 
-    fn seed_settings() -> ReportingSettings {
-        ReportingSettings::default()
-    }
-
     #[test]
     fn shows_past_periods_and_the_next_one_due() {
-        let s = seed_settings();
+        let s = ReportingSettings::default();
         let periods = s.periods(2022, 2030).unwrap();
         let h1_2026 = Period::new(2026, PeriodKind::HalfYear);
         let shown = s.shown_periods(&periods, s.deadline_ms(h1_2026) - 1);
@@ -265,13 +261,13 @@ mod tests {
 
     #[test]
     fn two_periods_a_year_for_the_seed_plan() {
-        let periods = seed_settings().periods(2022, 2030).unwrap();
+        let periods = ReportingSettings::default().periods(2022, 2030).unwrap();
         assert_eq!(periods.len(), 18);
         assert_eq!(periods[0], Period::new(2022, PeriodKind::HalfYear));
         assert_eq!(periods[17], Period::new(2030, PeriodKind::Annual));
         let deadlines: Vec<i64> = periods
             .iter()
-            .map(|p| seed_settings().deadline_ms(*p))
+            .map(|p| ReportingSettings::default().deadline_ms(*p))
             .collect();
         assert!(
             deadlines.windows(2).all(|w| w[0] < w[1]),
@@ -281,7 +277,7 @@ mod tests {
 
     #[test]
     fn deadline_is_midnight_vietnam_time_on_the_due_day() {
-        let s = seed_settings();
+        let s = ReportingSettings::default();
         let h1 = Period::new(2026, PeriodKind::HalfYear);
         // 00:00 on 15 June in Vietnam is 17:00 on 14 June in UTC.
         assert_eq!(s.deadline_ms(h1), utc(2026, 6, 14, 17, 0));
@@ -317,7 +313,7 @@ mod tests {
 
     #[test]
     fn next_due_moves_on_at_the_deadline() {
-        let s = seed_settings();
+        let s = ReportingSettings::default();
         let periods = s.periods(2022, 2030).unwrap();
         let h1 = Period::new(2026, PeriodKind::HalfYear);
         let year = Period::new(2026, PeriodKind::Annual);
@@ -340,7 +336,7 @@ mod tests {
 
     #[test]
     fn refuses_impossible_settings() {
-        let mut s = seed_settings();
+        let mut s = ReportingSettings::default();
         s.half_year_due = DueDay { month: 2, day: 29 };
         assert_eq!(
             s.validate(),
@@ -353,7 +349,7 @@ mod tests {
         s.half_year_due = DueDay { month: 12, day: 20 };
         assert_eq!(s.validate(), Err(CalendarError::DueDaysOutOfOrder));
         assert_eq!(
-            seed_settings().periods(2030, 2022),
+            ReportingSettings::default().periods(2030, 2022),
             Err(CalendarError::YearsReversed {
                 start: 2030,
                 end: 2022
@@ -363,7 +359,7 @@ mod tests {
 
     #[test]
     fn period_keys_round_trip() {
-        for p in seed_settings().periods(2022, 2030).unwrap() {
+        for p in ReportingSettings::default().periods(2022, 2030).unwrap() {
             assert_eq!(Period::parse_key(&p.key()), Some(p));
         }
         assert_eq!(Period::parse_key("2026-h2"), None);

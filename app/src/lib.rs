@@ -48,6 +48,9 @@ pub mod text;
 pub mod wire;
 pub mod workflow;
 
+#[cfg(test)]
+mod fixtures;
+
 #[cfg(feature = "ui")]
 pub mod ui;
 

@@ -86,12 +86,8 @@ mod tests {
     use super::*;
     use crate::calendar::{DueDay, LocalDate, Period, PeriodKind, ReportingSettings};
 
-    fn seed_settings() -> ReportingSettings {
-        ReportingSettings::default()
-    }
-
     fn deadline_2026_h1() -> i64 {
-        seed_settings().deadline_ms(Period {
+        ReportingSettings::default().deadline_ms(Period {
             year: 2026,
             kind: PeriodKind::HalfYear,
         })
@@ -208,7 +204,7 @@ mod tests {
         assert_eq!(days_overdue(d, d + 4 * DAY_MS), 4);
         // The seed plan's annual deadline, 15 December, and a check in the
         // new year: 17 days and a bit past is 18 days begun.
-        let seed = seed_settings().deadline_ms(Period {
+        let seed = ReportingSettings::default().deadline_ms(Period {
             year: 2026,
             kind: PeriodKind::Annual,
         });

@@ -703,59 +703,9 @@ impl<D: ReadDoc> Reader<'_, D> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::calendar::DueDay;
-
-    pub fn small_plan() -> Plan {
-        Plan {
-            title: "Kế hoạch cải thiện Chỉ số PAPI".into(),
-            agency: "Sở Tài chính".into(),
-            province: "Sóc Trăng".into(),
-            start_year: 2022,
-            end_year: 2030,
-            reporting: ReportingSettings {
-                half_year_due: DueDay { month: 6, day: 15 },
-                annual_due: DueDay { month: 12, day: 15 },
-            },
-            legal_bases: vec!["Nghị quyết số 76/NQ-CP".into()],
-            objective: "Vào nhóm 30 tỉnh đứng đầu".into(),
-            targets: vec![Target {
-                id: "province-top30".into(),
-                text: "Nhóm 30 tỉnh".into(),
-                kind: "province_rank_at_most".into(),
-                value: 30,
-                from_year: 2025,
-                to_year: 2025,
-            }],
-            dimensions: vec![Dimension {
-                number: 1,
-                name: "Tham gia của người dân ở cấp cơ sở".into(),
-                name_en: "Participation at local levels".into(),
-                measures: vec![
-                    Measure {
-                        id: "d1-m1".into(),
-                        text: "Đẩy mạnh công tác thông tin, truyền thông".into(),
-                        group: None,
-                        units: vec!["*".into()],
-                        retired: false,
-                    },
-                    Measure {
-                        id: "d1-m2".into(),
-                        text: "Nâng cao chất lượng dịch vụ y tế".into(),
-                        group: Some("Y tế".into()),
-                        units: vec!["van-phong".into(), "thanh-tra".into()],
-                        retired: true,
-                    },
-                ],
-            }],
-            extra_items: vec![ExtraItem {
-                id: "ns-1".into(),
-                unit: "phong-ngan-sach".into(),
-                text: "Hướng dẫn công khai ngân sách".into(),
-            }],
-        }
-    }
+    use crate::fixtures::small_plan;
 
     #[test]
     fn plan_round_trips_through_a_document() {

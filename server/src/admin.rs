@@ -6,9 +6,10 @@ use axum::{Json, Router};
 use papi::access::Capability;
 use papi::api::{Done, IssuedPassword, NewUser, Unit, UserEntry};
 
+use crate::auth::AuthUser;
 use crate::directory;
 use crate::error::ApiError;
-use crate::extract::{AuthUser, Body};
+use crate::extract::Body;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -7,8 +7,8 @@ use axum::routing::{any, get};
 use axum::{Json, Router};
 use papi::api::{Health, PlanLocation, UnitInfo};
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::AuthUser;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

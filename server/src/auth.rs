@@ -1,4 +1,5 @@
-//! Signing in and out over HTTP: `/api/login`, `/api/logout`, `/api/me`.
+//! Signing in and out over HTTP (`/api/login`, `/api/logout`, `/api/me`),
+//! and who is signed in on a request (`AuthUser`).
 //!
 //! A session token travels in an HttpOnly, SameSite cookie (browsers), or as
 //! a bearer token or the `/sync` URL's `token` parameter (other clients). It
@@ -9,16 +10,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use papi::access::{Actor, Capability};
 use papi::api::{LoginRequest, Me, Session, UserInfo};
 
 use crate::directory::{self, User};
 use crate::error::ApiError;
-use crate::extract::{AuthUser, Body};
+use crate::extract::Body;
 use crate::sessions;
 use crate::AppState;
 
@@ -152,6 +155,40 @@ async fn me(AuthUser(user): AuthUser) -> Json<Me> {
         user: user_info(&user),
         peer_prefix: peer_prefix(&user),
     })
+}
+
+/// The signed-in user (session cookie or `Authorization: Bearer`).
+pub struct AuthUser(pub User);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = token_from_headers(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        sessions::user(&state.db, &token)
+            .await?
+            .map(AuthUser)
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+impl AuthUser {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            role: self.0.role,
+            unit: self.0.unit.clone(),
+        }
+    }
+
+    /// Refuses (and logs) a user whose role lacks `capability`.
+    pub fn require(&self, capability: Capability) -> Result<(), ApiError> {
+        if self.0.role.may(capability) {
+            Ok(())
+        } else {
+            tracing::warn!(username = %self.0.username, ?capability, "refused: not allowed");
+            Err(ApiError::Forbidden)
+        }
+    }
 }
 
 /// The prefix of every sync peer id this user may use: `user<id>.`.

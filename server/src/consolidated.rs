@@ -11,8 +11,9 @@ use papi::api::{ApproveRequest, Assembled, Consolidated, DocStatus, PeriodReques
 use papi::report::{append_contributions, included_units, unit_texts, Contribution};
 use papi::workflow::Action;
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::{AuthUser, Body};
+use crate::extract::Body;
 use crate::registry::{step_by, Made, Registered};
 use crate::reports::{requested_doc, requested_period};
 use crate::AppState;

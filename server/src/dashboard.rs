@@ -14,8 +14,8 @@ use papi::api::{Dashboard, DocStatus, Overdue, PeriodSummary, UnitReporting};
 use papi::calendar::LocalDate;
 use papi::punctuality;
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::AuthUser;
 use crate::registry::Made;
 use crate::AppState;
 

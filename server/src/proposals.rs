@@ -13,8 +13,9 @@ use papi::api::{
 use papi::schema::{EditError, Plan, PlanEdit};
 use rusqlite::OptionalExtension;
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::{AuthUser, Body};
+use crate::extract::Body;
 use crate::AppState;
 
 /// The longest proposed text or reason accepted, in characters.

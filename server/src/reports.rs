@@ -13,8 +13,9 @@ use papi::api::{
 use papi::calendar::Period;
 use papi::workflow;
 
+use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::extract::{AuthUser, Body, Params};
+use crate::extract::{Body, Params};
 use crate::registry::{step_by, Made, Registered};
 use crate::AppState;
 

@@ -121,42 +121,13 @@ pub fn append_contributions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::plan_of_three;
     use crate::report::{generate, generate_consolidated, TextAt};
-    use crate::schema::{Dimension, Measure, Plan};
-
-    fn plan() -> Plan {
-        let measure = |id: &str| Measure {
-            id: id.into(),
-            text: format!("measure {id}"),
-            group: None,
-            units: vec!["*".into()],
-            retired: false,
-        };
-        let dim = |number: u8| Dimension {
-            number,
-            name: format!("Dimension {number}"),
-            name_en: format!("Dimension {number}"),
-            measures: vec![measure(&format!("d{number}-m1"))],
-        };
-        Plan {
-            title: "t".into(),
-            agency: "a".into(),
-            province: "p".into(),
-            start_year: 2022,
-            end_year: 2030,
-            reporting: Default::default(),
-            legal_bases: vec![],
-            objective: "o".into(),
-            targets: vec![],
-            dimensions: vec![dim(1), dim(2), dim(3)],
-            extra_items: vec![],
-        }
-    }
 
     /// A unit's report with `words` in the `key` text of its `section`-th section.
     fn unit_report(unit: &str, writes: &[(usize, &str, &str)]) -> Automerge {
         let mut doc = Automerge::new();
-        generate(&plan(), unit, "2026-h1", &mut doc).unwrap();
+        generate(&plan_of_three(), unit, "2026-h1", &mut doc).unwrap();
         for (section, key, words) in writes {
             let at = TextAt::Section {
                 section: *section,
@@ -201,7 +172,7 @@ mod tests {
         assert_eq!(texts[0].texts[0], "Đã niêm yết");
 
         let mut consolidated = Automerge::new();
-        generate_consolidated(&plan(), "2026-h1", &mut consolidated).unwrap();
+        generate_consolidated(&plan_of_three(), "2026-h1", &mut consolidated).unwrap();
         let added = append_contributions(
             &mut consolidated,
             &[
@@ -236,7 +207,7 @@ mod tests {
         let office = unit_report("van-phong", &[(0, "results", "A")]);
         let inspectorate = unit_report("thanh-tra", &[(0, "results", "B")]);
         let mut consolidated = Automerge::new();
-        generate_consolidated(&plan(), "2026-h1", &mut consolidated).unwrap();
+        generate_consolidated(&plan_of_three(), "2026-h1", &mut consolidated).unwrap();
         // Nothing accepted yet: the list is made, empty.
         assert_eq!(
             append_contributions(&mut consolidated, &[]).unwrap(),

@@ -319,7 +319,7 @@ impl Outline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::tests::small_plan;
+    use crate::fixtures::small_plan;
     use crate::schema::ExtraItem;
 
     fn count<D: ReadDoc>(doc: &D, obj: &automerge::ObjId, key: &str) -> usize {
