@@ -24,7 +24,8 @@ pub struct ErrorBody {
 
 // ---- health and the plan ----------------------------------------------------
 
-/// `GET /api/health`: 200 when storage works, 503 while writes are failing.
+/// `GET /api/health`: 503 while storage is failing; `status` is `degraded`
+/// then, and also once a panic in document work has been contained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     /// `ok` or `degraded`.
@@ -33,6 +34,11 @@ pub struct Health {
     pub storage: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Panics contained since the server started.
+    #[serde(default)]
+    pub panics: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_panic: Option<String>,
     pub version: String,
 }
 

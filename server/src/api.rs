@@ -19,36 +19,36 @@ pub fn router() -> Router<AppState> {
         .route("/api/{*rest}", any(|| async { ApiError::NotFound }))
 }
 
-/// Liveness and storage check, for probes and for the tests: 503 with
-/// `"storage": "failing"` while document writes are failing (a full disk,
-/// say); those writes are retried, and nothing they hold is acknowledged.
-async fn health(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    state
+/// Liveness and storage check, for probes and for the tests: 503 while the
+/// database cannot be used or document writes are failing (a full disk, a
+/// removed data directory, say) — those writes are retried, and nothing they
+/// hold is acknowledged. A panic contained since the start makes the status
+/// `degraded` and is named (`panics`, `last_panic`), but the server still
+/// serves, so the answer stays 200.
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let database = state
         .db
         .call(|c| c.query_row("SELECT 1", [], |_| Ok(())))
-        .await?;
-    let version = env!("CARGO_PKG_VERSION").to_string();
-    let (code, body) = match state.storage_health.failing() {
-        None => (
-            StatusCode::OK,
-            Health {
-                status: "ok".into(),
-                storage: "ok".into(),
-                error: None,
-                version,
-            },
-        ),
-        Some(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Health {
-                status: "degraded".into(),
-                storage: "failing".into(),
-                error: Some(error),
-                version,
-            },
-        ),
+        .await
+        .err()
+        .map(|e| e.to_string());
+    let failing = database.or_else(|| state.storage_health.failing());
+    let panics = state.panics.summary();
+    let ok = failing.is_none() && panics.is_none();
+    let body = Health {
+        status: if ok { "ok" } else { "degraded" }.into(),
+        storage: if failing.is_none() { "ok" } else { "failing" }.into(),
+        error: failing,
+        panics: panics.as_ref().map_or(0, |(n, _)| *n),
+        last_panic: panics.map(|(_, last)| last),
+        version: env!("CARGO_PKG_VERSION").to_string(),
     };
-    Ok((code, Json(body)))
+    let code = if body.storage == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body))
 }
 
 /// Where the plan document is: the app syncs it over `/sync`.

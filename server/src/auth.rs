@@ -22,13 +22,19 @@ use papi::api::{LoginRequest, Me, Session, UserInfo};
 use crate::directory::{self, User};
 use crate::error::ApiError;
 use crate::extract::Body;
+use crate::logsafe::clean;
 use crate::sessions;
 use crate::AppState;
 
 pub const COOKIE: &str = "papi_session";
-const ACCOUNT_FAILURES: usize = 5;
-const ADDRESS_FAILURES: usize = 30;
+const PAIR_FAILURES: usize = 5;
+const ACCOUNT_SLOWDOWN_AFTER: usize = 10;
+const ADDRESS_SLOWDOWN_AFTER: usize = 100;
+const SLOWDOWN: Duration = Duration::from_secs(1);
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Usernames are at most 32 characters (`directory`); anything much longer
+/// is refused before it is looked at or logged.
+const MAX_USERNAME_BYTES: usize = 128;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,26 +43,61 @@ pub fn router() -> Router<AppState> {
         .route("/api/me", get(me))
 }
 
-/// Recent failed sign-ins, per account and per address, in memory.
+/// Recent failed sign-ins, in memory, kept per (address, account), per
+/// account and per address.
+///
+/// - The same account from the same address: after `PAIR_FAILURES` failures
+///   in `FAILURE_WINDOW`, that pair is refused until the window passes.
+/// - One account from anywhere, or anything from one address: past
+///   `ACCOUNT_SLOWDOWN_AFTER` or `ADDRESS_SLOWDOWN_AFTER` failures, every
+///   attempt waits `SLOWDOWN` before its password is checked. It is slowed,
+///   never refused: colleagues behind one office address, and the owner of
+///   an account someone else is guessing at, still sign in.
 #[derive(Clone, Default)]
 pub struct Limiter {
     failures: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
 }
 
+/// Keys kept before the expired ones are forgotten.
+const MAX_KEYS: usize = 50_000;
+
 impl Limiter {
-    /// How long until `key` may try again, if it is blocked now.
-    fn blocked(&self, key: &str, limit: usize) -> Option<Duration> {
+    /// Failures of `key` within the window.
+    fn count(&self, key: &str) -> usize {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let times = map.get_mut(key)?;
+        let Some(times) = map.get_mut(key) else {
+            return 0;
+        };
         while times.front().is_some_and(|t| t.elapsed() > FAILURE_WINDOW) {
             times.pop_front();
         }
-        (times.len() >= limit).then(|| FAILURE_WINDOW.saturating_sub(times[0].elapsed()))
+        times.len()
     }
 
-    fn fail(&self, key: String) {
+    /// How long until `key` may try again, if it has had `limit` failures.
+    fn blocked(&self, key: &str, limit: usize) -> Option<Duration> {
+        if self.count(key) < limit {
+            return None;
+        }
+        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let first = map.get(key)?.front()?;
+        Some(FAILURE_WINDOW.saturating_sub(first.elapsed()))
+    }
+
+    fn fail(&self, keys: &[&str]) {
         let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(key).or_default().push_back(Instant::now());
+        if map.len() >= MAX_KEYS {
+            map.retain(|_, times| times.back().is_some_and(|t| t.elapsed() <= FAILURE_WINDOW));
+        }
+        for key in keys {
+            // Past the cap, new keys are not tracked: only their slowing
+            // down is lost, never a refusal of someone innocent.
+            if map.len() < MAX_KEYS || map.contains_key(*key) {
+                map.entry(key.to_string())
+                    .or_default()
+                    .push_back(Instant::now());
+            }
+        }
     }
 
     fn clear(&self, key: &str) {
@@ -101,23 +142,37 @@ async fn login(
     headers: HeaderMap,
     Body(request): Body<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let account = format!("user:{}", request.username.to_lowercase());
-    let address = format!("addr:{}", address_key(peer.ip()));
-    for (key, limit) in [(&account, ACCOUNT_FAILURES), (&address, ADDRESS_FAILURES)] {
-        if let Some(wait) = state.limiter.blocked(key, limit) {
-            tracing::warn!(key, "sign-in refused: too many failures");
-            return Err(ApiError::TooManyAttempts(wait.as_secs().max(1)));
+    if request.username.len() > MAX_USERNAME_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "a username has at most {MAX_USERNAME_BYTES} bytes"
+        )));
+    }
+    let name = request.username.to_lowercase();
+    let ip = client_address(peer.ip(), &headers, &state.trusted_proxies);
+    let address = format!("addr:{}", address_key(ip));
+    let account = format!("user:{name}");
+    let pair = format!("pair:{}/{name}", address_key(ip));
+    if let Some(wait) = state.limiter.blocked(&pair, PAIR_FAILURES) {
+        if let Some(held_back) = state.refusals.allow(&pair) {
+            tracing::warn!(username = %clean(&request.username), address = %ip, held_back, "sign-in refused: too many failures");
         }
+        return Err(ApiError::TooManyAttempts(wait.as_secs().max(1)));
+    }
+    if state.limiter.count(&account) >= ACCOUNT_SLOWDOWN_AFTER
+        || state.limiter.count(&address) >= ADDRESS_SLOWDOWN_AFTER
+    {
+        tokio::time::sleep(SLOWDOWN).await;
     }
     let Some(user) =
         directory::check_password(&state.db, &request.username, &request.password).await?
     else {
-        state.limiter.fail(account.clone());
-        state.limiter.fail(address);
-        tracing::info!(username = %request.username, "sign-in failed");
+        state.limiter.fail(&[&pair, &account, &address]);
+        if let Some(held_back) = state.refusals.allow(&format!("failed:{pair}")) {
+            tracing::info!(username = %clean(&request.username), address = %ip, held_back, "sign-in failed");
+        }
         return Err(ApiError::Unauthorized);
     };
-    state.limiter.clear(&account);
+    state.limiter.clear(&pair);
     let (token, expires_ms) = sessions::create(&state.db, &user, state.session_lifetime).await?;
     tracing::info!(username = %user.username, "signed in");
     let max_age = state.session_lifetime.as_secs() as i64;
@@ -196,6 +251,28 @@ pub fn peer_prefix(user: &User) -> String {
     format!("user{}.", user.id)
 }
 
+/// The client's address: the peer's, or, when the peer is a trusted
+/// reverse proxy, the last address in `X-Forwarded-For` that is not itself
+/// a trusted proxy. Anyone else's `X-Forwarded-For` is ignored, so that a
+/// client cannot choose the address it is counted under.
+fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+}
+
 /// IPv6 clients are limited per /64, which one household or phone gets.
 fn address_key(ip: IpAddr) -> String {
     match ip {
@@ -250,17 +327,37 @@ mod tests {
     fn the_limiter_blocks_after_the_limit_and_forgets_on_success() {
         let l = Limiter::default();
         for _ in 0..3 {
-            assert!(l.blocked("user:a", 3).is_none());
-            l.fail("user:a".into());
+            assert!(l.blocked("pair:a", 3).is_none());
+            l.fail(&["pair:a", "user:a"]);
         }
-        let wait = l.blocked("user:a", 3).expect("blocked after 3 failures");
+        let wait = l.blocked("pair:a", 3).expect("blocked after 3 failures");
         assert!(wait <= FAILURE_WINDOW && wait > Duration::from_secs(60));
+        assert_eq!(l.count("user:a"), 3);
         assert!(
-            l.blocked("user:b", 3).is_none(),
-            "other accounts are not affected"
+            l.blocked("pair:b", 3).is_none(),
+            "other keys are not affected"
         );
-        l.clear("user:a");
-        assert!(l.blocked("user:a", 3).is_none());
+        l.clear("pair:a");
+        assert!(l.blocked("pair:a", 3).is_none());
+        assert_eq!(l.count("user:a"), 3, "the account's count stays");
+    }
+
+    #[test]
+    fn a_forwarded_address_counts_only_from_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("198.51.100.1, 203.0.113.9"),
+        );
+        assert_eq!(client_address(proxy, &h, &[proxy]), client);
+        assert_eq!(
+            client_address(client, &h, &[proxy]),
+            client,
+            "a client's own header is ignored"
+        );
+        assert_eq!(client_address(proxy, &HeaderMap::new(), &[proxy]), proxy);
     }
 
     #[test]

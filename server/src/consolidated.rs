@@ -30,9 +30,8 @@ async fn accepted(state: &AppState, period: &str) -> Result<Vec<Contribution>, A
     let mut out = Vec::new();
     for report in state.registry.accepted(period).await? {
         let sections = state
-            .registered_document(&report.doc_id)
-            .await?
-            .with_document(|d| unit_texts(d));
+            .on_registered(&report.doc_id, "reading a unit report", |d| unit_texts(d))
+            .await?;
         out.push(Contribution {
             unit: report.unit,
             name: report.unit_name,
@@ -44,9 +43,10 @@ async fn accepted(state: &AppState, period: &str) -> Result<Vec<Contribution>, A
 
 async fn describe(state: &AppState, doc: Registered) -> Result<Consolidated, ApiError> {
     let included = state
-        .registered_document(&doc.doc_id)
-        .await?
-        .with_document(|d| included_units(d));
+        .on_registered(&doc.doc_id, "reading a consolidated report", |d| {
+            included_units(d)
+        })
+        .await?;
     Ok(Consolidated {
         url: doc.url(),
         period: doc.period,
@@ -129,11 +129,13 @@ async fn assemble(
     }
     let contributions = accepted(&state, &period).await?;
     let (added, included) = state
-        .registered_document(&doc.doc_id)
-        .await?
-        .with_document(|d| {
+        .on_registered(&doc.doc_id, "assembling a consolidated report", |d| {
+            if crate::panics::fault("panic-assembling") {
+                panic!("a fault for the tests, while assembling");
+            }
             append_contributions(d, &contributions).map(|added| (added, included_units(d)))
         })
+        .await?
         .map_err(|e| ApiError::Internal(e.into()))?;
     tracing::info!(report = %doc.doc_id, by = %user.0.username, added = ?added, "consolidated report assembled");
     Ok(Json(Assembled {

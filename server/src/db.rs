@@ -1,6 +1,7 @@
 //! The server's SQLite database: one file in the data directory holding the
 //! documents' bytes and the server's own tables.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +14,12 @@ pub enum DbError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("the database file {} is read-only; the server must be able to write it", .0.display())]
+    ReadOnly(PathBuf),
+    #[error("the database {} is damaged ({detail}); nothing was changed. Restore it from a backup, or move it away to start anew", path.display())]
+    Damaged { path: PathBuf, detail: String },
+    #[error("the database file {} is gone or was replaced while the server ran; nothing more is stored until the server is restarted", .0.display())]
+    Gone(PathBuf),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
     #[error("database task failed: {0}")]
@@ -90,6 +97,32 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    file: Arc<FileIdentity>,
+}
+
+/// Which file the connection opened, to notice when the path no longer
+/// leads to it (the data directory removed or replaced while running): the
+/// connection would go on writing into a file that no one can open again.
+struct FileIdentity {
+    path: PathBuf,
+    dev_ino: (u64, u64),
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> std::io::Result<FileIdentity> {
+        let meta = std::fs::metadata(path)?;
+        Ok(FileIdentity {
+            path: path.to_path_buf(),
+            dev_ino: (meta.dev(), meta.ino()),
+        })
+    }
+
+    fn still_there(&self) -> Result<(), DbError> {
+        match std::fs::metadata(&self.path) {
+            Ok(meta) if (meta.dev(), meta.ino()) == self.dev_ino => Ok(()),
+            _ => Err(DbError::Gone(self.path.clone())),
+        }
+    }
 }
 
 impl Db {
@@ -99,6 +132,24 @@ impl Db {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
+        // SQLite opens a write-protected file read-only without a word.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(open_err)? {
+            return Err(DbError::ReadOnly(path.to_path_buf()));
+        }
+        // A damaged file is refused as it is, before anything is written
+        // to it: never repaired or seeded over in silence.
+        let check: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+            .map_err(|e| DbError::Damaged {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+        if check != "ok" {
+            return Err(DbError::Damaged {
+                path: path.to_path_buf(),
+                detail: check,
+            });
+        }
         // WAL with synchronous=FULL: a committed transaction survives a power cut.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
@@ -109,8 +160,10 @@ impl Db {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(open_err)?;
         migrate(&mut conn).map_err(open_err)?;
+        let file = FileIdentity::of(path).map_err(|_| DbError::Gone(path.to_path_buf()))?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            file: Arc::new(file),
         })
     }
 
@@ -121,9 +174,11 @@ impl Db {
         F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     {
         let conn = self.conn.clone();
+        let file = self.file.clone();
         tokio::task::spawn_blocking(move || {
+            file.still_there()?;
             let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut conn).map_err(DbError::from)
+            f(&mut conn).map_err(DbError::Sqlite)
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?

@@ -68,6 +68,31 @@ fn valid_unit_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// At most this many password hashes are computed at once: each takes
+/// about 19 MiB (argon2id's default), so a burst of sign-ins must not be
+/// able to take the machine's memory.
+const HASHING_AT_ONCE: usize = 2;
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHING_AT_ONCE);
+
+/// Runs password hashing `work` off the async workers, a few at a time.
+async fn hashing<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, DirectoryError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| DirectoryError::Hash(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| DirectoryError::Hash(e.to_string()))
+}
+
+/// An argon2id hash of `password`, computed a few at a time.
+async fn hashed(password: &str) -> Result<String, DirectoryError> {
+    let password = password.to_string();
+    hashing(move || hash_password(&password)).await?
+}
+
 pub fn hash_password(password: &str) -> Result<String, DirectoryError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(DirectoryError::WeakPassword);
@@ -189,7 +214,7 @@ pub async fn add_user(db: &Db, new: NewUser<'_>) -> Result<User, DirectoryError>
     if !valid_username(new.username) {
         return Err(DirectoryError::BadUsername);
     }
-    let hash = hash_password(new.password)?;
+    let hash = hashed(new.password).await?;
     let (username, display_name, unit) = (
         new.username.to_string(),
         new.display_name.trim().to_string(),
@@ -225,7 +250,7 @@ pub async fn add_user(db: &Db, new: NewUser<'_>) -> Result<User, DirectoryError>
 
 /// Sets a new password and ends the user's sessions.
 pub async fn set_password(db: &Db, username: &str, password: &str) -> Result<(), DirectoryError> {
-    let hash = hash_password(password)?;
+    let hash = hashed(password).await?;
     let name = username.to_string();
     let changed = db
         .call(move |c| {
@@ -283,7 +308,7 @@ pub async fn check_password(
         })
         .await?;
     let password = password.to_string();
-    let verdict = tokio::task::spawn_blocking(move || match found {
+    hashing(move || match found {
         Some((user, hash)) => password_matches(&password, &hash).then_some(user),
         None => {
             let _ = password_matches(&password, dummy_hash());
@@ -291,8 +316,6 @@ pub async fn check_password(
         }
     })
     .await
-    .map_err(|e| DirectoryError::Hash(e.to_string()))?;
-    Ok(verdict)
 }
 
 /// The demo accounts: (username, name, unit, role). Each one's password is

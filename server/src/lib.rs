@@ -12,6 +12,8 @@ pub mod directory;
 mod durable;
 mod error;
 mod extract;
+mod logsafe;
+mod panics;
 mod policy;
 mod proposals;
 mod registry;
@@ -55,6 +57,8 @@ pub struct Config {
     /// Mark the session cookie Secure even without a proxy's
     /// `X-Forwarded-Proto: https` (for a server behind TLS).
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Limits on what a client may send.
@@ -69,6 +73,11 @@ pub struct Limits {
     /// Bytes per second one `/sync` connection may send, on average. A
     /// single message up to `max_message_bytes` always passes.
     pub max_bytes_per_second: usize,
+    /// Documents one `/sync` connection may name; past it the connection
+    /// is closed.
+    pub max_documents_per_connection: usize,
+    /// `/sync` connections one user may hold at once.
+    pub max_connections_per_user: usize,
 }
 
 impl Default for Limits {
@@ -77,6 +86,8 @@ impl Default for Limits {
             max_message_bytes: 16 * 1024 * 1024,
             max_messages_per_second: 1000,
             max_bytes_per_second: 8 * 1024 * 1024,
+            max_documents_per_connection: 2000,
+            max_connections_per_user: 64,
         }
     }
 }
@@ -95,8 +106,13 @@ pub struct AppState {
     limiter: auth::Limiter,
     policy: policy::AccessPolicy,
     registry: registry::Registry,
+    connections: sync::Connections,
+    panics: panics::Panics,
+    /// Refusals not tied to one connection, logged at a limited rate.
+    refusals: std::sync::Arc<logsafe::QuietKeys>,
     session_lifetime: std::time::Duration,
     secure_cookies: bool,
+    trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
 }
 
 impl AppState {
@@ -108,6 +124,11 @@ impl AppState {
         let storage_health = storage::StorageHealth::default();
         let registry = registry::Registry::new(db.clone());
         let policy = policy::AccessPolicy::new(db.clone(), registry.clone());
+        let panics = panics::Panics::default();
+        let pool = panics.thread_pool().map_err(|source| StartError::Io {
+            what: "starting the document threads".into(),
+            source,
+        })?;
         let repo = Repo::build_tokio()
             .with_storage(SqliteStorage::new(
                 db.clone(),
@@ -115,6 +136,7 @@ impl AppState {
                 storage_health.clone(),
             ))
             .with_share_policy(policy.clone())
+            .with_concurrency(samod::ConcurrencyConfig::Threadpool(pool))
             .load()
             .await;
         let acceptor = repo
@@ -146,8 +168,14 @@ impl AppState {
             limiter: auth::Limiter::default(),
             policy,
             registry,
+            connections: sync::Connections::default(),
+            panics,
+            refusals: std::sync::Arc::new(logsafe::QuietKeys::new(std::time::Duration::from_secs(
+                60,
+            ))),
             session_lifetime: config.session_lifetime,
             secure_cookies: config.secure_cookies,
+            trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()),
         })
     }
 
@@ -168,22 +196,43 @@ impl AppState {
             .ok_or_else(|| ApiError::internal(format!("document {id} is missing")))
     }
 
-    /// A registered document by its stored id.
-    async fn registered_document(&self, doc_id: &str) -> Result<DocHandle, ApiError> {
+    /// Runs the server's own `work` on a document. A panic in it fails this
+    /// request only: it is caught inside the document's lock, so the
+    /// document stays usable, and recorded for `/api/health`.
+    async fn on_document<R>(
+        &self,
+        id: DocumentId,
+        during: &str,
+        work: impl FnOnce(&mut automerge::Automerge) -> R,
+    ) -> Result<R, ApiError> {
+        let handle = self.document(id).await?;
+        handle.with_document(|d| self.panics.contain(during, || work(d)))
+    }
+
+    /// `on_document` for a registered document, by its stored id.
+    async fn on_registered<R>(
+        &self,
+        doc_id: &str,
+        during: &str,
+        work: impl FnOnce(&mut automerge::Automerge) -> R,
+    ) -> Result<R, ApiError> {
         let id: DocumentId = doc_id.parse().map_err(|_| {
             ApiError::internal(format!("a registered document id is malformed: {doc_id}"))
         })?;
-        self.document(id).await
+        self.on_document(id, during, work).await
     }
 
     /// The plan, read from its document.
     async fn plan(&self) -> Result<Plan, ApiError> {
-        self.document(self.plan_id.clone())
+        self.on_document(self.plan_id.clone(), "reading the plan", |d| Plan::read(d))
             .await?
-            .with_document(|d| Plan::read(d))
             .map_err(|e| ApiError::Internal(e.into()))
     }
 }
+
+/// How long stopping may take (SIGTERM, Ctrl-C) before the server leaves
+/// without waiting for the sync engine.
+pub const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "papi.sqlite3";
@@ -249,7 +298,18 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await;
     tracing::info!("shutting down: flushing storage");
-    state.stop().await?;
+    match tokio::time::timeout(STOP_LIMIT, state.stop()).await {
+        Ok(stopped) => stopped?,
+        Err(_) => {
+            // Whatever was acknowledged is committed already; what was not
+            // stays on the clients, which send it again.
+            tracing::error!(
+                limit_secs = STOP_LIMIT.as_secs(),
+                "the sync engine did not stop in time; leaving without it"
+            );
+            state.db.checkpoint().await?;
+        }
+    }
     tracing::info!("storage flushed; bye");
     served.map_err(|source| StartError::Io {
         what: "serving".into(),
@@ -326,6 +386,15 @@ pub fn app(state: AppState) -> Router {
                 tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
             }),
         )
+        // A panic in a handler answers 500 and is counted, instead of
+        // dropping the client's connection without a word.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom({
+            let panics = state.panics.clone();
+            move |payload: Box<dyn std::any::Any + Send>| {
+                panics.record("a request", &*payload);
+                ApiError::internal("the request failed").into_response()
+            }
+        }))
         .with_state(state)
 }
 

@@ -35,6 +35,17 @@ struct Cli {
     /// Bytes per second one /sync connection may send on average.
     #[arg(long, env = "PAPI_MAX_BYTES_PER_SECOND", default_value_t = 8 * 1024 * 1024)]
     max_bytes_per_second: usize,
+    /// Documents one /sync connection may use; past it the connection is
+    /// closed.
+    #[arg(
+        long,
+        env = "PAPI_MAX_DOCUMENTS_PER_CONNECTION",
+        default_value_t = 2000
+    )]
+    max_documents_per_connection: usize,
+    /// /sync connections one user may hold at once.
+    #[arg(long, env = "PAPI_MAX_CONNECTIONS_PER_USER", default_value_t = 64)]
+    max_connections_per_user: usize,
     /// Production: never create the demo accounts (create the first admin
     /// with `create-admin`).
     #[arg(long, env = "PAPI_PRODUCTION")]
@@ -45,6 +56,10 @@ struct Cli {
     /// Mark the session cookie Secure (set this when serving over TLS).
     #[arg(long, env = "PAPI_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// A reverse proxy in front of the server (repeat for several): only its
+    /// `X-Forwarded-For` is taken as the client's address.
+    #[arg(long, env = "PAPI_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PAPI_LOG_JSON")]
     log_json: bool,
@@ -98,6 +113,15 @@ async fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    // Large blocks (a password hash's 19 MiB, a big document) are mapped
+    // and given back to the system when freed, instead of staying in each
+    // thread's heap: otherwise every thread that ever hashed a password
+    // keeps its 19 MiB.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: sets one allocator tunable before any thread is started.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_env("PAPI_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,samod=warn,samod_core=warn"));
@@ -120,10 +144,13 @@ async fn main() -> ExitCode {
                     max_message_bytes: cli.max_message_bytes,
                     max_messages_per_second: cli.max_messages_per_second,
                     max_bytes_per_second: cli.max_bytes_per_second,
+                    max_documents_per_connection: cli.max_documents_per_connection,
+                    max_connections_per_user: cli.max_connections_per_user,
                 },
                 production: cli.production,
                 session_lifetime: std::time::Duration::from_secs(cli.session_days * 24 * 3600),
                 secure_cookies: cli.secure_cookies,
+                trusted_proxies: cli.trusted_proxy,
             };
             papi_server::run(config, papi_server::shutdown_signal())
                 .await

@@ -82,90 +82,67 @@ impl AccessPolicy {
         let _ = self.plan.set(id);
     }
 
-    /// Whether a document exists for anyone: the plan, or a document the
-    /// server registered. The sync endpoint answers requests for any other
-    /// document itself, so that they never load anything in the engine.
-    pub async fn registered(&self, doc: &DocumentId) -> bool {
-        if self.plan.get() == Some(doc) {
-            return true;
-        }
-        let version = self.registry.version();
-        if self.known().kinds.contains_key(doc) {
-            return true;
-        }
-        match self.kind_of(doc).await {
-            Ok(Some(kind)) => {
-                self.remember(version, |k| {
-                    k.kinds.insert(doc.clone(), kind);
-                });
-                true
-            }
-            Ok(None) => false,
-            // Let the share policy decide (it denies when it cannot look).
-            Err(_) => true,
-        }
-    }
-
-    async fn decide(self, doc: DocumentId, peer: PeerId) -> ShareConfig {
-        let Some(user_id) = user_id(&peer) else {
-            return ShareConfig::none();
-        };
+    /// The access `user_id` has to `doc`: none for a document the server
+    /// did not make (reports are registered when they are made, and a
+    /// document it does not know is no one's), none when it cannot look.
+    pub async fn access_of(&self, doc: &DocumentId, user_id: i64) -> Access {
         let version = self.registry.version();
         let (actor, kind) = {
             let known = self.known();
             (
                 known.actors.get(&user_id).cloned(),
-                known.kinds.get(&doc).cloned(),
+                known.kinds.get(doc).cloned(),
             )
         };
         let actor = match actor {
-            Some(actor) => Ok(Some(actor)),
-            None => self.actor(user_id).await,
+            Some(actor) => actor,
+            None => match self.actor(user_id).await {
+                Ok(Some(actor)) => {
+                    self.remember(version, |k| {
+                        k.actors.insert(user_id, actor.clone());
+                    });
+                    actor
+                }
+                Ok(None) => return Access::None,
+                Err(error) => {
+                    tracing::error!(%error, "access lookup failed; denying");
+                    return Access::None;
+                }
+            },
         };
-        let actor = match actor {
-            Ok(Some(actor)) => {
-                self.remember(version, |k| {
-                    k.actors.insert(user_id, actor.clone());
-                });
-                actor
-            }
-            Ok(None) => return ShareConfig::none(),
-            Err(error) => {
-                tracing::error!(%error, "access lookup failed; denying");
-                return ShareConfig::none();
-            }
-        };
-        let kind = if self.plan.get() == Some(&doc) {
+        let kind = if self.plan.get() == Some(doc) {
             DocKind::Plan
         } else if let Some(kind) = kind {
             kind
         } else {
-            // Reports are registered by the server when it makes them; a
-            // document it does not know is no one's to read or write.
             // Only what exists is remembered: a document may be registered
             // after it was first asked about.
-            match self.kind_of(&doc).await {
+            match self.kind_of(doc).await {
                 Ok(Some(kind)) => {
                     self.remember(version, |k| {
                         k.kinds.insert(doc.clone(), kind.clone());
                     });
                     kind
                 }
-                Ok(None) => {
-                    tracing::info!(doc = %doc, peer = %peer, "refused: no such document for this user");
-                    return ShareConfig::none();
-                }
+                Ok(None) => return Access::None,
                 Err(error) => {
                     tracing::error!(%error, "document lookup failed; denying");
-                    return ShareConfig::none();
+                    return Access::None;
                 }
             }
+        };
+        access(&actor, &kind)
+    }
+
+    async fn decide(self, doc: DocumentId, peer: PeerId) -> ShareConfig {
+        let Some(user_id) = user_id(&peer) else {
+            return ShareConfig::none();
         };
         // Documents are sent only to peers that ask for them (as the
         // automerge-repo sync server does): announcing every loaded document
         // to every new connection costs each connection the whole store, and
         // clients ignore what they did not ask for.
-        match access(&actor, &kind) {
+        match self.access_of(&doc, user_id).await {
             Access::None => ShareConfig::none(),
             Access::Read => ShareConfig::read_only().with_announce(false),
             Access::Write => ShareConfig::read_write().with_announce(false),

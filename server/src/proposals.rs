@@ -204,9 +204,10 @@ async fn decide(
             }
         };
         state
-            .document(state.plan_id.clone())
+            .on_document(state.plan_id.clone(), "changing the plan", |d| {
+                edit.apply(d)
+            })
             .await?
-            .with_document(|d| edit.apply(d))
             .map_err(|e| match e {
                 EditError::Document(detail) => ApiError::internal(detail),
                 other => ApiError::Conflict(other.to_string()),

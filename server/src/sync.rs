@@ -3,15 +3,21 @@
 //!
 //! Inbound, every frame is decoded and checked (size, shape, sync data) before
 //! the engine sees it; a bad frame closes the connection with a logged reason
-//! and never reaches the engine. A request or sync message for a document
-//! that does not exist is answered `doc-unavailable` here, without loading
-//! anything in the engine. Outbound, each sync message waits until the
+//! and never reaches the engine. Every message that names a document
+//! (`request`, `sync`, `ephemeral`, `doc-unavailable`) is checked against the
+//! registry and the sender's access first: one about a document that does
+//! not exist, or that the sender may not read, never reaches the engine — a
+//! `request` or `sync` is answered `doc-unavailable` here, anything else is
+//! dropped — so made-up document ids create no state. One connection may
+//! name a limited number of documents, keep one ephemeral session, and one
+//! user may hold a limited number of connections. Outbound, each sync message waits until the
 //! heads it announces are committed (see `durable`), so an acknowledgement
 //! always means "stored". Each connection's inbound messages and bytes per
 //! second are limited (a token bucket): a connection over its limit is read
 //! more slowly, so that one flooding client cannot starve the others. The
 //! guard also answers the browser's keepalives and pings idle sockets.
 
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,11 +29,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
+use papi::access::Access;
+use papi::ids::DocId;
 use papi::wire::Message;
 use samod::{AcceptorHandle, DocumentId, PeerId, Transport};
 use tracing::Instrument;
 
 use crate::durable::Durable;
+use crate::logsafe::{clean, Quiet};
 use crate::policy::AccessPolicy;
 use crate::{auth, AppState, Limits};
 
@@ -43,7 +52,13 @@ const OUTBOX: usize = 64;
 const CLOSE_PROTOCOL: u16 = 1002;
 const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_INVALID: u16 = 1007;
+const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
+/// How often one connection's refused messages are logged.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+/// Message types of automerge-repo that this server does not use (heads
+/// gossip); they are dropped rather than passed to the engine.
+const UNUSED_KINDS: [&str; 2] = ["remote-heads-changed", "remote-subscription-change"];
 
 static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
 
@@ -53,6 +68,50 @@ pub struct SyncQuery {
     token: Option<String>,
     /// The client's own part of its peer id, which becomes `user<id>.<peer>`.
     peer: Option<String>,
+}
+
+/// How many `/sync` connections each user holds now.
+#[derive(Clone, Default)]
+pub struct Connections {
+    per_user: Arc<Mutex<HashMap<i64, usize>>>,
+}
+
+/// One user's place among the connections, given back when dropped.
+pub struct Slot {
+    connections: Connections,
+    user_id: i64,
+}
+
+impl Connections {
+    /// A place for one more connection of `user_id`, unless they hold `max`.
+    fn enter(&self, user_id: i64, max: usize) -> Option<Slot> {
+        let mut map = self.per_user.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(user_id).or_default();
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            connections: self.clone(),
+            user_id,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self
+            .connections
+            .per_user
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.user_id);
+            }
+        }
+    }
 }
 
 /// Upgrades a signed-in user's request to a sync connection bound to them.
@@ -77,6 +136,17 @@ pub async fn endpoint(
         )
             .into_response();
     };
+    let max = state.limits.max_connections_per_user;
+    let Some(slot) = state.connections.enter(user.id, max) else {
+        if let Some(held_back) = state.refusals.allow(&format!("connections:{}", user.id)) {
+            tracing::warn!(username = %user.username, max, held_back, "sync refused: too many connections for one user");
+        }
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("this account already has {max} sync connections open"),
+        )
+            .into_response();
+    };
     let peer = PeerId::from(format!("{}{suffix}", auth::peer_prefix(&user)));
     let limit = state.limits.max_message_bytes;
     ws.max_message_size(limit)
@@ -87,17 +157,122 @@ pub async fn endpoint(
         .on_failed_upgrade(|error| tracing::warn!(%error, "sync upgrade failed"))
         .on_upgrade(move |socket| {
             let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
-            let server_peer = state.repo.peer_id().to_string();
-            serve(
-                socket,
-                state.acceptor,
-                state.durable,
-                state.limits,
-                (state.policy, server_peer),
-                peer,
-            )
+            let guard = Guard {
+                policy: state.policy,
+                user_id: user.id,
+                server_peer: state.repo.peer_id().to_string(),
+                client_peer: peer.to_string(),
+                docs: HashSet::new(),
+                max_docs: state.limits.max_documents_per_connection,
+                session: None,
+                quiet: Quiet::new(REFUSAL_LOG_EVERY),
+            };
+            async move {
+                serve(
+                    socket,
+                    state.acceptor,
+                    state.durable,
+                    state.limits,
+                    guard,
+                    peer,
+                )
+                .await;
+                drop(slot);
+            }
             .instrument(tracing::info_span!("sync", conn, user = %user.username))
         })
+}
+
+/// What the guard holds for one connection.
+struct Guard {
+    policy: AccessPolicy,
+    user_id: i64,
+    server_peer: String,
+    client_peer: String,
+    /// The documents this connection has named and the engine has seen.
+    docs: HashSet<DocId>,
+    max_docs: usize,
+    /// The connection's ephemeral session, once it sends one.
+    session: Option<String>,
+    quiet: Quiet,
+}
+
+/// What becomes of one checked message.
+enum Verdict {
+    Pass,
+    /// Not for the engine: this answer goes back instead.
+    Answer(Vec<u8>),
+    /// Not for the engine, and no answer.
+    Drop(&'static str),
+    Close(u16, String),
+}
+
+impl Guard {
+    async fn judge(&mut self, message: &Message) -> Verdict {
+        let (doc, ask) = match message {
+            Message::Request(m) | Message::Sync(m) => (m.document_id, true),
+            Message::Ephemeral {
+                document_id,
+                session_id,
+                ..
+            } => {
+                match &self.session {
+                    None => self.session = Some(session_id.clone()),
+                    Some(s) if s != session_id => {
+                        return Verdict::Drop("a second ephemeral session on one connection")
+                    }
+                    Some(_) => {}
+                }
+                (*document_id, false)
+            }
+            Message::DocUnavailable { document_id, .. } => (*document_id, false),
+            Message::Other { kind } if UNUSED_KINDS.contains(&kind.as_str()) => {
+                return Verdict::Drop("a message type this server does not use")
+            }
+            Message::Other { kind } => {
+                return Verdict::Close(
+                    CLOSE_UNSUPPORTED,
+                    format!("unknown message type {}", clean(kind)),
+                )
+            }
+            _ => return Verdict::Pass,
+        };
+        if self.docs.contains(&doc) {
+            return Verdict::Pass;
+        }
+        let readable = match doc.to_string().parse::<DocumentId>() {
+            Ok(id) => self.policy.access_of(&id, self.user_id).await != Access::None,
+            Err(_) => false,
+        };
+        if !readable {
+            if !ask {
+                return Verdict::Drop(
+                    "about a document that does not exist or that the sender may not read",
+                );
+            }
+            let answer = Message::DocUnavailable {
+                sender_id: self.server_peer.clone(),
+                target_id: self.client_peer.clone(),
+                document_id: doc,
+            };
+            self.log_refusal("no such document for this user", Some(doc));
+            return Verdict::Answer(answer.encode());
+        }
+        if self.docs.len() >= self.max_docs {
+            return Verdict::Close(
+                CLOSE_POLICY,
+                format!("one connection may use at most {} documents", self.max_docs),
+            );
+        }
+        self.docs.insert(doc);
+        Verdict::Pass
+    }
+
+    fn log_refusal(&mut self, why: &str, doc: Option<DocId>) {
+        if let Some(held_back) = self.quiet.allow(Instant::now()) {
+            tracing::info!(doc = ?doc.map(|d| d.to_string()), held_back, "refused: {why}");
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,14 +289,14 @@ async fn serve(
     acceptor: AcceptorHandle,
     durable: Durable,
     limits: Limits,
-    (policy, server_peer): (AccessPolicy, String),
+    guard: Guard,
     peer: PeerId,
 ) {
     tracing::info!("connected");
     let throttle = Arc::new(Mutex::new(Throttle::new(&limits)));
+    let guard = Arc::new(tokio::sync::Mutex::new(guard));
     // Answers of the guard's own; dropped if the client does not read them.
     let (replies, replies_rx) = mpsc::channel::<Vec<u8>>(OUTBOX);
-    let client_peer = peer.to_string();
 
     let (ws_out, ws_in) = socket.split();
     let (engine_out, engine_rx) = mpsc::channel::<Vec<u8>>(OUTBOX);
@@ -135,9 +310,8 @@ async fn serve(
     let inbound = ws_in.filter_map(move |frame| {
         let control = control.clone();
         let throttle = throttle.clone();
-        let policy = policy.clone();
+        let guard = guard.clone();
         let mut replies = replies.clone();
-        let (server_peer, client_peer) = (server_peer.clone(), client_peer.clone());
         async move {
             // Over its rate, the connection is not read until its allowance
             // has refilled: TCP then pushes back on the sender.
@@ -151,36 +325,33 @@ async fn serve(
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
+            let refuse = |code: u16, reason: String| {
+                tracing::warn!(%reason, "refused a message; closing");
+                let _ = control.unbounded_send(Control::Close(code, reason.clone()));
+                Some(Err(Refused(reason)))
+            };
             match check_frame(frame) {
-                Inbound::Pass(bytes, None) => Some(Ok(bytes)),
-                Inbound::Pass(bytes, Some(doc)) => {
-                    let registered = match doc.to_string().parse::<DocumentId>() {
-                        Ok(id) => policy.registered(&id).await,
-                        Err(_) => false,
-                    };
-                    if registered {
-                        return Some(Ok(bytes));
+                Inbound::Pass(bytes, message) => {
+                    let mut guard = guard.lock().await;
+                    match guard.judge(&message).await {
+                        Verdict::Pass => Some(Ok(bytes)),
+                        Verdict::Answer(answer) => {
+                            let _ = replies.try_send(answer);
+                            None
+                        }
+                        Verdict::Drop(why) => {
+                            guard.log_refusal(why, None);
+                            None
+                        }
+                        Verdict::Close(code, reason) => refuse(code, reason),
                     }
-                    tracing::info!(%doc, peer = %client_peer, "refused: no such document for this user");
-                    let answer = Message::DocUnavailable {
-                        sender_id: server_peer,
-                        target_id: client_peer,
-                        document_id: doc,
-                    };
-                    let _ = replies.try_send(answer.encode());
-                    None
                 }
-                Inbound::Skip => None,
+                Inbound::Skip | Inbound::End => None,
                 Inbound::Keepalive => {
                     let _ = control.unbounded_send(Control::Keepalive);
                     None
                 }
-                Inbound::End => None,
-                Inbound::Refuse(code, reason) => {
-                    tracing::warn!(%reason, "refused a message; closing");
-                    let _ = control.unbounded_send(Control::Close(code, reason.clone()));
-                    Some(Err(Refused(reason)))
-                }
+                Inbound::Refuse(code, reason) => refuse(code, reason),
             }
         }
     });
@@ -292,8 +463,8 @@ impl Bucket {
 }
 
 enum Inbound {
-    /// A checked message for the engine, with the document it is about.
-    Pass(Vec<u8>, Option<papi::ids::DocId>),
+    /// A decoded message for the guard to judge.
+    Pass(Vec<u8>, Message),
     Skip,
     Keepalive,
     End,
@@ -307,10 +478,7 @@ fn check_frame(frame: Result<WsMessage, axum::Error>) -> Inbound {
             // cost this connection, not the server.
             match std::panic::catch_unwind(AssertUnwindSafe(|| Message::decode_checked(&bytes))) {
                 Ok(Ok(Message::Keepalive)) => Inbound::Keepalive,
-                Ok(Ok(Message::Request(m) | Message::Sync(m))) => {
-                    Inbound::Pass(bytes.to_vec(), Some(m.document_id))
-                }
-                Ok(Ok(_)) => Inbound::Pass(bytes.to_vec(), None),
+                Ok(Ok(message)) => Inbound::Pass(bytes.to_vec(), message),
                 Ok(Err(error)) => {
                     Inbound::Refuse(CLOSE_INVALID, format!("malformed message: {error}"))
                 }
@@ -449,6 +617,7 @@ mod tests {
             max_message_bytes: 1000,
             max_messages_per_second: 5,
             max_bytes_per_second: 100,
+            ..Limits::default()
         };
         let mut t = Throttle::new(&limits);
         let now = Instant::now();

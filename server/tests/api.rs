@@ -33,6 +33,7 @@ async fn api() -> Api {
         session_lifetime: std::time::Duration::from_secs(3600),
         production: false,
         secure_cookies: false,
+        trusted_proxies: Vec::new(),
     };
     let state = AppState::open(&config).await.unwrap();
     let router = app(state.clone()).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 7], 4000))));

@@ -12,6 +12,8 @@ pub struct Server {
     child: Option<Child>,
     passwords: std::cell::RefCell<std::collections::HashMap<String, String>>,
     args: Vec<String>,
+    /// Extra environment of the server process.
+    env: Vec<(String, String)>,
     /// The built front end it serves.
     dist: PathBuf,
     port: u16,
@@ -30,21 +32,38 @@ impl Server {
         Server::start_serving(&workspace_root().join("dist"), args)
     }
 
+    /// Starts a server with extra environment variables (a fault to inject,
+    /// say).
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut server = Server::prepare(&workspace_root().join("dist"), args);
+        server.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        server.spawn();
+        server
+    }
+
     /// Starts a server that serves the front end from `dist`.
     pub fn start_serving(dist: &Path, args: &[&str]) -> Server {
+        let mut server = Server::prepare(dist, args);
+        server.spawn();
+        server
+    }
+
+    fn prepare(dist: &Path, args: &[&str]) -> Server {
         let data = tempfile::tempdir().expect("temporary data directory");
         let log = data.path().join("server.log");
-        let mut server = Server {
+        Server {
             child: None,
             passwords: Default::default(),
             args: args.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
             dist: dist.to_path_buf(),
             port: 0,
             data,
             log,
-        };
-        server.spawn();
-        server
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -253,6 +272,17 @@ impl Server {
         self.spawn();
     }
 
+    /// The running server's resident memory, in kB (`VmRSS`).
+    pub fn rss_kb(&self) -> u64 {
+        let pid = self.pid().expect("a running server");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// The running server's process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.id())
@@ -293,6 +323,7 @@ impl Server {
             .arg(&self.dist)
             .args(&self.args)
             .env("PAPI_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -25,6 +25,9 @@ pub struct SyncClient {
     unavailable: Vec<DocId>,
     /// Sync messages received, per document.
     pub received: HashMap<DocId, usize>,
+    /// Ephemeral messages received (presence and the like): the document
+    /// and the payload.
+    pub ephemeral: Vec<(DocId, Vec<u8>)>,
     /// Bytes of WebSocket payload sent and received, over every connection.
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -67,13 +70,27 @@ impl SyncClient {
     /// Connects to `sync_url` with a session token (from `Server::login`)
     /// under a new peer id `<prefix>t<random>`.
     pub fn connect_with_token(sync_url: &str, token: &str, prefix: &str) -> SyncClient {
-        let suffix = format!("t{}", ActorId::random());
-        let url = format!("{sync_url}?token={token}&peer={suffix}");
-        SyncClient::handshake(&url, format!("{prefix}{suffix}"))
+        SyncClient::try_connect_with_token(sync_url, token, prefix)
+            .unwrap_or_else(|e| panic!("connect: {e}"))
     }
 
     /// Connects to a `/sync` URL as `peer_id` and completes the handshake.
     pub fn handshake(url: &str, peer_id: String) -> SyncClient {
+        SyncClient::try_handshake(url, peer_id).unwrap_or_else(|e| panic!("connect: {e}"))
+    }
+
+    /// Like `connect_with_token`, but a refusal is an error, not a panic.
+    pub fn try_connect_with_token(
+        sync_url: &str,
+        token: &str,
+        prefix: &str,
+    ) -> Result<SyncClient, String> {
+        let suffix = format!("t{}", ActorId::random());
+        let url = format!("{sync_url}?token={token}&peer={suffix}");
+        SyncClient::try_handshake(&url, format!("{prefix}{suffix}"))
+    }
+
+    fn try_handshake(url: &str, peer_id: String) -> Result<SyncClient, String> {
         let mut client = SyncClient {
             ws: None,
             url: url.to_string(),
@@ -83,13 +100,12 @@ impl SyncClient {
             docs: HashMap::new(),
             unavailable: Vec::new(),
             received: HashMap::new(),
+            ephemeral: Vec::new(),
             bytes_sent: 0,
             bytes_received: 0,
         };
-        client
-            .try_connect(Duration::from_secs(60))
-            .unwrap_or_else(|e| panic!("connect: {e}"));
-        client
+        client.try_connect(Duration::from_secs(60))?;
+        Ok(client)
     }
 
     /// Opens a new connection and completes the handshake.
@@ -163,6 +179,11 @@ impl SyncClient {
                 let _ = s.set_read_timeout(Some(timeout));
             }
         }
+    }
+
+    /// How many `doc-unavailable` answers have come.
+    pub fn unavailable_count(&self) -> usize {
+        self.unavailable.len()
     }
 
     /// Reads one message if one comes within the read timeout; false once
@@ -408,6 +429,9 @@ impl SyncClient {
                 self.sync_out(m.document_id, false);
             }
             Message::DocUnavailable { document_id, .. } => self.unavailable.push(document_id),
+            Message::Ephemeral {
+                document_id, data, ..
+            } => self.ephemeral.push((document_id, data)),
             _ => {}
         }
         Ok(())
