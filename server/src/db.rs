@@ -153,18 +153,40 @@ impl Db {
         // WAL with synchronous=FULL: a committed transaction survives a power cut.
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
         migrate(&mut conn).map_err(open_err)?;
         let file = FileIdentity::of(path).map_err(|_| DbError::Gone(path.to_path_buf()))?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
             file: Arc::new(file),
         })
+    }
+
+    /// Another connection to the same file, for work that must not wait
+    /// behind this one's (WAL lets readers and one writer go on at once).
+    pub fn another(&self) -> Result<Db, DbError> {
+        let path = &self.file.path;
+        let open_err = |source| DbError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+            file: self.file.clone(),
+        })
+    }
+
+    /// Runs `f` with the connection on this thread (the storage writer's
+    /// own), after checking that the file is still there.
+    pub fn blocking<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>,
+    ) -> Result<R, DbError> {
+        self.file.still_there()?;
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn).map_err(DbError::Sqlite)
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -216,6 +238,14 @@ impl Db {
         })
         .await
     }
+}
+
+/// What every connection is set to. synchronous=FULL: a committed
+/// transaction survives a power cut.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
 }
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

@@ -129,12 +129,9 @@ impl AppState {
             what: "starting the document threads".into(),
             source,
         })?;
+        let storage = SqliteStorage::new(&db, durable.clone(), storage_health.clone())?;
         let repo = Repo::build_tokio()
-            .with_storage(SqliteStorage::new(
-                db.clone(),
-                durable.clone(),
-                storage_health.clone(),
-            ))
+            .with_storage(storage)
             .with_share_policy(policy.clone())
             .with_concurrency(samod::ConcurrencyConfig::Threadpool(pool))
             .load()
@@ -205,8 +202,18 @@ impl AppState {
         during: &str,
         work: impl FnOnce(&mut automerge::Automerge) -> R,
     ) -> Result<R, ApiError> {
-        let handle = self.document(id).await?;
-        handle.with_document(|d| self.panics.contain(during, || work(d)))
+        let handle = self.document(id.clone()).await?;
+        handle.with_document(|d| {
+            let before = d.get_heads();
+            let result = self.panics.contain(during, || work(d));
+            // Changes the server makes are noted like a client's, so that
+            // storing them tells what they descend from (see `durable`).
+            for change in d.get_changes(&before) {
+                self.durable
+                    .arrived(&id, change.hash(), change.deps().to_vec());
+            }
+            result
+        })
     }
 
     /// `on_document` for a registered document, by its stored id.

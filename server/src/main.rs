@@ -124,7 +124,7 @@ async fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_env("PAPI_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,samod=warn,samod_core=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("warn,papi_server=info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

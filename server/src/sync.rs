@@ -10,9 +10,11 @@
 //! `request` or `sync` is answered `doc-unavailable` here, anything else is
 //! dropped — so made-up document ids create no state. One connection may
 //! name a limited number of documents, keep one ephemeral session, and one
-//! user may hold a limited number of connections. Outbound, each sync message waits until the
-//! heads it announces are committed (see `durable`), so an acknowledgement
-//! always means "stored". Each connection's inbound messages and bytes per
+//! user may hold a limited number of connections. Outbound, a sync message
+//! to a client that has changes not yet stored waits until the heads it
+//! announces are committed (see `durable`), so an acknowledgement always
+//! means "stored"; relays of other peers' changes, and ephemeral messages,
+//! go at once. Each connection's inbound messages and bytes per
 //! second are limited (a token bucket): a connection over its limit is read
 //! more slowly, so that one flooding client cannot starve the others. The
 //! guard also answers the browser's keepalives and pings idle sockets.
@@ -23,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use automerge::ChangeHash;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -162,8 +165,10 @@ pub async fn endpoint(
                 user_id: user.id,
                 server_peer: state.repo.peer_id().to_string(),
                 client_peer: peer.to_string(),
-                docs: HashSet::new(),
+                docs: HashMap::new(),
                 max_docs: state.limits.max_documents_per_connection,
+                durable: state.durable.clone(),
+                unconfirmed: Unconfirmed::default(),
                 session: None,
                 quiet: Quiet::new(REFUSAL_LOG_EVERY),
             };
@@ -189,12 +194,46 @@ struct Guard {
     user_id: i64,
     server_peer: String,
     client_peer: String,
-    /// The documents this connection has named and the engine has seen.
-    docs: HashSet<DocId>,
+    /// The documents this connection has named and the engine has seen,
+    /// with the sender's access to each when first named.
+    docs: HashMap<DocId, Access>,
     max_docs: usize,
+    durable: Durable,
+    /// The changes this client sent that are not known to be stored.
+    unconfirmed: Unconfirmed,
     /// The connection's ephemeral session, once it sends one.
     session: Option<String>,
     quiet: Quiet,
+}
+
+/// The changes one client sent, per document, that are not known to be
+/// stored yet: shared by the connection's reader (which adds them) and its
+/// writer (which holds acknowledgements until they are stored).
+#[derive(Clone, Default)]
+struct Unconfirmed {
+    docs: Arc<Mutex<HashMap<DocId, HashSet<ChangeHash>>>>,
+}
+
+impl Unconfirmed {
+    fn add(&self, doc: DocId, hash: ChangeHash) {
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        docs.entry(doc).or_default().insert(hash);
+    }
+
+    /// Whether the client has changes to `doc` that are not stored yet
+    /// (forgetting those that are).
+    fn any(&self, doc: &DocId, id: &DocumentId, durable: &Durable) -> bool {
+        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(hashes) = docs.get_mut(doc) else {
+            return false;
+        };
+        hashes.retain(|h| !durable.is_durable(id, h));
+        if hashes.is_empty() {
+            docs.remove(doc);
+            return false;
+        }
+        true
+    }
 }
 
 /// What becomes of one checked message.
@@ -237,14 +276,14 @@ impl Guard {
             }
             _ => return Verdict::Pass,
         };
-        if self.docs.contains(&doc) {
-            return Verdict::Pass;
-        }
-        let readable = match doc.to_string().parse::<DocumentId>() {
-            Ok(id) => self.policy.access_of(&id, self.user_id).await != Access::None,
-            Err(_) => false,
+        let access = match self.docs.get(&doc) {
+            Some(access) => *access,
+            None => match doc.to_string().parse::<DocumentId>() {
+                Ok(id) => self.policy.access_of(&id, self.user_id).await,
+                Err(_) => Access::None,
+            },
         };
-        if !readable {
+        if access == Access::None {
             if !ask {
                 return Verdict::Drop(
                     "about a document that does not exist or that the sender may not read",
@@ -258,13 +297,31 @@ impl Guard {
             self.log_refusal("no such document for this user", Some(doc));
             return Verdict::Answer(answer.encode());
         }
-        if self.docs.len() >= self.max_docs {
-            return Verdict::Close(
-                CLOSE_POLICY,
-                format!("one connection may use at most {} documents", self.max_docs),
-            );
+        if !self.docs.contains_key(&doc) {
+            if self.docs.len() >= self.max_docs {
+                return Verdict::Close(
+                    CLOSE_POLICY,
+                    format!("one connection may use at most {} documents", self.max_docs),
+                );
+            }
+            self.docs.insert(doc, access);
         }
-        self.docs.insert(doc);
+        // Changes from someone who may write are stored by the engine; note
+        // them, so that the answer that acknowledges them waits until they
+        // are (see `write_loop`).
+        if let (Message::Sync(m) | Message::Request(m), Access::Write) = (message, access) {
+            if let (Ok(sync), Ok(id)) = (
+                automerge::sync::Message::decode(&m.data),
+                doc.to_string().parse::<DocumentId>(),
+            ) {
+                for chunk in sync.changes.iter() {
+                    for (hash, deps) in crate::durable::changes_in(chunk) {
+                        self.durable.arrived(&id, hash, deps);
+                        self.unconfirmed.add(doc, hash);
+                    }
+                }
+            }
+        }
         Verdict::Pass
     }
 
@@ -294,6 +351,7 @@ async fn serve(
 ) {
     tracing::info!("connected");
     let throttle = Arc::new(Mutex::new(Throttle::new(&limits)));
+    let unconfirmed = guard.unconfirmed.clone();
     let guard = Arc::new(tokio::sync::Mutex::new(guard));
     // Answers of the guard's own; dropped if the client does not read them.
     let (replies, replies_rx) = mpsc::channel::<Vec<u8>>(OUTBOX);
@@ -303,8 +361,14 @@ async fn serve(
     let (control, control_rx) = mpsc::unbounded::<Control>();
 
     let writer = tokio::spawn(
-        write_loop(ws_out, engine_rx, control_rx, replies_rx, durable)
-            .instrument(tracing::Span::current()),
+        write_loop(
+            ws_out,
+            engine_rx,
+            control_rx,
+            replies_rx,
+            (durable, unconfirmed),
+        )
+        .instrument(tracing::Span::current()),
     );
 
     let inbound = ws_in.filter_map(move |frame| {
@@ -515,7 +579,7 @@ async fn write_loop(
     mut engine: mpsc::Receiver<Vec<u8>>,
     mut control: mpsc::UnboundedReceiver<Control>,
     mut replies: mpsc::Receiver<Vec<u8>>,
-    durable: Durable,
+    (durable, unconfirmed): (Durable, Unconfirmed),
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -523,7 +587,7 @@ async fn write_loop(
         tokio::select! {
             next = engine.next() => match next {
                 Some(bytes) => {
-                    wait_until_stored(&durable, &bytes).await;
+                    wait_if_it_acknowledges(&durable, &unconfirmed, &bytes).await;
                     if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
                         return;
                     }
@@ -565,15 +629,21 @@ async fn write_loop(
     let _ = ws.close().await;
 }
 
-/// Holds a sync message until the heads it announces are committed.
-async fn wait_until_stored(durable: &Durable, bytes: &[u8]) {
+/// Holds a sync message that may acknowledge this client's own changes
+/// until the heads it announces are committed, with their history. A
+/// message to a client with nothing unconfirmed — a relay of others'
+/// changes, an answer to a reader — goes at once.
+async fn wait_if_it_acknowledges(durable: &Durable, unconfirmed: &Unconfirmed, bytes: &[u8]) {
     let Ok(Message::Sync(m) | Message::Request(m)) = Message::decode(bytes) else {
         return;
     };
-    let Ok(sync) = automerge::sync::Message::decode(&m.data) else {
+    let Ok(doc_id) = m.document_id.to_string().parse::<DocumentId>() else {
         return;
     };
-    let Ok(doc_id) = m.document_id.to_string().parse::<DocumentId>() else {
+    if !unconfirmed.any(&m.document_id, &doc_id, durable) {
+        return;
+    }
+    let Ok(sync) = automerge::sync::Message::decode(&m.data) else {
         return;
     };
     durable.wait_for(&doc_id, &sync.heads).await;

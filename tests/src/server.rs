@@ -322,7 +322,9 @@ impl Server {
             .arg("--dist-dir")
             .arg(&self.dist)
             .args(&self.args)
-            .env("PAPI_LOG", "info")
+            // The server's own default filter, as in production: the sync
+            // engine's info-level spans cost real time under load.
+            .env_remove("PAPI_LOG")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
