@@ -59,6 +59,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Keep documents in memory only (for measuring what storing costs):
+    /// nothing written to them survives a stop.
+    pub in_memory: bool,
 }
 
 /// Limits on what a client may send.
@@ -120,7 +123,12 @@ impl AppState {
     /// first start) and starts the sync engine on it. `stop` ends it.
     pub async fn open(config: &Config) -> Result<AppState, StartError> {
         let db = open_database(&config.data_dir).await?;
-        let durable = Durable::default();
+        let durable = if config.in_memory {
+            tracing::warn!("documents are kept in memory only: nothing written to them is stored");
+            Durable::nothing_stored()
+        } else {
+            Durable::default()
+        };
         let storage_health = storage::StorageHealth::default();
         let registry = registry::Registry::new(db.clone());
         let policy = policy::AccessPolicy::new(db.clone(), registry.clone());
@@ -129,13 +137,18 @@ impl AppState {
             what: "starting the document threads".into(),
             source,
         })?;
-        let storage = SqliteStorage::new(&db, durable.clone(), storage_health.clone())?;
-        let repo = Repo::build_tokio()
-            .with_storage(storage)
+        let builder = Repo::build_tokio()
             .with_share_policy(policy.clone())
-            .with_concurrency(samod::ConcurrencyConfig::Threadpool(pool))
-            .load()
-            .await;
+            .with_concurrency(samod::ConcurrencyConfig::Threadpool(pool));
+        let repo = if config.in_memory {
+            builder
+                .with_storage(samod::storage::InMemoryStorage::new())
+                .load()
+                .await
+        } else {
+            let storage = SqliteStorage::new(&db, durable.clone(), storage_health.clone())?;
+            builder.with_storage(storage).load().await
+        };
         let acceptor = repo
             .make_acceptor(samod::Url::parse("ws://papi-server/sync").expect("a valid url"))
             .map_err(|_| StartError::Stopped)?;
@@ -298,6 +311,13 @@ pub async fn run(
     tracing::info!(addr = %local, data_dir = %config.data_dir.display(), "serving");
     print_start(&config, local, &state.db).await?;
 
+    // A keystroke is one small frame: sent at once, not held back by
+    // Nagle's algorithm until the last one is acknowledged (up to 40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "could not turn off Nagle's algorithm on a connection");
+        }
+    });
     let served = axum::serve(
         listener,
         app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),

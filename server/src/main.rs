@@ -60,6 +60,10 @@ struct Cli {
     /// `X-Forwarded-For` is taken as the client's address.
     #[arg(long, env = "PAPI_TRUSTED_PROXY", value_delimiter = ',')]
     trusted_proxy: Vec<std::net::IpAddr>,
+    /// Keep documents in memory only, for measuring what storing costs:
+    /// nothing written to them survives a stop. Never for real use.
+    #[arg(long, hide = true)]
+    in_memory: bool,
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PAPI_LOG_JSON")]
     log_json: bool,
@@ -151,6 +155,7 @@ async fn main() -> ExitCode {
                 session_lifetime: std::time::Duration::from_secs(cli.session_days * 24 * 3600),
                 secure_cookies: cli.secure_cookies,
                 trusted_proxies: cli.trusted_proxy,
+                in_memory: cli.in_memory,
             };
             papi_server::run(config, papi_server::shutdown_signal())
                 .await

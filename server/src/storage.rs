@@ -179,6 +179,13 @@ impl SqliteStorage {
     /// Queues a write and waits until it is committed.
     async fn write(&self, key: &StorageKey, data: Option<Vec<u8>>) {
         let marks = data.as_deref().and_then(|d| durable_marks(key, d));
+        let doc = key
+            .into_iter()
+            .next()
+            .and_then(|part| DocumentId::from_str(part).ok());
+        if let Some(doc) = &doc {
+            self.durable.writing(doc);
+        }
         let (done, committed) = oneshot::channel();
         let write = Write {
             key: key_text(key),
@@ -193,6 +200,12 @@ impl SqliteStorage {
             std::future::pending::<()>().await;
         }
         let _ = committed.await;
+        // Here, not in the writer: the engine learns of the completion as
+        // this returns, so a batch waiting for the document to settle goes
+        // to the engine after it (see `Durable::settled`).
+        if let Some(doc) = &doc {
+            self.durable.written(doc);
+        }
     }
 }
 

@@ -57,6 +57,8 @@ const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_INVALID: u16 = 1007;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
+/// More new changes than this, and the engine stores them as one snapshot.
+const SNAPSHOT_BATCH: usize = 10;
 /// How often one connection's refused messages are logged.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Message types of automerge-repo that this server does not use (heads
@@ -314,11 +316,25 @@ impl Guard {
                 automerge::sync::Message::decode(&m.data),
                 doc.to_string().parse::<DocumentId>(),
             ) {
-                for chunk in sync.changes.iter() {
-                    for (hash, deps) in crate::durable::changes_in(chunk) {
-                        self.durable.arrived(&id, hash, deps);
-                        self.unconfirmed.add(doc, hash);
-                    }
+                let changes: Vec<_> = sync
+                    .changes
+                    .iter()
+                    .flat_map(|chunk| crate::durable::changes_in(chunk))
+                    .collect();
+                // A batch (many changes, or a whole document, as a client
+                // sends a morning's offline edits) is stored as one snapshot
+                // only if no other is being written (see
+                // `Durable::settled`); a keystroke never waits.
+                let whole = sync
+                    .changes
+                    .iter()
+                    .any(|chunk| crate::durable::snapshot_heads(chunk).is_some());
+                if whole || changes.len() > SNAPSHOT_BATCH {
+                    self.durable.settled(&id).await;
+                }
+                for (hash, deps) in changes {
+                    self.durable.arrived(&id, hash, deps);
+                    self.unconfirmed.add(doc, hash);
                 }
             }
         }

@@ -34,6 +34,7 @@ async fn api() -> Api {
         production: false,
         secure_cookies: false,
         trusted_proxies: Vec::new(),
+        in_memory: false,
     };
     let state = AppState::open(&config).await.unwrap();
     let router = app(state.clone()).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 7], 4000))));

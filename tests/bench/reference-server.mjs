@@ -25,6 +25,11 @@ new Repo({
   peerId: `storage-server-${os.hostname()}`,
   sharePolicy: async () => false,
 });
+// The adapter takes connections only once the repo has loaded its storage
+// id; a socket accepted before that is reset, so listen after.
+while (wss.listenerCount("connection") === 0) {
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}
 server.listen(0, "127.0.0.1", () => {
   console.log(`Listening on http://127.0.0.1:${server.address().port}/`);
 });

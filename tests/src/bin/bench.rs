@@ -1,233 +1,434 @@
 //! The benchmark: our server against the reference automerge-repo sync
-//! server (Node, `tests/bench/reference-server.mjs`), on the same workloads in
-//! the same run, with automerge-repo protocol clients in Rust over real
+//! server (Node, `tests/bench/reference-server.mjs`), on the same workloads
+//! in the same run, with automerge-repo protocol clients over real
 //! WebSockets on loopback. Prints one table with the ratios.
 //!
+//! Fair to both: the load is asynchronous clients in this one process (not
+//! a thread each), pinned to core 0; each server is pinned to core 1, in
+//! the same way. Every figure is the median of `--runs` runs (3 by
+//! default), printed with the spread (lowest–highest). A third column runs
+//! our server with documents in memory only (`--in-memory`), to show what
+//! storing every change before acknowledging it costs.
+//!
 //! Run it with `scripts/bench`, which installs the reference server from npm
-//! and builds our server with the `server` profile. Options:
-//! `--seconds N` for each latency run (default 15).
+//! and builds our server with the `server` profile. Options: `--seconds N`
+//! for each latency run (default 10), `--runs N`, `--only
+//! latency,merge,cold,rush,large,idle`, `--servers ours,reference,memory`.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread;
 use std::time::{Duration, Instant};
 
+use automerge::sync::{self, SyncDoc};
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ObjType, ReadDoc, ROOT};
+use automerge::{Automerge, ChangeHash, ObjType, ReadDoc, ROOT};
+use futures::{SinkExt, StreamExt};
 use papi::ids::DocId;
-use papi_e2e::{http, workspace_root, Server, SyncClient};
+use papi::wire::{DocMessage, Message, PeerMetadata};
+use papi_e2e::{workspace_root, Server};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 const LIMIT: Duration = Duration::from_secs(300);
-/// Units whose staff may write their reports (demo data, plus one account
-/// the benchmark adds).
-const UNIT_A: (&str, &str) = ("phong-ngan-sach", "chuyenvien");
-const UNIT_B: (&str, &str) = ("phong-tai-chinh-dau-tu", "bench.staff");
+/// The units whose reports the load writes, each with a staff account (the
+/// first is a demo account; the others are added). A unit has one report per
+/// period, so these give 3 × 18 = 54 distinct reports.
+const UNITS: [(&str, &str); 3] = [
+    ("phong-ngan-sach", "chuyenvien"),
+    ("phong-tai-chinh-dau-tu", "bench.staff1"),
+    ("phong-gia-cong-san", "bench.staff2"),
+];
 
 fn main() {
     let option = |name: &str| std::env::args().skip_while(|a| a != name).nth(1);
-    let seconds = option("--seconds")
+    let seconds: u64 = option("--seconds")
         .and_then(|s| s.parse().ok())
-        .unwrap_or(15);
-    // `--only latency,merge,cold,capacity` runs some workloads.
-    let only = option("--only").unwrap_or_else(|| "latency,merge,cold,capacity".into());
-    let runs = |w: &str| only.split(',').any(|o| o == w);
+        .unwrap_or(10);
+    let runs: usize = option("--runs").and_then(|s| s.parse().ok()).unwrap_or(3);
+    let only = option("--only").unwrap_or_else(|| "latency,merge,cold,rush,large,idle".into());
+    let wants = |w: &str| only.split(',').any(|o| o == w);
+    let servers = option("--servers").unwrap_or_else(|| "ours,reference,memory".into());
+    // The load on core 0; each server is moved to core 1 when it starts.
+    pin(std::process::id(), 0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let mut table = Table::default();
-    let ours = Ours::start();
-    let reference = Reference::start();
-    let targets: [&dyn Target; 2] = [&ours, &reference];
-
-    println!("setting up documents on both servers");
-    let docs = Docs::make(&ours, &reference);
-
-    for clients in [2usize, 50, 200].into_iter().filter(|_| runs("latency")) {
-        for (column, target) in targets.iter().enumerate() {
-            println!("live edit latency: {clients} clients on {}", target.name());
-            let (p50, p99, max, n) = latency(*target, &docs.typing, clients, seconds);
-            let label = format!("latency, {clients} clients (ms)");
-            table.put(&format!("{label} p50"), column, p50);
-            table.put(&format!("{label} p99"), column, p99);
-            table.put(&format!("{label} max"), column, max);
-            table.note(&format!("{label} p50"), column, format!("{n} deliveries"));
-            table.put(
-                &format!("open a report right after {clients} clients leave (ms)"),
-                column,
-                settle(*target, docs.typing[0]),
-            );
+    rt.block_on(async {
+        for kind in [Kind::Ours, Kind::Reference, Kind::InMemory] {
+            if !servers.split(',').any(|s| s == kind.name()) {
+                continue;
+            }
+            measure(kind, &mut table, seconds, runs, &wants).await;
         }
-    }
-    for (column, target) in targets.iter().enumerate().filter(|_| runs("merge")) {
-        println!("reconnect merge on {}", target.name());
-        let m = merge(*target, docs.merge);
-        table.put("reconnect merge: time to same heads (ms)", column, m.millis);
-        table.put(
-            "reconnect merge: bytes up, both clients (KB)",
-            column,
-            m.up / 1024.0,
-        );
-        table.put(
-            "reconnect merge: bytes down, both clients (KB)",
-            column,
-            m.down / 1024.0,
-        );
-        table.put(
-            "reconnect merge: bytes sent ÷ size of the changes",
-            column,
-            (m.up + m.down) / m.changes,
-        );
-        table.note(
-            "reconnect merge: bytes sent ÷ size of the changes",
-            column,
-            format!("changes {:.0} KB", m.changes / 1024.0),
-        );
-    }
-    for (column, target) in targets.iter().enumerate().filter(|_| runs("cold")) {
-        println!("cold open on {}", target.name());
-        let (millis, size) = cold_open(*target, docs.cold);
-        table.put(
-            "cold open of a 200 KB, 20,000-change report (ms)",
-            column,
-            millis,
-        );
-        table.note(
-            "cold open of a 200 KB, 20,000-change report (ms)",
-            column,
-            format!("{} KB saved", size / 1024),
-        );
-    }
-    if runs("capacity") {
-        for (column, target) in targets.iter().enumerate() {
-            table.put(
-                "resident memory after the workloads above (MB)",
-                column,
-                target.rss_mb(),
-            );
-        }
-        println!("setting up 1,000 more documents on both servers");
-        let many = many_documents(&ours, &reference);
-        for (column, target) in targets.iter().enumerate() {
-            println!("1,000 documents on {}", target.name());
-            let loaded = loaded_documents(*target, &many);
-            table.put(
-                "resident memory, 1,000 documents loaded (MB)",
-                column,
-                loaded,
-            );
-        }
-        drop((ours, reference));
-        // Idle clients on fresh servers, so that the documents above do
-        // not count; the clients stay connected until both are measured.
-        let ours = Ours::start();
-        let reference = Reference::start();
-        let targets: [&dyn Target; 2] = [&ours, &reference];
-        let mut keep = Vec::new();
-        for (column, target) in targets.iter().enumerate() {
-            println!("1,000 idle clients on {}", target.name());
-            table.put(
-                "resident memory, fresh server (MB)",
-                column,
-                target.rss_mb(),
-            );
-            let started = Instant::now();
-            let clients: Vec<SyncClient> = (0..1000).map(|i| target.client(i % 2)).collect();
-            table.put(
-                "time to connect 1,000 clients, one after another (s)",
-                column,
-                started.elapsed().as_secs_f64(),
-            );
-            thread::sleep(Duration::from_secs(2));
-            table.put(
-                "resident memory, 1,000 idle clients (MB)",
-                column,
-                target.rss_mb(),
-            );
-            keep.push(clients);
-        }
-        std::mem::forget(keep); // closed as the process ends
-    }
+    });
     println!();
     table.print();
     println!(
-        "\nratio = reference ÷ ours: above 1 means our server is faster or smaller. \
-         Our server authenticates every connection (a session token) and writes \
-         each change to SQLite with synchronous=FULL before acknowledging it; \
-         the reference server authenticates no one."
+        "\nEach cell: the median of {runs} runs (lowest–highest). ratio = reference ÷ ours: above 1 means \
+         our server is faster or smaller. Load pinned to core 0, each server to core 1. \
+         Our server authenticates every connection and commits each change to SQLite \
+         (synchronous=FULL) before acknowledging it; the reference server authenticates no one \
+         and writes files without fsync; \"in memory\" is our server storing nothing."
     );
+}
+
+/// Moves every thread of `pid` to `core`.
+fn pin(pid: u32, core: usize) {
+    let ok = Command::new("taskset")
+        .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "taskset (util-linux) pins the processes");
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ours,
+    Reference,
+    InMemory,
+}
+
+impl Kind {
+    fn column(self) -> usize {
+        self as usize
+    }
+
+    fn name(self) -> &'static str {
+        ["ours", "reference", "memory"][self.column()]
+    }
+}
+
+async fn measure(
+    kind: Kind,
+    table: &mut Table,
+    seconds: u64,
+    runs: usize,
+    wants: &dyn Fn(&str) -> bool,
+) {
+    let c = kind.column();
+    let name = [
+        "papi-server",
+        "automerge-repo (JS)",
+        "papi-server in memory",
+    ][c];
+    if wants("latency") {
+        for clients in [2usize, 50, 200] {
+            let mut p50 = Vec::new();
+            let mut p99 = Vec::new();
+            for run in 0..runs {
+                println!(
+                    "{name}: live edit latency, {clients} clients, run {}",
+                    run + 1
+                );
+                let target = Target::start(kind);
+                let docs = target.typing_docs(20).await;
+                let (a, b) = latency(&target, &docs, clients, seconds).await;
+                p50.push(a);
+                p99.push(b);
+            }
+            table.put(
+                &format!("keystroke to peer, {clients} clients, p50 (ms)"),
+                c,
+                &p50,
+            );
+            table.put(
+                &format!("keystroke to peer, {clients} clients, p99 (ms)"),
+                c,
+                &p99,
+            );
+        }
+    }
+    if wants("merge") {
+        let (mut times, mut rss) = (Vec::new(), Vec::new());
+        for run in 0..runs {
+            println!("{name}: reconnect merge, run {}", run + 1);
+            let target = Target::start(kind);
+            let doc = target.typing_docs(1).await[0];
+            times.push(merge(&target, doc).await);
+            // Then ten people typing for a while, as after a morning merge.
+            let docs = target.typing_docs(20).await;
+            latency(&target, &docs, 10, seconds.min(5)).await;
+            rss.push(target.rss_mb());
+        }
+        table.put("reconnect merge of 2 × 2,000 offline edits (ms)", c, &times);
+        table.put(
+            "resident memory after the merge and 10 typing (MB)",
+            c,
+            &rss,
+        );
+    }
+    // Opening from storage after a restart: not for a server that keeps
+    // nothing.
+    let stores = kind != Kind::InMemory;
+    if wants("cold") && stores {
+        let mut times = Vec::new();
+        for run in 0..runs {
+            println!("{name}: cold open, run {}", run + 1);
+            let mut target = Target::start(kind);
+            let report = target.history_doc(20_000, 10).await;
+            target.restart(&report.1);
+            times.push(cold_open(&target, report).await);
+        }
+        table.put("cold open of a 20,000-change report (ms)", c, &times);
+    }
+    if wants("rush") {
+        let mut times = Vec::new();
+        for run in 0..runs {
+            println!("{name}: morning rush, run {}", run + 1);
+            let target = Target::start(kind);
+            times.push(rush(&target).await);
+        }
+        table.put(
+            "morning rush: 100 clients, 50 reports, 200 edits each (ms)",
+            c,
+            &times,
+        );
+    }
+    if wants("large") && stores {
+        let (mut times, mut rss) = (Vec::new(), Vec::new());
+        for run in 0..runs {
+            println!("{name}: large document, run {}", run + 1);
+            let mut target = Target::start(kind);
+            let report = target.history_doc(60_000, 18).await;
+            target.restart(&report.1);
+            let before = target.rss_mb();
+            times.push(cold_open(&target, report).await);
+            rss.push(target.rss_mb() - before);
+        }
+        table.put("open a 670 KB report with a long history (ms)", c, &times);
+        table.put("memory it takes once open (MB)", c, &rss);
+    }
+    if wants("idle") {
+        let mut rss = Vec::new();
+        for run in 0..runs {
+            println!("{name}: 1,000 idle clients, run {}", run + 1);
+            let target = Target::start(kind);
+            let mut clients = Vec::new();
+            for i in 0..1000 {
+                clients.push(target.client(i).await);
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            rss.push(target.rss_mb());
+        }
+        table.put("resident memory with 1,000 idle clients (MB)", c, &rss);
+    }
 }
 
 // ---------------------------------------------------------------- targets
 
-trait Target {
-    fn name(&self) -> &'static str;
-    /// A new connection that may write the reports of unit `unit` (0 for
-    /// unit A, 1 for unit B; the reference server lets anyone write).
-    fn client(&self, unit: usize) -> SyncClient;
-    /// A new connection that may read every document.
-    fn reader(&self) -> SyncClient;
-    fn rss_mb(&self) -> f64;
+/// A server under test, on core 1.
+struct Target {
+    ours: Option<Ours>,
+    reference: Option<Reference>,
 }
 
-/// Our server (the binary `PAPI_SERVER_BIN`), with a demo directory.
 struct Ours {
     server: Server,
-    /// (token, peer prefix) of each unit's staff account.
+    /// (token, peer prefix) of each unit's staff account, and of the
+    /// coordinator, who makes the reports and reads them all.
     writers: Vec<(String, String)>,
-    /// The coordinator's token (reads every report) and peer prefix.
     coordinator: (String, String),
-    admin: String,
 }
 
-impl Ours {
-    fn start() -> Ours {
-        let server = Server::start();
-        server.add_user(UNIT_B.1, UNIT_B.0, "staff", "bench-password-1");
-        let writers = [UNIT_A.1, UNIT_B.1]
-            .iter()
-            .map(|user| {
-                let login = server.login(user);
-                (
-                    login["token"].as_str().unwrap().to_string(),
-                    login["peer_prefix"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        let login = server.login("vanphong");
-        Ours {
-            coordinator: (
-                login["token"].as_str().unwrap().to_string(),
-                login["peer_prefix"].as_str().unwrap().to_string(),
-            ),
-            admin: server.token("quantri"),
-            server,
-            writers,
+impl Target {
+    fn start(kind: Kind) -> Target {
+        match kind {
+            Kind::Reference => {
+                let reference = Reference::start();
+                pin(reference.child.id(), 1);
+                Target {
+                    ours: None,
+                    reference: Some(reference),
+                }
+            }
+            Kind::Ours | Kind::InMemory => {
+                let mut args = vec![
+                    "--max-connections-per-user",
+                    "100000",
+                    "--max-messages-per-second",
+                    "0",
+                    "--max-bytes-per-second",
+                    "0",
+                    "--max-documents-per-connection",
+                    "100000",
+                ];
+                if kind == Kind::InMemory {
+                    args.push("--in-memory");
+                }
+                let server = Server::start_with(&args);
+                pin(server.pid().expect("running"), 1);
+                for (unit, user) in &UNITS[1..] {
+                    server.add_user(user, unit, "staff", "bench-password-1");
+                }
+                let pair = |user: &str| {
+                    let login = server.login(user);
+                    (
+                        login["token"].as_str().unwrap().to_string(),
+                        login["peer_prefix"].as_str().unwrap().to_string(),
+                    )
+                };
+                let writers = UNITS.iter().map(|(_, user)| pair(user)).collect();
+                let coordinator = pair("vanphong");
+                Target {
+                    ours: Some(Ours {
+                        server,
+                        writers,
+                        coordinator,
+                    }),
+                    reference: None,
+                }
+            }
         }
     }
-}
 
-impl Target for Ours {
-    fn name(&self) -> &'static str {
-        "papi-server"
+    /// Stops the server and starts it again on the same data, so that what
+    /// follows reads documents from storage, not memory. `heads` must be
+    /// stored first.
+    fn restart(&mut self, heads: &[ChangeHash]) {
+        match (&mut self.ours, &mut self.reference) {
+            (Some(ours), _) => {
+                // Ours acknowledged them only once they were committed.
+                ours.server.restart();
+                pin(ours.server.pid().expect("running"), 1);
+            }
+            (_, Some(reference)) => {
+                let waited = reference.wait_until_stored(heads);
+                println!(
+                    "  the reference server wrote the acknowledged report to disk {:.0} ms later",
+                    waited.as_secs_f64() * 1000.0
+                );
+                reference.restart();
+                pin(reference.child.id(), 1);
+            }
+            _ => unreachable!("a server"),
+        }
     }
-    fn client(&self, unit: usize) -> SyncClient {
-        let (token, prefix) = &self.writers[unit];
-        SyncClient::connect_with_token(&self.server.sync_url(), token, prefix)
+
+    /// A connection that may write the `i`th report of `typing_docs`.
+    async fn client(&self, i: usize) -> Client {
+        match &self.ours {
+            Some(ours) => {
+                let (token, prefix) = &ours.writers[i % UNITS.len()];
+                Client::connect_token(&ours.server.sync_url(), token, prefix).await
+            }
+            None => self.reference_client().await,
+        }
     }
-    fn reader(&self) -> SyncClient {
-        let (token, prefix) = &self.coordinator;
-        SyncClient::connect_with_token(&self.server.sync_url(), token, prefix)
+
+    /// A connection that may read every document.
+    async fn reader(&self) -> Client {
+        match &self.ours {
+            Some(ours) => {
+                let (token, prefix) = &ours.coordinator;
+                Client::connect_token(&ours.server.sync_url(), token, prefix).await
+            }
+            None => self.reference_client().await,
+        }
     }
+
+    async fn reference_client(&self) -> Client {
+        let url = &self.reference.as_ref().expect("a reference server").url;
+        let peer = format!("bench-{}", automerge::ActorId::random());
+        Client::connect(url, peer).await
+    }
+
     fn rss_mb(&self) -> f64 {
-        rss_mb(self.server.pid().expect("running"))
+        let pid = match (&self.ours, &self.reference) {
+            (Some(o), _) => o.server.pid().expect("running"),
+            (_, Some(r)) => r.child.id(),
+            _ => unreachable!(),
+        };
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    /// `n` distinct reports, the `i`th of unit `i % 3`: made by our server
+    /// (which decides who may write them); on the reference server, new
+    /// documents made by a client.
+    async fn typing_docs(&self, n: usize) -> Vec<DocId> {
+        let mut ids = Vec::new();
+        match &self.ours {
+            Some(ours) => {
+                let periods = Server::periods();
+                assert!(n <= UNITS.len() * periods.len(), "{n} reports");
+                for i in 0..n {
+                    ids.push(ours.server.report(
+                        &ours.coordinator.0,
+                        UNITS[i % UNITS.len()].0,
+                        &periods[i / UNITS.len()],
+                    ));
+                }
+            }
+            None => {
+                let mut c = self.reference_client().await;
+                for _ in 0..n {
+                    let mut doc = Automerge::new();
+                    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+                        tx.put(ROOT, "kind", "unit_report")
+                    })
+                    .unwrap();
+                    ids.push(c.create(doc).await);
+                }
+            }
+        }
+        ids
+    }
+
+    /// A report with a text of `changes` changes, `letters` letters each,
+    /// written by a staff client and stored on the server; and its heads.
+    async fn history_doc(&self, changes: usize, letters: usize) -> (DocId, Vec<ChangeHash>) {
+        let id = self.typing_docs(1).await[0];
+        let mut writer = self.client(0).await;
+        writer.open(id).await;
+        let doc = writer.doc_mut(id);
+        let text = doc
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put_object(ROOT, "history", ObjType::Text)
+            })
+            .unwrap()
+            .result;
+        // Varied enough not to compress away.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..changes {
+            let word: String = (0..letters)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (b'a' + (x % 26) as u8) as char
+                })
+                .collect();
+            doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+                let at = tx.length(&text);
+                tx.splice_text(&text, at, 0, &word)
+            })
+            .unwrap();
+        }
+        let size = writer.doc_mut(id).save().len();
+        writer.offer(id).await;
+        writer
+            .until("the history to be stored", |c| c.server_has_all(id))
+            .await;
+        println!("  a report of {changes} changes, {} KB saved", size / 1024);
+        (id, writer.heads(id))
     }
 }
 
 /// The reference server: Node, automerge-repo 2.5.6, storage on disk.
 struct Reference {
-    child: Mutex<Child>,
-    pid: u32,
+    child: Child,
     url: String,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl Reference {
@@ -239,10 +440,15 @@ impl Reference {
             "run scripts/bench (it installs the reference server from npm)"
         );
         let data = tempfile::tempdir().unwrap();
+        let (child, url) = Reference::spawn(data.path());
+        Reference { child, url, data }
+    }
+
+    fn spawn(data: &std::path::Path) -> (Child, String) {
         let mut child = Command::new("node")
-            .current_dir(&dir)
+            .current_dir(workspace_root().join("tests/bench"))
             .arg("reference-server.mjs")
-            .arg(data.path())
+            .arg(data)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -253,415 +459,518 @@ impl Reference {
             .strip_prefix("Listening on http://127.0.0.1:")
             .and_then(|r| r.trim_end_matches('/').parse::<u16>().ok())
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        thread::spawn(move || for _ in lines {});
-        Reference {
-            pid: child.id(),
-            child: Mutex::new(child),
-            url: format!("ws://127.0.0.1:{port}/"),
-            _data: data,
+        std::thread::spawn(move || for _ in lines {});
+        (child, format!("ws://127.0.0.1:{port}/"))
+    }
+
+    /// Waits until the files in the data folder hold every change up to
+    /// `heads`: the reference server acknowledges changes before it writes
+    /// them, so a restart at once would lose some. How long that took.
+    fn wait_until_stored(&self, heads: &[ChangeHash]) -> Duration {
+        fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    files(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
         }
+        let started = Instant::now();
+        loop {
+            let mut paths = Vec::new();
+            files(self.data.path(), &mut paths);
+            let mut doc = Automerge::new();
+            for path in paths {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    let _ = doc.load_incremental(&bytes);
+                }
+            }
+            if heads.iter().all(|h| doc.get_change_by_hash(h).is_some()) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < LIMIT,
+                "the reference never stored the report"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, url) = Reference::spawn(self.data.path());
+        self.child = child;
+        self.url = url;
     }
 }
 
 impl Drop for Reference {
     fn drop(&mut self) {
-        let mut child = self.child.lock().unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
-impl Target for Reference {
-    fn name(&self) -> &'static str {
-        "automerge-repo (JS)"
-    }
-    fn client(&self, _unit: usize) -> SyncClient {
-        SyncClient::handshake(&self.url, format!("bench-{}", automerge::ActorId::random()))
-    }
-    fn reader(&self) -> SyncClient {
-        self.client(0)
-    }
-    fn rss_mb(&self) -> f64 {
-        rss_mb(self.pid)
-    }
+// ----------------------------------------------------------------- client
+
+/// An automerge-repo protocol client over a WebSocket, asynchronous, so
+/// that hundreds share this process's one thread.
+struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    url: String,
+    peer_id: String,
+    server_id: String,
+    docs: HashMap<DocId, Synced>,
+    unavailable: Vec<DocId>,
 }
 
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+struct Synced {
+    doc: Automerge,
+    state: sync::State,
+    server_heads: Vec<ChangeHash>,
 }
 
-// -------------------------------------------------------------- documents
+impl Client {
+    async fn connect_token(sync_url: &str, token: &str, prefix: &str) -> Client {
+        let suffix = format!("b{}", automerge::ActorId::random());
+        let url = format!("{sync_url}?token={token}&peer={suffix}");
+        Client::connect(&url, format!("{prefix}{suffix}")).await
+    }
 
-/// The documents of the workloads: the same ids and content on both
-/// servers. On ours they are reports made by the server (which decides who
-/// may write them); the reference server receives copies.
-struct Docs {
-    /// 20 reports, alternately of unit A and unit B.
-    typing: Vec<DocId>,
-    merge: DocId,
-    cold: DocId,
-}
+    async fn connect(url: &str, peer_id: String) -> Client {
+        let ws = Client::socket(url).await;
+        let mut client = Client {
+            ws,
+            url: url.to_string(),
+            peer_id,
+            server_id: String::new(),
+            docs: HashMap::new(),
+            unavailable: Vec::new(),
+        };
+        client.handshake().await;
+        client
+    }
 
-impl Docs {
-    fn make(ours: &Ours, reference: &Reference) -> Docs {
-        let periods = Server::periods();
-        let units = [UNIT_A.0, UNIT_B.0];
-        // Report i of the typing set belongs to unit i % 2.
-        let typing: Vec<DocId> = (0..20)
-            .map(|i| {
-                ours.server
-                    .report(&ours.coordinator.0, units[i % 2], &periods[i / 2])
-            })
-            .collect();
-        let merge = ours
-            .server
-            .report(&ours.coordinator.0, units[0], &periods[16]);
-        let cold = ours
-            .server
-            .report(&ours.coordinator.0, units[0], &periods[17]);
+    /// A WebSocket to `url`, tried a few times: a server under load may
+    /// refuse a connection now and then.
+    async fn socket(url: &str) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        let mut tries = 0;
+        loop {
+            // As browsers do: small frames go at once (no Nagle delay).
+            match tokio_tungstenite::connect_async_with_config(url, None, true).await {
+                Ok((ws, _)) => return ws,
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    println!("  (connecting again after: {e})");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("connect {url}: {e}"),
+            }
+        }
+    }
 
-        // The 20,000-change, 200 KB report for the cold open, written by a
-        // staff client of unit A.
-        let mut writer = ours.client(0);
-        assert!(writer.open(cold));
+    async fn handshake(&mut self) {
+        self.send(&Message::Join {
+            sender_id: self.peer_id.clone(),
+            supported_protocol_versions: vec!["1".into()],
+            metadata: Some(PeerMetadata {
+                storage_id: None,
+                is_ephemeral: true,
+            }),
+        })
+        .await;
+        self.until("the handshake", |c| !c.server_id.is_empty())
+            .await;
+    }
+
+    /// A new connection with fresh sync states, offering every document.
+    async fn reconnect(&mut self) {
+        self.ws = Client::socket(&self.url).await;
+        self.server_id.clear();
+        self.handshake().await;
+        let ids: Vec<DocId> = self.docs.keys().copied().collect();
+        for id in ids {
+            let synced = self.docs.get_mut(&id).expect("listed");
+            synced.state = sync::State::new();
+            synced.server_heads.clear();
+            self.sync_out(id, false).await;
+        }
+    }
+
+    async fn send(&mut self, message: &Message) {
+        self.ws
+            .send(WsMessage::Binary(message.encode().into()))
+            .await
+            .expect("send");
+    }
+
+    async fn sync_out(&mut self, id: DocId, request: bool) {
+        let mut out = Vec::new();
         {
-            let doc = writer.doc_mut(cold);
-            let text = doc
-                .transact::<_, _, automerge::AutomergeError>(|tx| {
-                    tx.put_object(ROOT, "history", ObjType::Text)
-                })
-                .unwrap()
-                .result;
-            // 20,000 changes of 10 letters each, varied enough not to
-            // compress away.
-            let mut x = 0x9e37_79b9_7f4a_7c15u64;
-            for _ in 0..20_000 {
-                let word: String = (0..10)
-                    .map(|_| {
-                        x ^= x << 13;
-                        x ^= x >> 7;
-                        x ^= x << 17;
-                        (b'a' + (x % 26) as u8) as char
-                    })
-                    .collect();
-                doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-                    let at = tx.length(&text);
-                    tx.splice_text(&text, at, 0, &word)
-                })
-                .unwrap();
+            let synced = self.docs.get_mut(&id).expect("an open document");
+            while let Some(m) = synced.doc.generate_sync_message(&mut synced.state) {
+                let doc_message = DocMessage {
+                    sender_id: self.peer_id.clone(),
+                    target_id: self.server_id.clone(),
+                    document_id: id,
+                    data: m.encode(),
+                };
+                out.push(if request {
+                    Message::Request(doc_message)
+                } else {
+                    Message::Sync(doc_message)
+                });
             }
         }
-        writer.offer(cold);
-        writer.until("the history to be stored", LIMIT, |c| {
-            c.server_has_all(cold)
-        });
-        let changes = writer.doc(cold).get_changes(&[]).len();
-        let size = writer.doc_mut(cold).save().len();
-        println!(
-            "cold-open report: {changes} changes, {} KB saved",
-            size / 1024
+        for m in out {
+            self.send(&m).await;
+        }
+    }
+
+    async fn create(&mut self, doc: Automerge) -> DocId {
+        let id = DocId::from_bytes(automerge::ActorId::random().to_bytes().try_into().unwrap());
+        self.adopt(id, doc);
+        self.offer(id).await;
+        self.until("the new document stored", |c| c.server_has_all(id))
+            .await;
+        id
+    }
+
+    fn adopt(&mut self, id: DocId, doc: Automerge) {
+        self.docs.insert(
+            id,
+            Synced {
+                doc,
+                state: sync::State::new(),
+                server_heads: Vec::new(),
+            },
         );
-
-        // Copies for the reference server, read through our server.
-        let all: Vec<DocId> = typing.iter().chain([&merge, &cold]).copied().collect();
-        copy_to_reference(ours, reference, &all);
-        Docs {
-            typing,
-            merge,
-            cold,
-        }
     }
-}
 
-/// 1,000 more reports: 56 more units with 18 periods each, copied to the
-/// reference server.
-fn many_documents(ours: &Ours, reference: &Reference) -> Vec<DocId> {
-    let periods = Server::periods();
-    // 1,000 reports: 56 more units with 18 periods each.
-    let mut many = Vec::new();
-    'units: for u in 0.. {
-        let unit = format!("bench-unit-{u:02}");
-        let r = http()
-            .post(ours.server.url("/api/admin/units"))
-            .header("Authorization", &format!("Bearer {}", ours.admin))
-            .send_json(serde_json::json!({
-                "id": unit, "name": format!("Đơn vị {u}"), "kind": "division", "parent": "so-tai-chinh"
-            }))
-            .unwrap();
-        assert_eq!(r.status(), 200, "add unit {unit}");
-        for p in &periods {
-            many.push(ours.server.report(&ours.coordinator.0, &unit, p));
-            if many.len() == 1000 {
-                break 'units;
+    async fn open(&mut self, id: DocId) {
+        self.adopt(id, Automerge::new());
+        self.sync_out(id, true).await;
+        self.until("the document", |c| {
+            c.unavailable.contains(&id) || !c.heads(id).is_empty()
+        })
+        .await;
+        assert!(!self.unavailable.contains(&id), "{id} is unavailable");
+    }
+
+    async fn offer(&mut self, id: DocId) {
+        self.sync_out(id, false).await;
+    }
+
+    fn doc(&self, id: DocId) -> &Automerge {
+        &self.docs[&id].doc
+    }
+
+    fn doc_mut(&mut self, id: DocId) -> &mut Automerge {
+        &mut self.docs.get_mut(&id).expect("an open document").doc
+    }
+
+    fn heads(&self, id: DocId) -> Vec<ChangeHash> {
+        self.docs
+            .get(&id)
+            .map(|s| s.doc.get_heads())
+            .unwrap_or_default()
+    }
+
+    /// Whether the server's last word on the document covers all of ours.
+    fn server_has_all(&self, id: DocId) -> bool {
+        let Some(s) = self.docs.get(&id) else {
+            return false;
+        };
+        let mut mine = s.doc.get_heads();
+        let mut theirs = s.server_heads.clone();
+        mine.sort();
+        theirs.sort();
+        mine == theirs
+    }
+
+    /// Reads and handles one message; false if none came within `wait`.
+    async fn read_one(&mut self, wait: Duration) -> bool {
+        let next = match tokio::time::timeout(wait, self.ws.next()).await {
+            Err(_) => return false,
+            Ok(None) => panic!("the server closed the connection"),
+            Ok(Some(frame)) => frame.expect("a frame"),
+        };
+        let WsMessage::Binary(bytes) = next else {
+            return true;
+        };
+        match Message::decode(&bytes).expect("a valid message") {
+            Message::Peer { sender_id, .. } => self.server_id = sender_id,
+            Message::Sync(m) | Message::Request(m) => {
+                let Some(synced) = self.docs.get_mut(&m.document_id) else {
+                    return true;
+                };
+                let msg = sync::Message::decode(&m.data).expect("sync data");
+                synced.server_heads = msg.heads.clone();
+                synced
+                    .doc
+                    .receive_sync_message(&mut synced.state, msg)
+                    .expect("apply sync");
+                self.sync_out(m.document_id, false).await;
             }
+            Message::DocUnavailable { document_id, .. } => self.unavailable.push(document_id),
+            _ => {}
         }
+        true
     }
 
-    copy_to_reference(ours, reference, &many);
-    many
-}
-
-/// Copies documents from our server to the reference server, under the
-/// same ids.
-fn copy_to_reference(ours: &Ours, reference: &Reference, all: &[DocId]) {
-    let mut reader = ours.reader();
-    let mut uploader = reference.client(0);
-    for chunk in all.chunks(50) {
-        for &id in chunk {
-            assert!(reader.open(id));
-            reader.until("the whole report", LIMIT, |c| c.server_has_all(id));
-            uploader.adopt(id, reader.doc(id).clone());
-            uploader.offer(id);
-        }
-        for &id in chunk {
-            uploader.until("the reference server to store a copy", LIMIT, |c| {
-                c.server_has_all(id)
-            });
+    async fn until(&mut self, what: &str, done: impl Fn(&Client) -> bool) {
+        let deadline = Instant::now() + LIMIT;
+        while !done(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            self.read_one(Duration::from_millis(100)).await;
         }
     }
 }
 
-/// Opens a document, waiting as long as the server needs.
-fn open(c: &mut SyncClient, id: DocId) {
-    c.request(id);
-    c.until("the document", LIMIT, |c| c.arrived(id));
-}
-
-/// The time until a new client can open `doc`: after many clients leave,
-/// a server may be busy with their disconnections.
-fn settle(target: &dyn Target, doc: DocId) -> f64 {
-    let started = Instant::now();
-    let mut c = target.reader();
-    open(&mut c, doc);
-    started.elapsed().as_secs_f64() * 1000.0
+/// Runs futures together on this thread.
+async fn together<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    futures::future::join_all(futures).await
 }
 
 // ---------------------------------------------------------------- latency
 
-static EPOCH: OnceLock<Instant> = OnceLock::new();
-
-fn epoch() -> Instant {
-    *EPOCH.get_or_init(Instant::now)
-}
-
 /// Every client types about 5 characters a second into its own text field
 /// of its document; each keystroke carries its send time (in its change's
 /// message), and every other client on the document records its arrival.
-/// With 2 clients both share one document; otherwise clients are spread
-/// over the 20 documents. Returns p50, p99, max (ms) and the deliveries.
-fn latency(
-    target: &dyn Target,
-    docs: &[DocId],
-    clients: usize,
-    seconds: u64,
-) -> (f64, f64, f64, usize) {
-    epoch();
+/// With 2 clients both share one document; otherwise they are spread over
+/// the documents. Returns p50 and p99 (ms).
+async fn latency(target: &Target, docs: &[DocId], clients: usize, seconds: u64) -> (f64, f64) {
+    let epoch = Instant::now();
     let used = if clients <= 2 { 1 } else { docs.len() };
-    let samples = Arc::new(Mutex::new(Vec::<f64>::new()));
     let start = Instant::now() + Duration::from_secs(3);
     let end = start + Duration::from_secs(seconds);
     let mut connected = Vec::new();
     for i in 0..clients {
-        // Typing document j is a report of unit j % 2.
         let j = i % used;
         let doc = docs[j];
-        let mut c = target.client(j % 2);
-        open(&mut c, doc);
-        c.change(doc, |tx| {
-            tx.put_object(ROOT, format!("typing-{i}"), ObjType::Text)
-                .unwrap();
-        });
+        let mut c = target.client(j).await;
+        c.open(doc).await;
+        c.doc_mut(doc)
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put_object(ROOT, format!("typing-{i}"), ObjType::Text)
+            })
+            .unwrap();
+        c.offer(doc).await;
         connected.push((i, doc, c));
     }
-    let threads: Vec<_> = connected
-        .into_iter()
-        .map(|(i, doc, mut c)| {
-            let samples = samples.clone();
-            thread::spawn(move || {
-                let interval = Duration::from_millis(200);
-                let mut next = start + interval.mul_f64((i % 40) as f64 / 40.0);
-                let mut seen = c.heads(doc);
-                let mut seq = 0u64;
-                let mut mine = Vec::new();
-                let field = format!("typing-{i}");
-                while Instant::now() < end + Duration::from_secs(2) {
-                    let now = Instant::now();
-                    if now >= next && now < end {
-                        let sent = now.duration_since(epoch()).as_nanos();
-                        let doc_mut = c.doc_mut(doc);
-                        let text = doc_mut
-                            .get(ROOT, &field)
-                            .ok()
-                            .flatten()
-                            .map(|(_, id)| id)
-                            .expect("my text field");
-                        let mut tx = doc_mut.transaction();
-                        let at = tx.length(&text);
-                        tx.splice_text(&text, at, 0, "a").unwrap();
-                        tx.commit_with(
-                            CommitOptions::default().with_message(format!("k{i}:{seq}:{sent}")),
-                        );
-                        c.offer(doc);
-                        seq += 1;
-                        next += interval;
-                        seen = c.heads(doc);
-                    }
-                    let wait = next
-                        .saturating_duration_since(Instant::now())
-                        .clamp(Duration::from_millis(1), Duration::from_millis(100));
-                    c.set_read_timeout(wait);
-                    c.pump();
-                    let heads = c.heads(doc);
-                    if heads != seen {
-                        let arrived = Instant::now();
-                        for change in c.doc(doc).get_changes(&seen) {
-                            let Some(msg) = change.message() else {
-                                continue;
-                            };
-                            let Some(sent) =
-                                msg.rsplit(':').next().and_then(|s| s.parse::<u64>().ok())
-                            else {
-                                continue;
-                            };
-                            let sent_at = epoch() + Duration::from_nanos(sent);
-                            if sent_at >= start {
-                                mine.push(arrived.duration_since(sent_at).as_secs_f64() * 1000.0);
-                            }
-                        }
-                        seen = heads;
+    let typing = connected.into_iter().map(|(i, doc, mut c)| async move {
+        let interval = Duration::from_millis(200);
+        let mut next = start + interval.mul_f64((i % 40) as f64 / 40.0);
+        let mut seen = c.heads(doc);
+        let mut seq = 0u64;
+        let mut samples = Vec::new();
+        let field = format!("typing-{i}");
+        while Instant::now() < end + Duration::from_secs(2) {
+            let now = Instant::now();
+            if now >= next && now < end {
+                let sent = now.duration_since(epoch).as_nanos();
+                let d = c.doc_mut(doc);
+                let text = d
+                    .get(ROOT, &field)
+                    .ok()
+                    .flatten()
+                    .map(|(_, id)| id)
+                    .expect("my field");
+                let mut tx = d.transaction();
+                let at = tx.length(&text);
+                tx.splice_text(&text, at, 0, "a").unwrap();
+                tx.commit_with(CommitOptions::default().with_message(format!("k{i}:{seq}:{sent}")));
+                c.offer(doc).await;
+                seq += 1;
+                next += interval;
+                seen = c.heads(doc);
+            }
+            let wait = next
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), Duration::from_millis(100));
+            c.read_one(wait).await;
+            let heads = c.heads(doc);
+            if heads != seen {
+                let arrived = Instant::now();
+                for change in c.doc(doc).get_changes(&seen) {
+                    let Some(sent) = change
+                        .message()
+                        .and_then(|m| m.rsplit(':').next())
+                        .and_then(|s| s.parse::<u64>().ok())
+                    else {
+                        continue;
+                    };
+                    let sent_at = epoch + Duration::from_nanos(sent);
+                    if sent_at >= start {
+                        samples.push(arrived.duration_since(sent_at).as_secs_f64() * 1000.0);
                     }
                 }
-                samples.lock().unwrap().extend(mine);
-            })
-        })
+                seen = heads;
+            }
+        }
+        samples
+    });
+    let mut all: Vec<f64> = together(typing.collect())
+        .await
+        .into_iter()
+        .flatten()
         .collect();
-    for t in threads {
-        t.join().unwrap();
+    all.sort_by(f64::total_cmp);
+    if all.is_empty() {
+        return (f64::NAN, f64::NAN);
     }
-    let mut s = std::mem::take(&mut *samples.lock().unwrap());
-    s.sort_by(f64::total_cmp);
-    if s.is_empty() {
-        return (f64::NAN, f64::NAN, f64::NAN, 0);
-    }
-    let at = |q: f64| s[((s.len() as f64 - 1.0) * q).round() as usize];
-    (at(0.5), at(0.99), *s.last().unwrap(), s.len())
+    let at = |q: f64| all[((all.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99))
 }
 
 // ------------------------------------------------------- reconnect merge
 
-struct Merge {
-    millis: f64,
-    up: f64,
-    down: f64,
-    /// `save_after` of each side's new changes, added.
-    changes: f64,
+/// Edits `n` one-letter changes into `field` of `doc`, offline.
+fn edit_offline(c: &mut Client, doc: DocId, field: &str, n: usize, letter: &str, rng: &mut u64) {
+    let d = c.doc_mut(doc);
+    let text = d.get(ROOT, field).unwrap().unwrap().1;
+    for _ in 0..n {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        d.transact::<_, _, automerge::AutomergeError>(|tx| {
+            let len = tx.length(&text);
+            let at = (*rng as usize) % (len + 1);
+            tx.splice_text(&text, at, 0, letter)
+        })
+        .unwrap();
+    }
 }
 
-/// Two clients each make 2,000 edits (one character each) to the same
-/// text of one report while disconnected, then reconnect.
-fn merge(target: &dyn Target, doc: DocId) -> Merge {
-    let mut a = target.client(0);
-    open(&mut a, doc);
-    a.change(doc, |tx| {
-        tx.put_object(ROOT, "merged", ObjType::Text).unwrap();
-    });
-    a.until("the text field stored", LIMIT, |c| c.server_has_all(doc));
-    let mut b = target.client(0);
-    open(&mut b, doc);
-    b.until("the text field", LIMIT, |c| {
+/// Two clients each make 2,000 edits to the same text of one report while
+/// disconnected, then reconnect; the time until both hold the same heads
+/// and the server has all (ms).
+async fn merge(target: &Target, doc: DocId) -> f64 {
+    let mut a = target.client(0).await;
+    a.open(doc).await;
+    a.doc_mut(doc)
+        .transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put_object(ROOT, "merged", ObjType::Text)
+        })
+        .unwrap();
+    a.offer(doc).await;
+    a.until("the text field stored", |c| c.server_has_all(doc))
+        .await;
+    let mut b = target.client(0).await;
+    b.open(doc).await;
+    b.until("the text field", |c| {
         c.doc(doc).get(ROOT, "merged").ok().flatten().is_some()
-    });
-    let before = a.heads(doc);
-    a.disconnect();
-    b.disconnect();
+    })
+    .await;
     let mut rng = 12345u64;
-    for (k, c) in [&mut a, &mut b].into_iter().enumerate() {
-        let d = c.doc_mut(doc);
-        let text = d.get(ROOT, "merged").unwrap().unwrap().1;
-        for _ in 0..2000 {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            d.transact::<_, _, automerge::AutomergeError>(|tx| {
-                let len = tx.length(&text);
-                let at = (rng as usize) % (len + 1);
-                tx.splice_text(&text, at, 0, if k == 0 { "a" } else { "b" })
-            })
-            .unwrap();
-        }
-    }
-    let changes = (a.doc_mut(doc).save_after(&before).len()
-        + b.doc_mut(doc).save_after(&before).len()) as f64;
-    let (up0, down0) = (
-        a.bytes_sent + b.bytes_sent,
-        a.bytes_received + b.bytes_received,
-    );
+    edit_offline(&mut a, doc, "merged", 2000, "a", &mut rng);
+    edit_offline(&mut b, doc, "merged", 2000, "b", &mut rng);
     let started = Instant::now();
-    for c in [&mut a, &mut b] {
-        while !c.reconnect() {
-            assert!(started.elapsed() < LIMIT, "cannot reconnect");
-        }
-    }
+    let (a, b) = (
+        async {
+            a.reconnect().await;
+            a
+        },
+        async {
+            b.reconnect().await;
+            b
+        },
+    );
+    let (mut a, mut b) = tokio::join!(a, b);
     let deadline = started + LIMIT;
     loop {
-        a.pump();
-        b.pump();
+        tokio::join!(
+            a.read_one(Duration::from_millis(1)),
+            b.read_one(Duration::from_millis(1))
+        );
         if a.heads(doc) == b.heads(doc) && a.server_has_all(doc) && b.server_has_all(doc) {
             break;
         }
         assert!(Instant::now() < deadline, "the merge did not finish");
     }
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    Merge {
-        millis,
-        up: (a.bytes_sent + b.bytes_sent - up0) as f64,
-        down: (a.bytes_received + b.bytes_received - down0) as f64,
-        changes,
-    }
+    started.elapsed().as_secs_f64() * 1000.0
 }
 
 // -------------------------------------------------------------- cold open
 
-/// A fresh client opens the big report; returns the time until it holds
-/// all of it, and its saved size.
-fn cold_open(target: &dyn Target, doc: DocId) -> (f64, usize) {
-    // The full heads, as the server holds them.
-    let mut probe = target.reader();
-    open(&mut probe, doc);
-    probe.until("the whole report", LIMIT, |c| c.server_has_all(doc));
-    let heads = probe.heads(doc);
-    drop(probe);
-
-    let mut fresh = target.reader();
-    fresh.set_read_timeout(Duration::from_millis(1));
+/// A fresh client opens the report, whose heads are `heads`; the time until
+/// it holds all of it.
+async fn cold_open(target: &Target, (doc, heads): (DocId, Vec<ChangeHash>)) -> f64 {
+    let mut fresh = target.reader().await;
     let started = Instant::now();
-    open(&mut fresh, doc);
-    fresh.until("the whole report", LIMIT, |c| c.heads(doc) == heads);
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    let size = fresh.doc_mut(doc).save().len();
-    (millis, size)
+    fresh.open(doc).await;
+    fresh
+        .until("the whole report", |c| c.heads(doc) == heads)
+        .await;
+    started.elapsed().as_secs_f64() * 1000.0
 }
 
-// --------------------------------------------------------------- capacity
+// ----------------------------------------------------------- morning rush
 
-/// Resident memory (MB) once a client has opened 1,000 documents.
-fn loaded_documents(target: &dyn Target, docs: &[DocId]) -> f64 {
-    let mut c = target.reader();
-    for chunk in docs.chunks(100) {
-        for &id in chunk {
-            c.request(id);
-        }
-        for &id in chunk {
-            c.until("the documents", LIMIT, |c| c.arrived(id));
+/// 100 clients, two on each of 50 reports, each with 200 edits made
+/// offline, come online at once. The time until every client holds the
+/// heads the server holds, with both sides' edits (ms); every edit is
+/// checked to be there.
+async fn rush(target: &Target) -> f64 {
+    let docs = target.typing_docs(50).await;
+    let mut clients = Vec::new();
+    let mut rng = 99u64;
+    for (i, doc) in docs.iter().enumerate() {
+        for k in 0..2 {
+            let mut c = target.client(i).await;
+            c.open(*doc).await;
+            let field = format!("rush-{k}");
+            c.doc_mut(*doc)
+                .transact::<_, _, automerge::AutomergeError>(|tx| {
+                    tx.put_object(ROOT, &field, ObjType::Text)
+                })
+                .unwrap();
+            c.offer(*doc).await;
+            c.until("the field stored", |c| c.server_has_all(*doc))
+                .await;
+            clients.push((*doc, k, c));
         }
     }
-    thread::sleep(Duration::from_secs(2));
-    target.rss_mb()
+    for (doc, k, c) in clients.iter_mut() {
+        edit_offline(c, *doc, &format!("rush-{k}"), 200, "x", &mut rng);
+    }
+    let started = Instant::now();
+    let online = clients.into_iter().map(|(doc, k, mut c)| async move {
+        c.reconnect().await;
+        // Done when this client's edits are stored and its partner's arrived.
+        c.until("the rush", |c| {
+            let d = c.doc(doc);
+            let len = |f: &str| {
+                d.get(ROOT, f)
+                    .ok()
+                    .flatten()
+                    .map(|(_, t)| d.length(&t))
+                    .unwrap_or(0)
+            };
+            c.server_has_all(doc) && len("rush-0") == 200 && len("rush-1") == 200
+        })
+        .await;
+        (doc, k, c)
+    });
+    let done = together(online.collect()).await;
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    // Every edit is kept: a fresh reader sees all 200 of each side.
+    let mut reader = target.reader().await;
+    for (doc, _, _) in done.iter().filter(|(_, k, _)| *k == 0) {
+        reader.open(*doc).await;
+        reader
+            .until("the whole report", |c| c.server_has_all(*doc))
+            .await;
+        let d = reader.doc(*doc);
+        for f in ["rush-0", "rush-1"] {
+            let (_, t) = d.get(ROOT, f).unwrap().unwrap();
+            assert_eq!(d.length(&t), 200, "every edit of {f} is kept");
+        }
+    }
+    millis
 }
 
 // ------------------------------------------------------------------ table
@@ -669,20 +978,25 @@ fn loaded_documents(target: &dyn Target, docs: &[DocId]) -> f64 {
 #[derive(Default)]
 struct Table {
     rows: Vec<String>,
-    cells: HashMap<(String, usize), f64>,
-    notes: HashMap<(String, usize), String>,
+    cells: HashMap<(String, usize), Vec<f64>>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[v.len() / 2]
 }
 
 impl Table {
-    fn put(&mut self, row: &str, column: usize, value: f64) {
+    fn put(&mut self, row: &str, column: usize, values: &[f64]) {
         if !self.rows.iter().any(|r| r == row) {
             self.rows.push(row.to_string());
         }
-        self.cells.insert((row.to_string(), column), value);
-    }
-
-    fn note(&mut self, row: &str, column: usize, note: String) {
-        self.notes.insert((row.to_string(), column), note);
+        self.cells
+            .insert((row.to_string(), column), values.to_vec());
     }
 
     fn print(&self) {
@@ -692,39 +1006,41 @@ impl Table {
             .map(|r| r.chars().count())
             .max()
             .unwrap_or(10);
+        let cell = |row: &str, c: usize| -> (f64, String) {
+            match self.cells.get(&(row.to_string(), c)) {
+                Some(v) if !v.is_empty() => {
+                    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    (median(v), format!("{:.1} ({:.1}–{:.1})", median(v), lo, hi))
+                }
+                _ => (f64::NAN, "—".into()),
+            }
+        };
         println!(
-            "| {:<width$} | {:>12} | {:>19} | {:>7} |",
-            "workload", "papi-server", "automerge-repo (JS)", "ratio"
+            "| {:<width$} | {:>22} | {:>22} | {:>6} | {:>22} |",
+            "workload", "papi-server", "automerge-repo (JS)", "ratio", "papi-server in memory"
         );
         println!(
-            "|{}|{}|{}|{}|",
+            "|{}|{}|{}|{}|{}|",
             "-".repeat(width + 2),
-            "-".repeat(14),
-            "-".repeat(21),
-            "-".repeat(9)
+            "-".repeat(24),
+            "-".repeat(24),
+            "-".repeat(8),
+            "-".repeat(24)
         );
         for row in &self.rows {
-            let get = |c| {
-                self.cells
-                    .get(&(row.clone(), c))
-                    .copied()
-                    .unwrap_or(f64::NAN)
+            let (ours, ours_text) = cell(row, 0);
+            let (reference, reference_text) = cell(row, 1);
+            let (_, memory_text) = cell(row, 2);
+            let ratio = reference / ours;
+            let ratio = if ratio.is_finite() {
+                format!("{ratio:.2}")
+            } else {
+                "—".into()
             };
-            let (ours, reference) = (get(0), get(1));
             println!(
-                "| {:<width$} | {:>12.2} | {:>19.2} | {:>7.2} |",
-                row,
-                ours,
-                reference,
-                reference / ours
-            );
-        }
-        let mut notes: Vec<_> = self.notes.iter().collect();
-        notes.sort();
-        for ((row, column), note) in notes {
-            println!(
-                "  {row} [{}]: {note}",
-                ["papi-server", "reference"][*column]
+                "| {:<width$} | {:>22} | {:>22} | {:>6} | {:>22} |",
+                row, ours_text, reference_text, ratio, memory_text
             );
         }
     }
