@@ -3,6 +3,7 @@
 mod admin;
 mod controls;
 mod dashboard;
+mod early;
 mod format;
 mod http;
 mod i18n;

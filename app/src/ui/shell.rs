@@ -8,8 +8,8 @@ use super::plan_page::PlanPage;
 use super::repo::{self, Repo};
 use super::sign_in::SignIn;
 use super::{
-    admin, dashboard, http, i18n, outbox, proposals, reports, safety, session, settings, status,
-    update,
+    admin, dashboard, early, http, i18n, outbox, proposals, reports, safety, session, settings,
+    status, update,
 };
 use crate::access::{access, Access, Capability, DocKind, Role};
 use crate::api::PlanLocation;
@@ -60,6 +60,7 @@ impl Page {
 /// The whole app, mounted on the page's body by `main`.
 #[component]
 pub fn App() -> impl IntoView {
+    early::take_over();
     let identity = RwSignal::new(session::cached());
     let lang = RwSignal::new(i18n::saved());
     i18n::apply(&lang.get_untracked());

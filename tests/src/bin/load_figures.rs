@@ -62,16 +62,23 @@ fn main() {
     slow_phone(&browser);
 
     // Cold: an empty browser profile opens the app and signs in.
+    // Navigating from a script returns at once; WebDriver's own navigation
+    // waits for the whole page, the app's wasm included.
     let start = Instant::now();
-    browser.goto(&server.url("/"));
-    wait_present(&browser, "form.sign-in button[type=submit]");
+    browser.execute(
+        "window.location.href = arguments[0];",
+        json!([server.url("/")]),
+    );
+    // The page's frame has a sign-in form of its own, usable before the app
+    // starts; the app sends what was typed into it.
+    wait_present(&browser, "#early-sign-in:not([hidden]) button[type=submit]");
     let shell = start.elapsed();
     let shell_bytes = transferred(&browser);
 
     let signing_in = Instant::now();
-    browser.type_into(&browser.find("#username"), "vanphong");
-    browser.type_into(&browser.find("#password"), "vanphong-demo");
-    browser.click_on("form.sign-in button[type=submit]");
+    browser.type_into(&browser.find("#early-username"), "vanphong");
+    browser.type_into(&browser.find("#early-password"), "vanphong-demo");
+    browser.click_on("#early-sign-in button[type=submit]");
     wait_present(&browser, PLAN_SHOWN);
     let plan = signing_in.elapsed();
     let cold_bytes = transferred(&browser);
@@ -101,7 +108,7 @@ fn main() {
     );
     println!(
         "{:<58} {:>12}",
-        "cold load: until the sign-in form works",
+        "cold load: until the sign-in form can be used",
         seconds(shell)
     );
     println!(

@@ -1,0 +1,147 @@
+//! The first open on a slow phone: the page's plain-HTML frame can be used
+//! before the app has downloaded, and the app takes over what was typed.
+
+use std::time::Duration;
+
+use papi_e2e::{wait_for, Browser, Server};
+use serde_json::json;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn shown(browser: &Browser, css: &str) -> bool {
+    browser.execute(
+        "const e = document.querySelector(arguments[0]);
+         return !!e && e.getClientRects().length > 0;",
+        json!([css]),
+    ) == json!(true)
+}
+
+/// The network of a slow phone: the app's wasm takes many seconds.
+fn slow_network(browser: &Browser) {
+    browser.cdp("Network.enable", json!({}));
+    browser.cdp(
+        "Network.emulateNetworkConditions",
+        json!({ "offline": false, "latency": 400,
+                "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8 }),
+    );
+}
+
+fn fast_network(browser: &Browser) {
+    browser.cdp(
+        "Network.emulateNetworkConditions",
+        json!({ "offline": false, "latency": 0,
+                "downloadThroughput": -1, "uploadThroughput": -1 }),
+    );
+}
+
+/// Starts loading `url` and returns at once, without waiting for the page
+/// to finish loading (which includes the app's wasm).
+fn start_loading(browser: &Browser, url: &str) {
+    browser.execute("window.location.href = arguments[0];", json!([url]));
+    wait_for("the page's frame", LIMIT, || {
+        shown(browser, "#early-username").then_some(())
+    });
+}
+
+#[test]
+fn without_the_app_the_frame_takes_a_sign_in_and_sends_nothing_itself() {
+    let server = Server::start();
+    let browser = Browser::start();
+    browser.cdp("Network.enable", json!({}));
+    browser.cdp("Network.setBlockedURLs", json!({ "urls": ["*.wasm"] }));
+    browser.goto(&server.url("/"));
+
+    assert!(shown(&browser, "#early-sign-in"), "the sign-in form shows");
+    assert!(!shown(&browser, "#early-opening"));
+    browser.type_into(&browser.find("#early-username"), "chuyenvien");
+    browser.type_into(&browser.find("#early-password"), "chuyenvien-demo");
+    browser.click_on("#early-sign-in button[type=submit]");
+    let after = browser.execute(
+        "const b = document.querySelector('#early-sign-in button');
+         return [location.pathname + location.search, b.disabled, b.textContent,
+                 document.getElementById('early-password').value];",
+        json!([]),
+    );
+    assert_eq!(after[0], "/", "the browser itself sent nothing: {after}");
+    assert_eq!(after[1], true, "the button waits for the app: {after}");
+    assert!(
+        after[2].as_str().unwrap().contains("Đang mở ứng dụng"),
+        "{after}"
+    );
+    assert_eq!(after[3], "chuyenvien-demo", "what was typed is kept");
+
+    // A returning user sees the frame without the form while the app loads,
+    // in the language they chose.
+    browser.execute(
+        "localStorage.setItem('papi.identity', JSON.stringify({ user: 'chuyenvien' }));
+         localStorage.setItem('papi.language', JSON.stringify('en'));",
+        json!([]),
+    );
+    browser.reload();
+    assert!(
+        shown(&browser, "#early-opening"),
+        "the frame says it is opening"
+    );
+    assert!(
+        !shown(&browser, "#early-sign-in"),
+        "no sign-in form for a returning user"
+    );
+    assert!(
+        browser.text().contains("PAPI workspace"),
+        "{}",
+        browser.text()
+    );
+}
+
+#[test]
+fn a_sign_in_pressed_before_the_app_started_is_sent_by_the_app() {
+    let server = Server::start();
+    let browser = Browser::start();
+    slow_network(&browser);
+    start_loading(&browser, &server.url("/"));
+    browser.type_into(&browser.find("#early-username"), "chuyenvien");
+    browser.type_into(&browser.find("#early-password"), "chuyenvien-demo");
+    browser.click_on("#early-sign-in button[type=submit]");
+    assert!(
+        !shown(&browser, "#username"),
+        "the app had not started when the sign-in was pressed"
+    );
+
+    fast_network(&browser);
+    browser.wait_for_text(&["Đăng xuất"], LIMIT);
+    assert!(!shown(&browser, "#early"), "the frame is gone");
+    assert_eq!(
+        browser.execute(
+            "return document.querySelectorAll('.topbar').length;",
+            json!([])
+        ),
+        json!(1),
+        "one header"
+    );
+}
+
+#[test]
+fn what_was_typed_before_the_app_started_is_in_its_form_with_the_cursor() {
+    let server = Server::start();
+    let browser = Browser::start();
+    slow_network(&browser);
+    start_loading(&browser, &server.url("/"));
+    browser.type_into(&browser.find("#early-username"), "chuyenvien");
+    browser.type_into(&browser.find("#early-password"), "chuyenvien-");
+    assert!(!shown(&browser, "#username"), "the app had not started yet");
+
+    fast_network(&browser);
+    browser.find("#username");
+    assert_eq!(browser.value("#username"), "chuyenvien");
+    assert_eq!(browser.value("#password"), "chuyenvien-");
+    assert!(!shown(&browser, "#early"), "the frame is gone");
+    assert_eq!(
+        browser.execute("return document.activeElement.id;", json!([])),
+        json!("password"),
+        "the cursor is where it was"
+    );
+    browser.type_into(&browser.find("#password"), "demo");
+    assert_eq!(browser.value("#password"), "chuyenvien-demo");
+    browser.click_on("form.sign-in button[type=submit]");
+    browser.wait_for_text(&["Đăng xuất"], LIMIT);
+}
