@@ -1,7 +1,9 @@
 //! The built front end (Trunk's `dist/` folder), served from memory.
 //!
-//! Files are compressed once, on first request, with brotli or gzip as the
-//! browser accepts. Files whose names carry Trunk's content hash are cached
+//! Files are sent compressed with brotli or gzip as the browser accepts:
+//! the copies the build wrote beside them (`name.br`, `name.gz`, made by
+//! `scripts/compress` at brotli's highest quality), or, for a file without
+//! them, compressed once on first request. Files whose names carry Trunk's content hash are cached
 //! for a year; everything else, `index.html` above all, is revalidated on
 //! every load so that a new version is picked up at once.
 
@@ -43,10 +45,48 @@ impl Assets {
     /// Reads every file under `dir`. A missing folder gives an empty set: the
     /// server still serves its API, and the page explains what is missing.
     pub fn load(dir: &Path) -> std::io::Result<Assets> {
-        let mut files = HashMap::new();
+        let mut raw = HashMap::new();
         if dir.is_dir() {
-            read_dir_into(dir, dir, &mut files)?;
+            read_dir_into(dir, dir, &mut raw)?;
         }
+        // A file's compressed copies are not files of their own.
+        let mut copies = HashMap::new();
+        for suffix in [".br", ".gz"] {
+            let names: Vec<String> = raw
+                .keys()
+                .filter(|url| {
+                    url.strip_suffix(suffix)
+                        .is_some_and(|base| raw.contains_key(base))
+                })
+                .cloned()
+                .collect();
+            for url in names {
+                let bytes = raw.remove(&url).unwrap_or_default();
+                copies.insert(url, bytes);
+            }
+        }
+        let files = raw
+            .into_iter()
+            .map(|(url, raw)| {
+                let name = last_segment(&url).to_string();
+                let mut kept = |suffix: &str| {
+                    let lock = OnceLock::new();
+                    if let Some(bytes) = copies.remove(&format!("{url}{suffix}")) {
+                        let _ = lock.set(bytes);
+                    }
+                    lock
+                };
+                let asset = Asset {
+                    etag: format!("\"{:016x}\"", fnv1a(&raw)),
+                    content_type: content_type(&name),
+                    hashed_name: has_content_hash(&name),
+                    gzip: kept(".gz"),
+                    brotli: kept(".br"),
+                    raw,
+                };
+                (url, Arc::new(asset))
+            })
+            .collect();
         Ok(Assets {
             files: Arc::new(files),
         })
@@ -157,10 +197,11 @@ fn not_built() -> Response {
         .into_response()
 }
 
+/// Reads every file under `dir` into `files`, by URL path.
 fn read_dir_into(
     root: &Path,
     dir: &Path,
-    files: &mut HashMap<String, Arc<Asset>>,
+    files: &mut HashMap<String, Vec<u8>>,
 ) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -172,19 +213,7 @@ fn read_dir_into(
             continue;
         };
         let url = format!("/{}", relative.to_string_lossy().replace('\\', "/"));
-        let raw = std::fs::read(&path)?;
-        let name = last_segment(&url).to_string();
-        files.insert(
-            url,
-            Arc::new(Asset {
-                etag: format!("\"{:016x}\"", fnv1a(&raw)),
-                content_type: content_type(&name),
-                hashed_name: has_content_hash(&name),
-                raw,
-                gzip: OnceLock::new(),
-                brotli: OnceLock::new(),
-            }),
-        );
+        files.insert(url, std::fs::read(&path)?);
     }
     Ok(())
 }
@@ -336,6 +365,57 @@ mod tests {
         assert_eq!(
             assets.respond("/missing.js", &gz).await.status(),
             StatusCode::NOT_FOUND
+        );
+    }
+
+    #[tokio::test]
+    async fn sends_the_compressed_copies_the_build_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let js = "console.log('PAPI');".repeat(50);
+        std::fs::write(dir.path().join("app-1a2b3c4d5e6f7a8b.js"), &js).unwrap();
+        std::fs::write(
+            dir.path().join("app-1a2b3c4d5e6f7a8b.js.br"),
+            b"brotli copy",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("app-1a2b3c4d5e6f7a8b.js.gz"), b"gzip copy").unwrap();
+        // A copy without its file is served as it is.
+        std::fs::write(dir.path().join("lone.txt.br"), b"lone").unwrap();
+        let assets = Assets::load(dir.path()).unwrap();
+        let body = |r: Response| async move {
+            axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec()
+        };
+
+        let br = headers(&[("accept-encoding", "gzip, br")]);
+        let answer = assets.respond("/app-1a2b3c4d5e6f7a8b.js", &br).await;
+        assert_eq!(answer.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(body(answer).await, b"brotli copy");
+
+        let gz = headers(&[("accept-encoding", "gzip")]);
+        let answer = assets.respond("/app-1a2b3c4d5e6f7a8b.js", &gz).await;
+        assert_eq!(answer.headers()[header::CONTENT_ENCODING], "gzip");
+        assert_eq!(body(answer).await, b"gzip copy");
+
+        let answer = assets
+            .respond("/app-1a2b3c4d5e6f7a8b.js", &HeaderMap::new())
+            .await;
+        assert!(answer.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(body(answer).await, js.as_bytes());
+
+        assert_eq!(
+            assets
+                .respond("/app-1a2b3c4d5e6f7a8b.js.br", &br)
+                .await
+                .status(),
+            StatusCode::NOT_FOUND,
+            "a copy is not a file of its own"
+        );
+        assert_eq!(
+            assets.respond("/lone.txt.br", &br).await.status(),
+            StatusCode::OK
         );
     }
 

@@ -54,12 +54,14 @@ fn set_up_without_root_or_sudo_names_the_missing_debian_packages() {
     let stderr = assert_clean_failure(&output);
     assert!(
         stderr.contains(
-            "These Debian packages are missing: build-essential nodejs npm chromium chromium-driver"
+            "These Debian packages are missing: build-essential nodejs npm brotli chromium chromium-driver"
         ),
         "{stderr}"
     );
     assert!(
-        stderr.contains("apt-get install -y build-essential nodejs npm chromium chromium-driver"),
+        stderr.contains(
+            "apt-get install -y build-essential nodejs npm brotli chromium chromium-driver"
+        ),
         "{stderr}"
     );
     assert_eq!(

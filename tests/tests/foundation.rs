@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use papi_e2e::{http, Browser, Server};
+use papi_e2e::{http, workspace_root, Browser, Server};
 
 /// The eight PAPI dimensions as the seed plan names them.
 const DIMENSIONS: [&str; 8] = [
@@ -72,6 +72,21 @@ fn assets_are_compressed_with_long_caching_and_index_is_revalidated() {
             .to_str()
             .unwrap()
             .contains("immutable"));
+        // The copy the build compressed, as it is.
+        let suffix = if accept == "br" { "br" } else { "gz" };
+        let built = std::fs::read(
+            workspace_root()
+                .join("dist")
+                .join(format!("{}.{suffix}", wasm.trim_start_matches('/'))),
+        )
+        .expect("the build writes compressed copies");
+        let sent = asset
+            .into_body()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap();
+        assert!(sent == built, "{accept}: the build's copy is sent");
     }
 
     // A deep link into the app gets the app.
