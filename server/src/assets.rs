@@ -8,7 +8,7 @@
 //! every load so that a new version is picked up at once.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -72,7 +72,13 @@ impl Assets {
                 let mut kept = |suffix: &str| {
                     let lock = OnceLock::new();
                     if let Some(bytes) = copies.remove(&format!("{url}{suffix}")) {
-                        let _ = lock.set(bytes);
+                        // A copy left from an older build, or a file changed
+                        // by hand after it, would send the wrong file.
+                        if unpacks_to(suffix, &bytes, &raw) {
+                            let _ = lock.set(bytes);
+                        } else {
+                            tracing::warn!(file = %url, suffix, "a compressed copy does not match its file; compressing it anew");
+                        }
                     }
                     lock
                 };
@@ -216,6 +222,17 @@ fn read_dir_into(
         files.insert(url, std::fs::read(&path)?);
     }
     Ok(())
+}
+
+/// Whether `copy`, compressed as its `suffix` says, holds exactly `file`.
+fn unpacks_to(suffix: &str, copy: &[u8], file: &[u8]) -> bool {
+    let mut unpacked = Vec::with_capacity(file.len());
+    let read = if suffix == ".br" {
+        brotli::Decompressor::new(copy, 64 * 1024).read_to_end(&mut unpacked)
+    } else {
+        flate2::read::GzDecoder::new(copy).read_to_end(&mut unpacked)
+    };
+    read.is_ok() && unpacked == file
 }
 
 fn last_segment(path: &str) -> &str {
@@ -368,36 +385,52 @@ mod tests {
         );
     }
 
+    fn brotli_of(bytes: &[u8], quality: i32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).unwrap();
+        out
+    }
+
+    fn gzip_of(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    async fn body(r: Response) -> Vec<u8> {
+        axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
     #[tokio::test]
     async fn sends_the_compressed_copies_the_build_wrote() {
         let dir = tempfile::tempdir().unwrap();
         let js = "console.log('PAPI');".repeat(50);
+        // Made differently from how the server compresses, so that the
+        // bytes show which was sent.
+        let (br_copy, gz_copy) = (brotli_of(js.as_bytes(), 2), gzip_of(js.as_bytes()));
         std::fs::write(dir.path().join("app-1a2b3c4d5e6f7a8b.js"), &js).unwrap();
-        std::fs::write(
-            dir.path().join("app-1a2b3c4d5e6f7a8b.js.br"),
-            b"brotli copy",
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("app-1a2b3c4d5e6f7a8b.js.gz"), b"gzip copy").unwrap();
+        std::fs::write(dir.path().join("app-1a2b3c4d5e6f7a8b.js.br"), &br_copy).unwrap();
+        std::fs::write(dir.path().join("app-1a2b3c4d5e6f7a8b.js.gz"), &gz_copy).unwrap();
         // A copy without its file is served as it is.
         std::fs::write(dir.path().join("lone.txt.br"), b"lone").unwrap();
         let assets = Assets::load(dir.path()).unwrap();
-        let body = |r: Response| async move {
-            axum::body::to_bytes(r.into_body(), usize::MAX)
-                .await
-                .unwrap()
-                .to_vec()
-        };
 
         let br = headers(&[("accept-encoding", "gzip, br")]);
         let answer = assets.respond("/app-1a2b3c4d5e6f7a8b.js", &br).await;
         assert_eq!(answer.headers()[header::CONTENT_ENCODING], "br");
-        assert_eq!(body(answer).await, b"brotli copy");
+        assert_eq!(body(answer).await, br_copy);
 
         let gz = headers(&[("accept-encoding", "gzip")]);
         let answer = assets.respond("/app-1a2b3c4d5e6f7a8b.js", &gz).await;
         assert_eq!(answer.headers()[header::CONTENT_ENCODING], "gzip");
-        assert_eq!(body(answer).await, b"gzip copy");
+        assert_eq!(body(answer).await, gz_copy);
 
         let answer = assets
             .respond("/app-1a2b3c4d5e6f7a8b.js", &HeaderMap::new())
@@ -417,6 +450,33 @@ mod tests {
             assets.respond("/lone.txt.br", &br).await.status(),
             StatusCode::OK
         );
+    }
+
+    #[tokio::test]
+    async fn a_copy_that_does_not_match_its_file_is_not_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = "self.version = 1;".repeat(20);
+        let new = "self.version = 2;".repeat(20);
+        std::fs::write(dir.path().join("sw.js"), &new).unwrap();
+        std::fs::write(dir.path().join("sw.js.br"), brotli_of(old.as_bytes(), 11)).unwrap();
+        std::fs::write(dir.path().join("sw.js.gz"), b"not gzip at all").unwrap();
+        let assets = Assets::load(dir.path()).unwrap();
+        for accept in ["br", "gzip"] {
+            let mut request = HeaderMap::new();
+            request.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(accept));
+            let answer = assets.respond("/sw.js", &request).await;
+            let sent = body(answer).await;
+            assert!(unpacks_to(
+                if accept == "br" { ".br" } else { ".gz" },
+                &sent,
+                new.as_bytes()
+            ));
+            assert_ne!(
+                sent,
+                brotli_of(old.as_bytes(), 11),
+                "{accept}: the stale copy"
+            );
+        }
     }
 
     #[tokio::test]
