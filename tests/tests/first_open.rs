@@ -69,6 +69,15 @@ fn without_the_app_the_frame_takes_a_sign_in_and_sends_nothing_itself() {
         "{after}"
     );
     assert_eq!(after[3], "chuyenvien-demo", "what was typed is kept");
+    // The app could not be fetched: the page says so and offers a reload.
+    wait_for("the frame to say the app did not load", LIMIT, || {
+        shown(&browser, "#early-failed").then_some(())
+    });
+    assert!(
+        browser.text().contains("Không tải được ứng dụng"),
+        "{}",
+        browser.text()
+    );
 
     // A returning user sees the frame without the form while the app loads,
     // in the language they chose.
@@ -91,6 +100,15 @@ fn without_the_app_the_frame_takes_a_sign_in_and_sends_nothing_itself() {
         "{}",
         browser.text()
     );
+}
+
+#[test]
+fn a_frame_that_the_app_took_over_says_nothing_failed() {
+    let server = Server::start();
+    let browser = Browser::start();
+    browser.sign_in(&server.url("/"), "chuyenvien", "chuyenvien-demo");
+    assert!(!shown(&browser, "#early"), "the frame is gone");
+    assert!(!browser.text().contains("Không tải được ứng dụng"));
 }
 
 #[test]
