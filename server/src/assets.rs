@@ -3,9 +3,10 @@
 //! Files are sent compressed with brotli or gzip as the browser accepts:
 //! the copies the build wrote beside them (`name.br`, `name.gz`, made by
 //! `scripts/compress` at brotli's highest quality), or, for a file without
-//! them, compressed once on first request. Files whose names carry Trunk's content hash are cached
-//! for a year; everything else, `index.html` above all, is revalidated on
-//! every load so that a new version is picked up at once.
+//! them, compressed once on first request. Files whose names carry Trunk's
+//! content hash are cached for a year; everything else, `index.html` above
+//! all, is revalidated on every load so that a new version is picked up at
+//! once.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};

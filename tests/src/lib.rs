@@ -7,7 +7,7 @@ mod sync_client;
 
 pub use browser::Browser;
 pub use server::{server_binary, Server};
-pub use sync_client::{Closed, SyncClient};
+pub use sync_client::{Closed, SyncClient, Synced};
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -33,20 +33,72 @@ pub struct SyncClient {
     pub bytes_received: u64,
 }
 
-struct Synced {
-    doc: Automerge,
+/// One document as a client syncs it with the server: the blocking
+/// `SyncClient` and the benchmark's asynchronous client share it.
+pub struct Synced {
+    pub doc: Automerge,
     state: sync::State,
     /// The server's heads, as its last sync message announced them.
     server_heads: Vec<ChangeHash>,
 }
 
 impl Synced {
-    fn new(doc: Automerge) -> Synced {
+    pub fn new(doc: Automerge) -> Synced {
         Synced {
             doc,
             state: sync::State::new(),
             server_heads: Vec::new(),
         }
+    }
+
+    /// The messages that send the server what it may lack of document `id`
+    /// (`request` for the first ask of a document this client lacks).
+    pub fn outgoing(
+        &mut self,
+        id: DocId,
+        sender: &str,
+        target: &str,
+        request: bool,
+    ) -> Vec<Message> {
+        let mut out = Vec::new();
+        while let Some(msg) = self.doc.generate_sync_message(&mut self.state) {
+            let doc_message = DocMessage {
+                sender_id: sender.to_string(),
+                target_id: target.to_string(),
+                document_id: id,
+                data: msg.encode(),
+            };
+            out.push(if request {
+                Message::Request(doc_message)
+            } else {
+                Message::Sync(doc_message)
+            });
+        }
+        out
+    }
+
+    /// Forgets what the server was known to have: a new connection starts
+    /// the sync anew.
+    pub fn reset(&mut self) {
+        self.state = sync::State::new();
+        self.server_heads.clear();
+    }
+
+    /// Applies a sync message from the server.
+    pub fn receive(&mut self, data: &[u8]) {
+        let msg = sync::Message::decode(data).expect("valid sync data");
+        self.server_heads = msg.heads.clone();
+        self.doc
+            .receive_sync_message(&mut self.state, msg)
+            .expect("apply sync");
+    }
+
+    /// Whether the server's last word on the document covers all of ours.
+    pub fn server_has_all(&self) -> bool {
+        self.server_heads
+            .iter()
+            .all(|h| self.doc.get_change_meta_by_hash(h).is_some())
+            && self.doc.get_changes(&self.server_heads).is_empty()
     }
 }
 
@@ -149,8 +201,7 @@ impl SyncClient {
         let ids: Vec<DocId> = self.docs.keys().copied().collect();
         for id in ids {
             let synced = self.docs.get_mut(&id).expect("listed");
-            synced.state = sync::State::new();
-            synced.server_heads.clear();
+            synced.reset();
             let first = synced.doc.get_heads().is_empty();
             self.sync_out(id, first);
         }
@@ -308,11 +359,7 @@ impl SyncClient {
     /// True once the server has announced heads that include all of ours:
     /// the server's acknowledgement.
     pub fn server_has_all(&self, id: DocId) -> bool {
-        let s = &self.docs[&id];
-        s.server_heads
-            .iter()
-            .all(|h| s.doc.get_change_meta_by_hash(h).is_some())
-            && s.doc.get_changes(&s.server_heads).is_empty()
+        self.docs[&id].server_has_all()
     }
 
     /// Reads from the server until `done` holds; panics after `limit`.
@@ -368,20 +415,7 @@ impl SyncClient {
         if self.ws.is_none() {
             return; // offline: the change waits for `reconnect`
         }
-        let mut out = Vec::new();
-        while let Some(msg) = synced.doc.generate_sync_message(&mut synced.state) {
-            let doc_message = DocMessage {
-                sender_id: self.peer_id.clone(),
-                target_id: self.server_id.clone(),
-                document_id: id,
-                data: msg.encode(),
-            };
-            out.push(if first {
-                Message::Request(doc_message)
-            } else {
-                Message::Sync(doc_message)
-            });
-        }
+        let out = synced.outgoing(id, &self.peer_id, &self.server_id, first);
         for message in out {
             self.send(&message);
         }
@@ -420,12 +454,7 @@ impl SyncClient {
                 let Some(synced) = self.docs.get_mut(&m.document_id) else {
                     return Ok(());
                 };
-                let msg = sync::Message::decode(&m.data).expect("valid sync data");
-                synced.server_heads = msg.heads.clone();
-                synced
-                    .doc
-                    .receive_sync_message(&mut synced.state, msg)
-                    .expect("apply sync");
+                synced.receive(&m.data);
                 self.sync_out(m.document_id, false);
             }
             Message::DocUnavailable { document_id, .. } => self.unavailable.push(document_id),

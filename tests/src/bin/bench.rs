@@ -21,13 +21,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use automerge::sync::{self, SyncDoc};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{Automerge, ChangeHash, ObjType, ReadDoc, ROOT};
 use futures::{SinkExt, StreamExt};
 use papi::ids::DocId;
-use papi::wire::{DocMessage, Message, PeerMetadata};
-use papi_e2e::{workspace_root, Server};
+use papi::wire::{Message, PeerMetadata};
+use papi_e2e::{workspace_root, Server, Synced};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -527,12 +526,6 @@ struct Client {
     unavailable: Vec<DocId>,
 }
 
-struct Synced {
-    doc: Automerge,
-    state: sync::State,
-    server_heads: Vec<ChangeHash>,
-}
-
 impl Client {
     async fn connect_token(sync_url: &str, token: &str, prefix: &str) -> Client {
         let suffix = format!("b{}", automerge::ActorId::random());
@@ -594,8 +587,7 @@ impl Client {
         let ids: Vec<DocId> = self.docs.keys().copied().collect();
         for id in ids {
             let synced = self.docs.get_mut(&id).expect("listed");
-            synced.state = sync::State::new();
-            synced.server_heads.clear();
+            synced.reset();
             self.sync_out(id, false).await;
         }
     }
@@ -608,23 +600,8 @@ impl Client {
     }
 
     async fn sync_out(&mut self, id: DocId, request: bool) {
-        let mut out = Vec::new();
-        {
-            let synced = self.docs.get_mut(&id).expect("an open document");
-            while let Some(m) = synced.doc.generate_sync_message(&mut synced.state) {
-                let doc_message = DocMessage {
-                    sender_id: self.peer_id.clone(),
-                    target_id: self.server_id.clone(),
-                    document_id: id,
-                    data: m.encode(),
-                };
-                out.push(if request {
-                    Message::Request(doc_message)
-                } else {
-                    Message::Sync(doc_message)
-                });
-            }
-        }
+        let synced = self.docs.get_mut(&id).expect("an open document");
+        let out = synced.outgoing(id, &self.peer_id, &self.server_id, request);
         for m in out {
             self.send(&m).await;
         }
@@ -640,14 +617,7 @@ impl Client {
     }
 
     fn adopt(&mut self, id: DocId, doc: Automerge) {
-        self.docs.insert(
-            id,
-            Synced {
-                doc,
-                state: sync::State::new(),
-                server_heads: Vec::new(),
-            },
-        );
+        self.docs.insert(id, Synced::new(doc));
     }
 
     async fn open(&mut self, id: DocId) {
@@ -681,14 +651,7 @@ impl Client {
 
     /// Whether the server's last word on the document covers all of ours.
     fn server_has_all(&self, id: DocId) -> bool {
-        let Some(s) = self.docs.get(&id) else {
-            return false;
-        };
-        let mut mine = s.doc.get_heads();
-        let mut theirs = s.server_heads.clone();
-        mine.sort();
-        theirs.sort();
-        mine == theirs
+        self.docs.get(&id).is_some_and(Synced::server_has_all)
     }
 
     /// Reads and handles one message; false if none came within `wait`.
@@ -707,12 +670,7 @@ impl Client {
                 let Some(synced) = self.docs.get_mut(&m.document_id) else {
                     return true;
                 };
-                let msg = sync::Message::decode(&m.data).expect("sync data");
-                synced.server_heads = msg.heads.clone();
-                synced
-                    .doc
-                    .receive_sync_message(&mut synced.state, msg)
-                    .expect("apply sync");
+                synced.receive(&m.data);
                 self.sync_out(m.document_id, false).await;
             }
             Message::DocUnavailable { document_id, .. } => self.unavailable.push(document_id),
