@@ -13,13 +13,15 @@ use crate::access::{ReportStatus, Role};
 use crate::punctuality::Timeliness;
 use crate::workflow::Action;
 
-/// Every error answer: a message for the person, and for `429` how long to
-/// wait.
+/// Every error answer: a message for the person, for `429` how long to
+/// wait, and for `422` (an imported file refused) every problem found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<Problem>,
 }
 
 // ---- health and the plan ----------------------------------------------------
@@ -66,6 +68,18 @@ pub struct UserInfo {
     pub display_name: String,
     pub unit: String,
     pub role: Role,
+    /// Signed in with a one-time password: nothing but choosing a new
+    /// password (`POST /api/password`) is allowed until then.
+    #[serde(default)]
+    pub must_change_password: bool,
+}
+
+/// `POST /api/password`: a signed-in user chooses a new password. The
+/// answer is a new `Session`; the user's other sessions end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
 }
 
 /// The answer to `POST /api/login`.
@@ -119,6 +133,15 @@ pub struct Unit {
     pub name: String,
     pub kind: UnitKind,
     pub parent: Option<String>,
+}
+
+/// Whether `id` can be a unit's id: 2 to 64 lowercase letters, digits or
+/// '-'. Ids appear in addresses and in plan files, so they stay plain.
+pub fn valid_unit_id(id: &str) -> bool {
+    (2..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// `GET /api/units`: every unit, for any signed-in user.
@@ -439,6 +462,54 @@ pub struct NewUser {
 pub struct IssuedPassword {
     pub username: String,
     pub password: String,
+}
+
+/// One problem found in an imported file, with its place and a message in
+/// both languages. Imports are all or nothing: a file with problems changes
+/// nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// The line in the file, when it is known.
+    pub line: Option<usize>,
+    /// Where in the file, as a path (`dimensions[2].measures[0]`), or the
+    /// column of a CSV row.
+    pub place: String,
+    pub vi: String,
+    pub en: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if !self.place.is_empty() {
+            write!(f, "{}: ", self.place)?;
+        }
+        write!(f, "{} / {}", self.vi, self.en)
+    }
+}
+
+/// What a plan import changed (`POST /api/admin/plan`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanImported {
+    pub measures_added: usize,
+    pub measures_changed: usize,
+    /// Measures no longer in the file: retired, never deleted, so that the
+    /// reports that refer to them keep their text.
+    pub measures_retired: usize,
+    pub units_added: usize,
+    pub units_changed: usize,
+}
+
+/// What a users import did (`POST /api/admin/users/import`). The
+/// passwords are shown this once; each must be changed at first sign-in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsersImported {
+    pub created: Vec<IssuedPassword>,
+    /// Existing users whose name, unit or role the file changed.
+    pub updated: Vec<String>,
+    pub unchanged: usize,
 }
 
 /// The answer to a request that has nothing to return.

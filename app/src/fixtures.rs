@@ -9,6 +9,7 @@ pub fn small_plan() -> Plan {
     Plan {
         title: "Kế hoạch cải thiện Chỉ số PAPI".into(),
         agency: "Sở Tài chính".into(),
+        parent_agency: "UBND tỉnh Sóc Trăng".into(),
         province: "Sóc Trăng".into(),
         start_year: 2022,
         end_year: 2030,
@@ -70,6 +71,7 @@ pub fn plan_of_three() -> Plan {
     Plan {
         title: "t".into(),
         agency: "a".into(),
+        parent_agency: String::new(),
         province: "p".into(),
         start_year: 2022,
         end_year: 2030,

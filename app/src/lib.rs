@@ -41,6 +41,8 @@ pub mod access;
 pub mod api;
 pub mod calendar;
 pub mod ids;
+#[cfg(feature = "plan-file")]
+pub mod plan_file;
 pub mod punctuality;
 pub mod report;
 pub mod schema;

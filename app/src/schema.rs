@@ -36,6 +36,9 @@ pub const PLAN_SCHEMA: i64 = 1;
 pub struct Plan {
     pub title: String,
     pub agency: String,
+    /// The agency the plan's agency answers to (for official documents).
+    #[serde(default)]
+    pub parent_agency: String,
     pub province: String,
     pub start_year: i32,
     pub end_year: i32,
@@ -77,7 +80,7 @@ pub struct Measure {
     pub group: Option<String>,
     /// Unit ids that carry it out; `"*"` means every unit.
     pub units: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub retired: bool,
 }
 
@@ -87,6 +90,14 @@ pub struct ExtraItem {
     pub id: String,
     pub unit: String,
     pub text: String,
+}
+
+/// What `Plan::adopt` did to the measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Adopted {
+    pub added: usize,
+    pub changed: usize,
+    pub retired: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,13 +126,33 @@ impl Plan {
     fn write<T: Transactable>(&self, tx: &mut T) -> Result<(), SchemaError> {
         tx.put(ROOT, "kind", "plan")?;
         tx.put(ROOT, "schema", PLAN_SCHEMA)?;
-        put_text(tx, &ROOT, "title", &self.title)?;
-        put_text(tx, &ROOT, "agency", &self.agency)?;
-        put_text(tx, &ROOT, "province", &self.province)?;
-        put_text(tx, &ROOT, "objective", &self.objective)?;
+        for (key, value) in self.header_texts() {
+            put_text(tx, &ROOT, key, value)?;
+        }
         tx.put(ROOT, "start_year", i64::from(self.start_year))?;
         tx.put(ROOT, "end_year", i64::from(self.end_year))?;
+        self.write_reporting(tx)?;
+        self.write_legal_bases(tx)?;
+        self.write_targets(tx)?;
+        let dimensions = tx.put_object(ROOT, "dimensions", ObjType::List)?;
+        for (i, dim) in self.dimensions.iter().enumerate() {
+            write_dimension(tx, &dimensions, i, dim)?;
+        }
+        self.write_extra_items(tx)
+    }
 
+    /// The plan's texts kept at the top of its document, by key.
+    fn header_texts(&self) -> [(&'static str, &str); 5] {
+        [
+            ("title", &self.title),
+            ("agency", &self.agency),
+            ("parent_agency", &self.parent_agency),
+            ("province", &self.province),
+            ("objective", &self.objective),
+        ]
+    }
+
+    fn write_reporting<T: Transactable>(&self, tx: &mut T) -> Result<(), SchemaError> {
         let reporting = tx.put_object(ROOT, "reporting", ObjType::Map)?;
         for (key, due) in [
             ("half_year_due", self.reporting.half_year_due),
@@ -131,13 +162,19 @@ impl Plan {
             tx.put(&m, "month", i64::from(due.month))?;
             tx.put(&m, "day", i64::from(due.day))?;
         }
+        Ok(())
+    }
 
+    fn write_legal_bases<T: Transactable>(&self, tx: &mut T) -> Result<(), SchemaError> {
         let bases = tx.put_object(ROOT, "legal_bases", ObjType::List)?;
         for (i, basis) in self.legal_bases.iter().enumerate() {
             let t = tx.insert_object(&bases, i, ObjType::Text)?;
             tx.splice_text(&t, 0, 0, basis)?;
         }
+        Ok(())
+    }
 
+    fn write_targets<T: Transactable>(&self, tx: &mut T) -> Result<(), SchemaError> {
         let targets = tx.put_object(ROOT, "targets", ObjType::List)?;
         for (i, target) in self.targets.iter().enumerate() {
             let m = tx.insert_object(&targets, i, ObjType::Map)?;
@@ -148,29 +185,10 @@ impl Plan {
             tx.put(&m, "from_year", i64::from(target.from_year))?;
             tx.put(&m, "to_year", i64::from(target.to_year))?;
         }
+        Ok(())
+    }
 
-        let dimensions = tx.put_object(ROOT, "dimensions", ObjType::List)?;
-        for (i, dim) in self.dimensions.iter().enumerate() {
-            let d = tx.insert_object(&dimensions, i, ObjType::Map)?;
-            tx.put(&d, "number", i64::from(dim.number))?;
-            put_text(tx, &d, "name", &dim.name)?;
-            put_text(tx, &d, "name_en", &dim.name_en)?;
-            let measures = tx.put_object(&d, "measures", ObjType::List)?;
-            for (j, measure) in dim.measures.iter().enumerate() {
-                let m = tx.insert_object(&measures, j, ObjType::Map)?;
-                tx.put(&m, "id", measure.id.as_str())?;
-                put_text(tx, &m, "text", &measure.text)?;
-                if let Some(group) = &measure.group {
-                    put_text(tx, &m, "group", group)?;
-                }
-                let units = tx.put_object(&m, "units", ObjType::List)?;
-                for (k, unit) in measure.units.iter().enumerate() {
-                    tx.insert(&units, k, unit.as_str())?;
-                }
-                tx.put(&m, "retired", measure.retired)?;
-            }
-        }
-
+    fn write_extra_items<T: Transactable>(&self, tx: &mut T) -> Result<(), SchemaError> {
         let extras = tx.put_object(ROOT, "extra_items", ObjType::List)?;
         for (i, item) in self.extra_items.iter().enumerate() {
             let m = tx.insert_object(&extras, i, ObjType::Map)?;
@@ -179,6 +197,144 @@ impl Plan {
             put_text(tx, &m, "text", &item.text)?;
         }
         Ok(())
+    }
+
+    /// A plan with nothing in it: what a production workspace holds until
+    /// its plan is imported. The app shows it as "no plan yet".
+    pub fn empty() -> Plan {
+        Plan {
+            title: String::new(),
+            agency: String::new(),
+            parent_agency: String::new(),
+            province: String::new(),
+            start_year: 0,
+            end_year: 0,
+            reporting: ReportingSettings {
+                half_year_due: crate::calendar::DueDay { month: 6, day: 15 },
+                annual_due: crate::calendar::DueDay { month: 12, day: 15 },
+            },
+            legal_bases: Vec::new(),
+            objective: String::new(),
+            targets: Vec::new(),
+            dimensions: Vec::new(),
+            extra_items: Vec::new(),
+        }
+    }
+
+    /// Whether the plan has been set up (an empty one has no dimensions).
+    pub fn is_empty(&self) -> bool {
+        self.dimensions.is_empty()
+    }
+
+    /// Makes the plan document `doc` hold this plan, in one change that
+    /// keeps what it can. Measures are matched by id. A measure that is no
+    /// longer in this plan is retired, never deleted, so that reports that
+    /// refer to it keep their text. Texts change by splices, so an edit made
+    /// meanwhile on another device survives the merge.
+    pub fn adopt(&self, doc: &mut Automerge) -> Result<Adopted, SchemaError> {
+        let current = Plan::read(&*doc)?;
+        let r = Reader { doc: &*doc };
+        let dims_list = r.object(&ROOT, "dimensions", "dimensions")?;
+        let mut dims: Vec<(u8, ObjId, ObjId)> = Vec::new();
+        let mut measures: Vec<(String, ObjId, f64)> = Vec::new();
+        for d in r.item_objects(&dims_list, "dimension")? {
+            let number = r.int(&d, "number", "dimension number")? as u8;
+            let list = r.object(&d, "measures", "measures")?;
+            for (i, m) in r.item_objects(&list, "measure")?.into_iter().enumerate() {
+                let id = r.string(&m, "id", "measure id")?;
+                measures.push((id, m.clone(), order_of(&*doc, &m, i)));
+            }
+            dims.push((number, d, list));
+        }
+        let old_measures: Vec<&Measure> =
+            current.dimensions.iter().flat_map(|d| &d.measures).collect();
+        let mut adopted = Adopted::default();
+        doc.transact(|tx| {
+            for ((key, new), (_, old)) in self.header_texts().into_iter().zip(current.header_texts())
+            {
+                if new != old {
+                    set_text(tx, &ROOT, key, new)?;
+                }
+            }
+            if (self.start_year, self.end_year) != (current.start_year, current.end_year) {
+                tx.put(ROOT, "start_year", i64::from(self.start_year))?;
+                tx.put(ROOT, "end_year", i64::from(self.end_year))?;
+            }
+            if self.reporting != current.reporting {
+                self.write_reporting(tx)?;
+            }
+            if self.legal_bases != current.legal_bases {
+                self.write_legal_bases(tx)?;
+            }
+            if self.targets != current.targets {
+                self.write_targets(tx)?;
+            }
+            if self.extra_items != current.extra_items {
+                self.write_extra_items(tx)?;
+            }
+            for dim in &self.dimensions {
+                let Some((_, d, list)) = dims.iter().find(|(n, _, _)| *n == dim.number) else {
+                    let at = tx.length(&dims_list);
+                    write_dimension(tx, &dims_list, at, dim)?;
+                    adopted.added += dim.measures.len();
+                    continue;
+                };
+                let old_dim = current.dimensions.iter().find(|o| o.number == dim.number);
+                if old_dim.map(|o| &o.name) != Some(&dim.name) {
+                    set_text(tx, d, "name", &dim.name)?;
+                }
+                if old_dim.map(|o| &o.name_en) != Some(&dim.name_en) {
+                    set_text(tx, d, "name_en", &dim.name_en)?;
+                }
+                for (order, m) in dim.measures.iter().enumerate() {
+                    let order = order as f64;
+                    let found = measures.iter().find(|(id, _, _)| *id == m.id);
+                    let old = old_measures.iter().find(|o| o.id == m.id);
+                    let (Some((_, obj, old_order)), Some(old)) = (found, old) else {
+                        let at = tx.length(list);
+                        write_measure(tx, list, at, m, Some(order))?;
+                        adopted.added += 1;
+                        continue;
+                    };
+                    if *old_order != order {
+                        tx.put(obj, "order", order)?;
+                    }
+                    if *old == m {
+                        continue;
+                    }
+                    adopted.changed += 1;
+                    if old.text != m.text {
+                        set_text(tx, obj, "text", &m.text)?;
+                    }
+                    if old.group != m.group {
+                        match &m.group {
+                            Some(group) => set_text(tx, obj, "group", group)?,
+                            None => tx.delete(obj, "group")?,
+                        }
+                    }
+                    if old.units != m.units {
+                        write_units(tx, obj, &m.units)?;
+                    }
+                    if old.retired != m.retired {
+                        tx.put(obj, "retired", m.retired)?;
+                    }
+                }
+            }
+            let kept: Vec<&str> = self
+                .dimensions
+                .iter()
+                .flat_map(|d| d.measures.iter().map(|m| m.id.as_str()))
+                .collect();
+            for old in old_measures.iter().filter(|o| !o.retired && !kept.contains(&o.id.as_str())) {
+                if let Some((_, obj, _)) = measures.iter().find(|(id, _, _)| *id == old.id) {
+                    tx.put(obj, "retired", true)?;
+                    adopted.retired += 1;
+                }
+            }
+            Ok::<_, SchemaError>(())
+        })
+        .map_err(|failure| failure.error)?;
+        Ok(adopted)
     }
 
     /// Reads the plan from a document, checking its shape as it goes.
@@ -274,6 +430,7 @@ impl Plan {
         Ok(Plan {
             title: r.text(&ROOT, "title", "title")?,
             agency: r.text(&ROOT, "agency", "agency")?,
+            parent_agency: r.optional_text(&ROOT, "parent_agency")?.unwrap_or_default(),
             province: r.text(&ROOT, "province", "province")?,
             start_year: r.int(&ROOT, "start_year", "start_year")? as i32,
             end_year: r.int(&ROOT, "end_year", "end_year")? as i32,
@@ -601,6 +758,80 @@ fn put_text<T: Transactable>(
     Ok(())
 }
 
+/// Sets the text at `key` by the smallest splice, or writes a new text
+/// where there is none (or a plain string).
+fn set_text<T: Transactable>(
+    tx: &mut T,
+    obj: &ObjId,
+    key: &str,
+    value: &str,
+) -> Result<(), SchemaError> {
+    let existing = match tx.get(obj, key)? {
+        Some((Value::Object(ObjType::Text), id)) => Some(id),
+        _ => None,
+    };
+    let Some(t) = existing else {
+        return put_text(tx, obj, key, value);
+    };
+    let old = tx.text(&t)?;
+    if let Some(splice) = crate::text::diff(&old, value) {
+        tx.splice_text(&t, splice.at, splice.delete as isize, &splice.insert)?;
+    }
+    Ok(())
+}
+
+fn write_dimension<T: Transactable>(
+    tx: &mut T,
+    dimensions: &ObjId,
+    at: usize,
+    dim: &Dimension,
+) -> Result<(), SchemaError> {
+    let d = tx.insert_object(dimensions, at, ObjType::Map)?;
+    tx.put(&d, "number", i64::from(dim.number))?;
+    put_text(tx, &d, "name", &dim.name)?;
+    put_text(tx, &d, "name_en", &dim.name_en)?;
+    let measures = tx.put_object(&d, "measures", ObjType::List)?;
+    for (j, measure) in dim.measures.iter().enumerate() {
+        write_measure(tx, &measures, j, measure, None)?;
+    }
+    Ok(())
+}
+
+/// Writes a measure at `at` of a dimension's list, with an `order` when
+/// its place in the list is not its place in the plan.
+fn write_measure<T: Transactable>(
+    tx: &mut T,
+    list: &ObjId,
+    at: usize,
+    measure: &Measure,
+    order: Option<f64>,
+) -> Result<(), SchemaError> {
+    let m = tx.insert_object(list, at, ObjType::Map)?;
+    tx.put(&m, "id", measure.id.as_str())?;
+    put_text(tx, &m, "text", &measure.text)?;
+    if let Some(group) = &measure.group {
+        put_text(tx, &m, "group", group)?;
+    }
+    write_units(tx, &m, &measure.units)?;
+    tx.put(&m, "retired", measure.retired)?;
+    if let Some(order) = order {
+        tx.put(&m, "order", order)?;
+    }
+    Ok(())
+}
+
+fn write_units<T: Transactable>(
+    tx: &mut T,
+    measure: &ObjId,
+    units: &[String],
+) -> Result<(), SchemaError> {
+    let list = tx.put_object(measure, "units", ObjType::List)?;
+    for (k, unit) in units.iter().enumerate() {
+        tx.insert(&list, k, unit.as_str())?;
+    }
+    Ok(())
+}
+
 /// Reads values by key and names the field in its errors.
 struct Reader<'a, D> {
     doc: &'a D,
@@ -706,6 +937,44 @@ impl<D: ReadDoc> Reader<'_, D> {
 mod tests {
     use super::*;
     use crate::fixtures::small_plan;
+
+    #[test]
+    fn adopting_a_plan_fills_an_empty_one_and_then_changes_only_what_differs() {
+        let mut doc = Automerge::new();
+        Plan::empty().write_new(&mut doc).unwrap();
+        assert!(Plan::read(&doc).unwrap().is_empty());
+        let plan = small_plan();
+        let all = plan.dimensions.iter().map(|d| d.measures.len()).sum();
+        let first = plan.adopt(&mut doc).unwrap();
+        assert_eq!((first.added, first.changed, first.retired), (all, 0, 0));
+        assert_eq!(Plan::read(&doc).unwrap(), plan);
+        let heads = doc.get_heads();
+        assert_eq!(plan.adopt(&mut doc).unwrap(), Adopted::default());
+        assert_eq!(doc.get_heads(), heads, "the same plan again changes nothing");
+
+        let mut next = plan.clone();
+        let gone = next.dimensions[0].measures.remove(0);
+        next.dimensions[0].measures[0].text.push_str(" (sửa)");
+        next.dimensions[0].measures.push(Measure {
+            id: "new-1".into(),
+            text: "Giải pháp mới".into(),
+            group: None,
+            units: vec!["*".into()],
+            retired: false,
+        });
+        next.title = "Kế hoạch mới".into();
+        let done = next.adopt(&mut doc).unwrap();
+        assert_eq!((done.added, done.changed, done.retired), (1, 1, 1));
+        let read = Plan::read(&doc).unwrap();
+        assert_eq!(read.title, "Kế hoạch mới");
+        let first_dim: Vec<(&str, bool)> = read.dimensions[0]
+            .measures
+            .iter()
+            .map(|m| (m.id.as_str(), m.retired))
+            .collect();
+        assert!(first_dim.contains(&(gone.id.as_str(), true)), "{first_dim:?}");
+        assert!(first_dim.contains(&("new-1", false)), "{first_dim:?}");
+    }
 
     #[test]
     fn plan_round_trips_through_a_document() {

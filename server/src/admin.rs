@@ -1,10 +1,13 @@
 //! The directory over HTTP, for the app's admin page. Admins only.
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use papi::access::Capability;
-use papi::api::{Done, IssuedPassword, NewUser, Unit, UserEntry};
+use papi::api::{Done, IssuedPassword, NewUser, PlanImported, Unit, UserEntry, UsersImported};
 
 use crate::auth::AuthUser;
 use crate::directory;
@@ -17,6 +20,66 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/units", get(units).post(add_unit))
         .route("/api/admin/users", get(users).post(add_user))
         .route("/api/admin/users/{username}/password", post(reset_password))
+        .route("/api/admin/users/import", post(import_users))
+        .route("/api/admin/plan", get(export_plan).post(import_plan))
+}
+
+/// An uploaded file's text.
+fn text(body: &Bytes) -> Result<&str, ApiError> {
+    std::str::from_utf8(body)
+        .map_err(|_| ApiError::BadRequest("the file is not UTF-8 text".into()))
+}
+
+/// Imports a plan file (the request body): all of it or, with a 422 that
+/// lists every problem, nothing.
+async fn import_plan(
+    State(state): State<AppState>,
+    user: AuthUser,
+    body: Bytes,
+) -> Result<Json<PlanImported>, ApiError> {
+    user.require(Capability::Administer)?;
+    let imported = state.import_plan(text(&body)?).await?;
+    tracing::info!(username = %user.0.username, "plan imported from the admin page");
+    Ok(Json(imported))
+}
+
+/// The plan as a plan file, to download.
+async fn export_plan(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<impl IntoResponse, ApiError> {
+    user.require(Capability::Administer)?;
+    let yaml = state.export_plan().await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"papi-plan.yaml\"",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        yaml,
+    ))
+}
+
+/// Imports users from a CSV file (the request body); the new users'
+/// one-time passwords are in the answer, this once.
+async fn import_users(
+    State(state): State<AppState>,
+    user: AuthUser,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    user.require(Capability::Administer)?;
+    let imported: UsersImported = directory::import_users(&state.db, text(&body)?).await?;
+    tracing::info!(
+        username = %user.0.username,
+        created = imported.created.len(),
+        updated = imported.updated.len(),
+        unchanged = imported.unchanged,
+        "users imported"
+    );
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(imported)))
 }
 
 async fn units(State(state): State<AppState>, user: AuthUser) -> Result<Json<Vec<Unit>>, ApiError> {

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use papi::access::{Actor, Capability};
-use papi::api::{LoginRequest, Me, Session, UserInfo};
+use papi::api::{LoginRequest, Me, PasswordChange, Session, UserInfo};
 
 use crate::directory::{self, User};
 use crate::error::ApiError;
@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/login", post(login))
         .route("/api/logout", post(logout))
         .route("/api/me", get(me))
+        .route("/api/password", post(change_password))
 }
 
 /// Recent failed sign-ins, in memory, kept per (address, account), per
@@ -115,6 +116,7 @@ fn user_info(user: &User) -> UserInfo {
         display_name: user.display_name.clone(),
         unit: user.unit.clone(),
         role: user.role,
+        must_change_password: user.must_change_password,
     }
 }
 
@@ -173,24 +175,65 @@ async fn login(
         return Err(ApiError::Unauthorized);
     };
     state.limiter.clear(&pair);
-    let (token, expires_ms) = sessions::create(&state.db, &user, state.session_lifetime).await?;
     tracing::info!(username = %user.username, "signed in");
+    new_session(&state, &headers, &user).await
+}
+
+/// A new session for `user`: its token in the body and in the cookie.
+async fn new_session(state: &AppState, headers: &HeaderMap, user: &User) -> Result<Response, ApiError> {
+    let (token, expires_ms) = sessions::create(&state.db, user, state.session_lifetime).await?;
     let max_age = state.session_lifetime.as_secs() as i64;
     let mut response = Json(Session {
         token: token.clone(),
         expires_ms,
-        user: user_info(&user),
-        peer_prefix: peer_prefix(&user),
+        user: user_info(user),
+        peer_prefix: peer_prefix(user),
     })
     .into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        cookie(&token, max_age, over_tls(&state, &headers)),
+        cookie(&token, max_age, over_tls(state, headers)),
     );
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The signed-in user chooses a new password (and must, after signing in
+/// with a one-time password). Every session of theirs ends; the answer is
+/// a new one for this device.
+async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(user): SignedIn,
+    Body(change): Body<PasswordChange>,
+) -> Result<Response, ApiError> {
+    if change.new == change.current {
+        return Err(ApiError::BadRequest(
+            "the new password must differ from the current one".into(),
+        ));
+    }
+    let key = format!("change:{}", user.username);
+    if let Some(wait) = state.limiter.blocked(&key, PAIR_FAILURES) {
+        return Err(ApiError::TooManyAttempts(wait.as_secs().max(1)));
+    }
+    if directory::check_password(&state.db, &user.username, &change.current)
+        .await?
+        .is_none()
+    {
+        state.limiter.fail(&[&key]);
+        tracing::info!(username = %user.username, "password change refused: wrong current password");
+        return Err(ApiError::BadRequest("the current password is wrong".into()));
+    }
+    state.limiter.clear(&key);
+    directory::set_password(&state.db, &user.username, &change.new).await?;
+    tracing::info!(username = %user.username, "password changed");
+    let user = User {
+        must_change_password: false,
+        ..user
+    };
+    new_session(&state, &headers, &user).await
 }
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -205,24 +248,41 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     Ok(response)
 }
 
-async fn me(AuthUser(user): AuthUser) -> Json<Me> {
+async fn me(SignedIn(user): SignedIn) -> Json<Me> {
     Json(Me {
         user: user_info(&user),
         peer_prefix: peer_prefix(&user),
     })
 }
 
-/// The signed-in user (session cookie or `Authorization: Bearer`).
+/// The signed-in user (session cookie or `Authorization: Bearer`), who
+/// has chosen their own password: a one-time password opens nothing but
+/// `POST /api/password`.
 pub struct AuthUser(pub User);
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
+        if user.must_change_password {
+            return Err(ApiError::PasswordChangeRequired);
+        }
+        Ok(AuthUser(user))
+    }
+}
+
+/// Whoever a session signs in, one-time password or not.
+pub struct SignedIn(pub User);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = token_from_headers(&parts.headers).ok_or(ApiError::Unauthorized)?;
         sessions::user(&state.db, &token)
             .await?
-            .map(AuthUser)
+            .map(SignedIn)
             .ok_or(ApiError::Unauthorized)
     }
 }
@@ -314,9 +374,13 @@ pub async fn sync_user(
     let token = token_from_headers(headers)
         .or_else(|| url_token.map(str::to_string))
         .ok_or(ApiError::Unauthorized)?;
-    sessions::user(&state.db, &token)
+    let user = sessions::user(&state.db, &token)
         .await?
-        .ok_or(ApiError::Unauthorized)
+        .ok_or(ApiError::Unauthorized)?;
+    if user.must_change_password {
+        return Err(ApiError::PasswordChangeRequired);
+    }
+    Ok(user)
 }
 
 #[cfg(test)]

@@ -90,6 +90,9 @@ const MIGRATIONS: &[&str] = &[
          note TEXT NOT NULL DEFAULT ''
      );
      CREATE INDEX proposals_by_unit ON proposals (unit, created_ms);",
+    // 7: users made with a one-time password must choose their own at
+    // their first sign-in.
+    "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A handle on the database, cheap to clone. Calls run on tokio's blocking

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use crate::db::{Db, DbError};
 
-const UNITS_SEED: &str = include_str!("../seed/units.json");
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 pub use papi::api::Unit;
+use papi::api::{valid_unit_id, IssuedPassword, Problem, UsersImported};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct User {
@@ -24,6 +24,8 @@ pub struct User {
     pub display_name: String,
     pub unit: String,
     pub role: Role,
+    /// Signed in with a one-time password not yet replaced.
+    pub must_change_password: bool,
 }
 
 pub struct NewUser<'a> {
@@ -50,6 +52,9 @@ pub enum DirectoryError {
     BadUnitId,
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// A file to import has problems; nothing was imported.
+    #[error("the file has {} problem(s); nothing was imported", .0.len())]
+    Problems(Vec<Problem>),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -59,13 +64,6 @@ fn valid_username(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-fn valid_unit_id(id: &str) -> bool {
-    (2..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// At most this many password hashes are computed at once: each takes
@@ -122,30 +120,82 @@ pub(crate) fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         unit: r.get(3)?,
         // The column only ever holds keys written by `add_user`.
         role: Role::parse(&role).unwrap_or(Role::Viewer),
+        must_change_password: r.get(5)?,
     })
 }
 
-const USER_COLUMNS: &str = "id, username, display_name, unit, role";
+const USER_COLUMNS: &str = "id, username, display_name, unit, role, must_change_password";
 
-/// Fills the unit tree from the seed on the first start.
-pub async fn seed_units(db: &Db) -> Result<(), DirectoryError> {
-    let units: Vec<Unit> = serde_json::from_str(UNITS_SEED).expect("seed/units.json is valid");
-    db.call(move |c| {
-        let count: i64 = c.query_row("SELECT COUNT(*) FROM units", [], |r| r.get(0))?;
-        if count > 0 {
-            return Ok(());
-        }
-        let tx = c.transaction()?;
-        for u in &units {
-            tx.execute(
-                "INSERT INTO units (id, name, kind, parent) VALUES (?1, ?2, ?3, ?4)",
-                (&u.id, &u.name, u.kind.key(), &u.parent),
-            )?;
-        }
-        tx.commit()
-    })
-    .await?;
-    Ok(())
+/// Makes the unit tree hold `units` (parents before children): new units
+/// are added and changed ones updated. Units missing from `units` stay,
+/// since users and reports may refer to them. With `replace_root`, the
+/// existing top unit (where the first administrator was made, before any
+/// plan) gives way to the new one, and everything in it moves there.
+/// Returns how many units were added and changed.
+pub async fn adopt_units(
+    db: &Db,
+    units: Vec<Unit>,
+    replace_root: bool,
+) -> Result<(usize, usize), DirectoryError> {
+    Ok(db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let existing = read_units(&tx)?;
+            let (mut added, mut changed) = (0, 0);
+            for u in &units {
+                match existing.iter().find(|e| e.id == u.id) {
+                    None => {
+                        tx.execute(
+                            "INSERT INTO units (id, name, kind, parent) VALUES (?1, ?2, ?3, ?4)",
+                            (&u.id, &u.name, u.kind.key(), &u.parent),
+                        )?;
+                        added += 1;
+                    }
+                    Some(e) if e != u => {
+                        tx.execute(
+                            "UPDATE units SET name = ?2, kind = ?3, parent = ?4 WHERE id = ?1",
+                            (&u.id, &u.name, u.kind.key(), &u.parent),
+                        )?;
+                        changed += 1;
+                    }
+                    Some(_) => {}
+                }
+            }
+            let old_root = existing.iter().find(|e| e.parent.is_none());
+            if let (true, Some(old), Some(new)) = (replace_root, old_root, units.first()) {
+                if old.id != new.id {
+                    for table in ["users", "documents", "proposals"] {
+                        tx.execute(
+                            &format!("UPDATE {table} SET unit = ?2 WHERE unit = ?1"),
+                            (&old.id, &new.id),
+                        )?;
+                    }
+                    tx.execute(
+                        "UPDATE units SET parent = ?2 WHERE parent = ?1",
+                        (&old.id, &new.id),
+                    )?;
+                    tx.execute("DELETE FROM units WHERE id = ?1", [&old.id])?;
+                }
+            }
+            tx.commit()?;
+            Ok((added, changed))
+        })
+        .await?)
+}
+
+fn read_units(c: &rusqlite::Connection) -> rusqlite::Result<Vec<Unit>> {
+    let mut stmt = c.prepare("SELECT id, name, kind, parent FROM units ORDER BY rowid")?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(Unit {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                kind: unit_kind(r, 2)?,
+                parent: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>();
+    rows
 }
 
 /// A unit kind column; only keys written through `Unit` are ever stored.
@@ -161,22 +211,7 @@ fn unit_kind(r: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<UnitKind>
 }
 
 pub async fn units(db: &Db) -> Result<Vec<Unit>, DirectoryError> {
-    Ok(db
-        .call(|c| {
-            let mut stmt = c.prepare("SELECT id, name, kind, parent FROM units ORDER BY rowid")?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok(Unit {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        kind: unit_kind(r, 2)?,
-                        parent: r.get(3)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
-        .await?)
+    Ok(db.call(|c| read_units(c)).await?)
 }
 
 /// Adds a unit under `parent` (or at the top).
@@ -248,6 +283,229 @@ pub async fn add_user(db: &Db, new: NewUser<'_>) -> Result<User, DirectoryError>
     result
 }
 
+/// The columns of a users file, in this order.
+pub const USERS_CSV_HEADER: [&str; 4] = ["username", "full_name", "unit", "role"];
+const MAX_USERS_PER_FILE: usize = 5000;
+
+/// A row of a users file that passed its checks.
+struct StaffRow {
+    username: String,
+    display_name: String,
+    unit: String,
+    role: Role,
+}
+
+/// Imports users from a CSV file (`username,full_name,unit,role`). Every
+/// row is checked first; a file with any problem imports nothing. New users
+/// get a one-time password, returned here once, that they must change at
+/// their first sign-in. A user already there with the same details is left
+/// alone, so importing the same file again changes nothing; one whose
+/// name, unit or role the file changes is updated (the password stays).
+pub async fn import_users(db: &Db, text: &str) -> Result<UsersImported, DirectoryError> {
+    let units = units(db).await?;
+    let existing = users(db).await?;
+    let rows = read_staff(text, &units)?;
+    let mut created = Vec::new();
+    let mut updated = Vec::new();
+    let mut unchanged = 0;
+    let mut to_insert = Vec::new();
+    for row in rows {
+        match existing
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(&row.username))
+        {
+            Some(u)
+                if u.display_name == row.display_name
+                    && u.unit == row.unit
+                    && u.role == row.role =>
+            {
+                unchanged += 1
+            }
+            Some(u) => updated.push((u.username.clone(), row)),
+            None => {
+                let password = random_password();
+                let hash = hashed(&password).await?;
+                created.push(IssuedPassword {
+                    username: row.username.clone(),
+                    password,
+                });
+                to_insert.push((row, hash));
+            }
+        }
+    }
+    let updated_names: Vec<String> = updated.iter().map(|(name, _)| name.clone()).collect();
+    let outcome = db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            for (row, hash) in &to_insert {
+                let inserted = tx.execute(
+                    "INSERT OR IGNORE INTO users
+                     (username, display_name, unit, role, password_hash, must_change_password)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+                    (&row.username, &row.display_name, &row.unit, row.role.key(), hash),
+                )?;
+                if inserted == 0 {
+                    // Added meanwhile by someone else: the whole file waits.
+                    return Ok(Err(row.username.clone()));
+                }
+            }
+            for (username, row) in &updated {
+                tx.execute(
+                    "UPDATE users SET display_name = ?2, unit = ?3, role = ?4 WHERE username = ?1",
+                    (username, &row.display_name, &row.unit, row.role.key()),
+                )?;
+            }
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await?;
+    if let Err(username) = outcome {
+        return Err(DirectoryError::Taken(username));
+    }
+    Ok(UsersImported {
+        created,
+        updated: updated_names,
+        unchanged,
+    })
+}
+
+/// Reads and checks every row of a users file.
+fn read_staff(text: &str, units: &[Unit]) -> Result<Vec<StaffRow>, DirectoryError> {
+    let problem = |line: Option<u64>, place: &str, vi: String, en: String| Problem {
+        line: line.map(|l| l as usize),
+        place: place.to_string(),
+        vi,
+        en,
+    };
+    // Spreadsheets often save CSV with a byte-order mark.
+    let text = text.trim_start_matches('\u{feff}');
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut problems = Vec::new();
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|c| c.to_lowercase()).collect(),
+        Err(e) => {
+            return Err(DirectoryError::Problems(vec![problem(
+                Some(1),
+                "",
+                format!("tệp không đọc được: {e}"),
+                format!("the file cannot be read: {e}"),
+            )]))
+        }
+    };
+    if header != USERS_CSV_HEADER {
+        return Err(DirectoryError::Problems(vec![problem(
+            Some(1),
+            "header",
+            format!("dòng đầu phải là {}", USERS_CSV_HEADER.join(",")),
+            format!("the first line must be {}", USERS_CSV_HEADER.join(",")),
+        )]));
+    }
+    let mut rows = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line());
+                problems.push(problem(
+                    line,
+                    "",
+                    format!("dòng không đọc được: {e}"),
+                    format!("the line cannot be read: {e}"),
+                ));
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line());
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if record.len() != USERS_CSV_HEADER.len() {
+            problems.push(problem(
+                line,
+                "",
+                format!("có {} cột, cần 4", record.len()),
+                format!("{} columns, 4 expected", record.len()),
+            ));
+            continue;
+        }
+        let (username, name, unit, role) = (&record[0], &record[1], &record[2], &record[3]);
+        let before = problems.len();
+        if !valid_username(username) {
+            problems.push(problem(
+                line,
+                "username",
+                format!("tên đăng nhập {username:?} phải có 3–32 chữ cái không dấu, chữ số, '.', '_' hoặc '-'"),
+                format!("the username {username:?} must be 3–32 letters, digits, '.', '_' or '-'"),
+            ));
+        } else if !seen.insert(username.to_lowercase()) {
+            problems.push(problem(
+                line,
+                "username",
+                format!("tên đăng nhập {username:?} đã có ở dòng trước"),
+                format!("the username {username:?} appears on an earlier line"),
+            ));
+        }
+        if name.is_empty() {
+            problems.push(problem(
+                line,
+                "full_name",
+                "chưa có họ tên".into(),
+                "the full name is empty".into(),
+            ));
+        }
+        if !units.iter().any(|u| u.id == unit) {
+            problems.push(problem(
+                line,
+                "unit",
+                format!("không có đơn vị {unit:?}"),
+                format!("there is no unit {unit:?}"),
+            ));
+        }
+        let parsed_role = Role::parse(role);
+        if parsed_role.is_none() {
+            problems.push(problem(
+                line,
+                "role",
+                format!("không có vai trò {role:?}; dùng admin, director, coordinator, unit_lead, staff hoặc viewer"),
+                format!("no role {role:?}; use admin, director, coordinator, unit_lead, staff or viewer"),
+            ));
+        }
+        if let (true, Some(role)) = (problems.len() == before, parsed_role) {
+            rows.push(StaffRow {
+                username: username.to_string(),
+                display_name: name.to_string(),
+                unit: unit.to_string(),
+                role,
+            });
+        }
+    }
+    if rows.len() > MAX_USERS_PER_FILE {
+        problems.push(problem(
+            None,
+            "",
+            format!("tối đa {MAX_USERS_PER_FILE} người mỗi tệp"),
+            format!("at most {MAX_USERS_PER_FILE} users per file"),
+        ));
+    }
+    if problems.is_empty() && rows.is_empty() {
+        problems.push(problem(
+            None,
+            "",
+            "tệp không có người dùng nào".into(),
+            "the file has no users".into(),
+        ));
+    }
+    if problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(DirectoryError::Problems(problems))
+    }
+}
+
 /// Sets a new password and ends the user's sessions.
 pub async fn set_password(db: &Db, username: &str, password: &str) -> Result<(), DirectoryError> {
     let hash = hashed(password).await?;
@@ -256,7 +514,7 @@ pub async fn set_password(db: &Db, username: &str, password: &str) -> Result<(),
         .call(move |c| {
             let tx = c.transaction()?;
             let changed = tx.execute(
-                "UPDATE users SET password_hash = ?1 WHERE username = ?2",
+                "UPDATE users SET password_hash = ?1, must_change_password = 0 WHERE username = ?2",
                 (&hash, &name),
             )?;
             // A new password signs the user out everywhere.
@@ -302,7 +560,7 @@ pub async fn check_password(
             c.query_row(
                 &format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"),
                 [&name],
-                |r| Ok((user_from_row(r)?, r.get::<_, String>(5)?)),
+                |r| Ok((user_from_row(r)?, r.get::<_, String>(6)?)),
             )
             .optional()
         })
@@ -400,6 +658,13 @@ pub fn random_password() -> String {
 fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| hash_password("no such user, no such password").unwrap_or_default())
+}
+
+/// The demo agency's units, for tests that need a unit tree.
+#[cfg(test)]
+pub async fn seed_units(db: &Db) -> Result<(), DirectoryError> {
+    adopt_units(db, crate::plan_import::demo_plan_file().units(), false).await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use papi::api::ErrorBody;
+use papi::api::{ErrorBody, Problem};
 
 use crate::db::DbError;
 use crate::directory::DirectoryError;
@@ -32,6 +32,11 @@ pub enum StartError {
         "the address {0} is already in use (is the server already running?). Stop the other program or choose another address with --addr"
     )]
     AddressInUse(std::net::SocketAddr),
+    #[error(
+        "another papi-server is using the data directory {}; stop it first (a plan is imported into a running server from its admin page)",
+        .0.display()
+    )]
+    InUse(std::path::PathBuf),
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -59,6 +64,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request body is too large")]
     TooLarge,
+    /// An imported file with problems; nothing was imported.
+    #[error("the file has {} problem(s); nothing was imported", .0.len())]
+    Problems(Vec<Problem>),
+    /// A user with a one-time password must choose their own first.
+    #[error("choose a new password first")]
+    PasswordChangeRequired,
     #[error("internal error")]
     Internal(#[source] Source),
 }
@@ -78,6 +89,8 @@ impl ApiError {
             ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Problems(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PasswordChangeRequired => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -91,6 +104,7 @@ impl ApiError {
             ApiError::TooManyAttempts(_) => "too many failed attempts; try again later".into(),
             ApiError::Conflict(detail) | ApiError::BadRequest(detail) => detail.clone(),
             ApiError::TooLarge => "the request body is too large".into(),
+            ApiError::Problems(_) | ApiError::PasswordChangeRequired => self.to_string(),
             ApiError::Internal(_) => "internal error".into(),
         }
     }
@@ -132,6 +146,7 @@ impl From<DirectoryError> for ApiError {
         match e {
             DirectoryError::Db(e) => e.into(),
             DirectoryError::Hash(_) => ApiError::Internal(e.into()),
+            DirectoryError::Problems(problems) => ApiError::Problems(problems),
             other => ApiError::BadRequest(other.to_string()),
         }
     }
@@ -162,6 +177,10 @@ impl IntoResponse for ApiError {
                 ApiError::TooManyAttempts(secs) => Some(secs),
                 _ => None,
             },
+            problems: match &self {
+                ApiError::Problems(problems) => problems.clone(),
+                _ => Vec::new(),
+            },
         });
         match self {
             ApiError::TooManyAttempts(secs) => (
@@ -189,6 +208,8 @@ mod tests {
             (ApiError::TooManyAttempts(5), 429),
             (ApiError::BadRequest("x".into()), 400),
             (ApiError::TooLarge, 413),
+            (ApiError::Problems(Vec::new()), 422),
+            (ApiError::PasswordChangeRequired, 403),
             (ApiError::internal("the disk is on fire"), 500),
         ];
         for (error, status) in cases {

@@ -14,11 +14,11 @@ mod error;
 mod extract;
 mod logsafe;
 mod panics;
+mod plan_import;
 mod policy;
 mod proposals;
 mod registry;
 mod reports;
-mod seed;
 mod sessions;
 mod storage;
 mod sync;
@@ -116,6 +116,27 @@ pub struct AppState {
     session_lifetime: std::time::Duration,
     secure_cookies: bool,
     trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
+    /// Held while the state lives: one process at a time uses the data
+    /// directory's documents.
+    _lock: std::sync::Arc<std::fs::File>,
+}
+
+impl Config {
+    /// What the command-line tools that change documents (`import-plan`)
+    /// open a data directory with: no front end, no demo data.
+    pub fn for_tools(data_dir: PathBuf) -> Config {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            dist_dir: PathBuf::new(),
+            limits: Limits::default(),
+            session_lifetime: std::time::Duration::from_secs(3600),
+            production: true,
+            secure_cookies: false,
+            trusted_proxies: Vec::new(),
+            in_memory: false,
+        }
+    }
 }
 
 impl AppState {
@@ -123,6 +144,7 @@ impl AppState {
     /// first start) and starts the sync engine on it. `stop` ends it.
     pub async fn open(config: &Config) -> Result<AppState, StartError> {
         let db = open_database(&config.data_dir).await?;
+        let lock = lock_data_dir(&config.data_dir)?;
         let durable = if config.in_memory {
             tracing::warn!("documents are kept in memory only: nothing written to them is stored");
             Durable::nothing_stored()
@@ -152,21 +174,13 @@ impl AppState {
         let acceptor = repo
             .make_acceptor(samod::Url::parse("ws://papi-server/sync").expect("a valid url"))
             .map_err(|_| StartError::Stopped)?;
-        let plan_id = seed::ensure_plan(&db, &repo).await?;
-        if !config.production {
-            directory::ensure_demo_accounts(&db)
-                .await
-                .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;
-        }
+        let plan_id = plan_import::ensure_plan(&db, &repo).await?;
         policy.set_plan(plan_id.clone());
         let assets = Assets::load(&config.dist_dir).map_err(|source| StartError::Io {
             what: format!("front end in {}", config.dist_dir.display()),
             source,
         })?;
-        if assets.is_empty() {
-            tracing::warn!(dist = %config.dist_dir.display(), "no built front end found; serving the API only");
-        }
-        Ok(AppState {
+        let state = AppState {
             db,
             repo,
             assets,
@@ -186,7 +200,18 @@ impl AppState {
             session_lifetime: config.session_lifetime,
             secure_cookies: config.secure_cookies,
             trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()),
-        })
+            _lock: std::sync::Arc::new(lock),
+        };
+        if !config.production {
+            state
+                .seed_demo_plan()
+                .await
+                .map_err(|e| StartError::Corrupt(format!("demo plan: {e}")))?;
+            directory::ensure_demo_accounts(&state.db)
+                .await
+                .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;
+        }
+        Ok(state)
     }
 
     /// Stops the sync engine, which finishes storing what it holds, and
@@ -257,15 +282,31 @@ pub const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "papi.sqlite3";
 
-/// Opens (creating if needed) the database in `data_dir`, with the unit
-/// tree seeded.
+/// Opens (creating if needed) the database in `data_dir`.
 pub async fn open_database(data_dir: &std::path::Path) -> Result<Db, StartError> {
     check_data_dir(data_dir)?;
-    let db = Db::open(&data_dir.join(DB_FILE))?;
-    directory::seed_units(&db)
-        .await
-        .map_err(|e| StartError::Corrupt(format!("seeding units: {e}")))?;
-    Ok(db)
+    Ok(Db::open(&data_dir.join(DB_FILE))?)
+}
+
+/// Takes the data directory's lock, which the server holds while it runs:
+/// a second process writing the same documents would lose changes.
+fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    use std::os::fd::AsRawFd;
+    let path = data_dir.join("papi.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StartError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+    // SAFETY: flock on a descriptor this function owns; no memory is shared.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(StartError::InUse(data_dir.to_path_buf()));
+    }
+    Ok(file)
 }
 
 /// Creates the data directory if needed and makes sure the server can write
@@ -309,7 +350,10 @@ pub async fn run(
         source,
     })?;
     tracing::info!(addr = %local, data_dir = %config.data_dir.display(), "serving");
-    print_start(&config, local, &state.db).await?;
+    if state.assets.is_empty() {
+        tracing::warn!(dist = %config.dist_dir.display(), "no built front end found; serving the API only");
+    }
+    print_start(&config, local, &state).await?;
 
     // A keystroke is one small frame: sent at once, not held back by
     // Nagle's algorithm until the last one is acknowledged (up to 40 ms).
@@ -346,8 +390,8 @@ pub async fn run(
 
 /// Tells the person who started the server what to open, where the data
 /// is, and who can sign in: the same lines on every start.
-async fn print_start(config: &Config, local: SocketAddr, db: &Db) -> Result<(), StartError> {
-    let users = directory::users(db)
+async fn print_start(config: &Config, local: SocketAddr, state: &AppState) -> Result<(), StartError> {
+    let users = directory::users(&state.db)
         .await
         .map_err(|e| StartError::Corrupt(format!("reading the users: {e}")))?;
     // A server listening on every interface is opened on this machine as
@@ -365,6 +409,19 @@ async fn print_start(config: &Config, local: SocketAddr, db: &Db) -> Result<(), 
     println!("PAPI workspace ({mode})");
     println!("  Open:  http://{open}/");
     println!("  Data:  {}", data.join(DB_FILE).display());
+    let no_plan = state
+        .plan()
+        .await
+        .map_err(|e| StartError::Corrupt(format!("reading the plan: {e}")))?
+        .is_empty();
+    if no_plan {
+        println!("  No plan yet. Import the agency's plan file (see docs/plan-file.md) with:");
+        println!(
+            "    papi-server --data-dir {} import-plan FILE",
+            data.display()
+        );
+        println!("  (with the server stopped), or from the admin page.");
+    }
     if config.production {
         if users.is_empty() {
             println!("  No accounts yet. Create the first administrator with:");

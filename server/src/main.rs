@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context};
 use clap::{Parser, Subcommand};
 use papi::access::Role;
+use papi::api::{Unit, UnitKind};
 use papi_server::directory::{self, NewUser};
+use papi_server::{ApiError, AppState, Config};
 use tracing_subscriber::EnvFilter;
 
 /// The PAPI workspace server: plan, reports and sync for the PAPI
@@ -103,6 +105,26 @@ enum Command {
     },
     /// List the users.
     Users,
+    /// Import users from a CSV file with the columns
+    /// username,full_name,unit,role. Each new user gets a one-time password,
+    /// to be changed at first sign-in. A file with any error imports nobody.
+    ImportUsers {
+        file: PathBuf,
+        /// Write the new users' one-time passwords to this CSV file (made
+        /// readable by you only) instead of printing them.
+        #[arg(long)]
+        passwords: Option<PathBuf>,
+    },
+    /// Import the agency's plan file (YAML, see docs/plan-file.md): its
+    /// units and its measures. A file with any error imports nothing. Run
+    /// it with the server stopped; a running server imports from its admin
+    /// page.
+    ImportPlan { file: PathBuf },
+    /// Write the plan as a plan file (to standard output, or to --output).
+    ExportPlan {
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// List the units.
     Units,
 }
@@ -173,20 +195,40 @@ async fn main() -> ExitCode {
     }
 }
 
-/// The directory commands, run against the database in `data_dir`.
+/// The directory and plan commands, run against the data in `data_dir`.
 async fn manage(data_dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::ImportPlan { file } => return import_plan(data_dir, &file).await,
+        Command::ExportPlan { output } => return export_plan(data_dir, output.as_deref()).await,
+        _ => {}
+    }
     let db = papi_server::open_database(data_dir).await?;
     match command {
+        Command::ImportPlan { .. } | Command::ExportPlan { .. } => {}
         Command::CreateAdmin {
             username,
             name,
             password_stdin,
         } => {
-            let top = directory::units(&db)
+            let top = match directory::units(&db)
                 .await?
                 .into_iter()
                 .find(|u| u.parent.is_none())
-                .ok_or_else(|| anyhow!("there is no unit to put the administrator in"))?;
+            {
+                Some(top) => top,
+                None => {
+                    // Before any plan: the first plan import puts the
+                    // agency in this unit's place.
+                    let top = Unit {
+                        id: "co-quan".into(),
+                        name: "Cơ quan (chưa có kế hoạch)".into(),
+                        kind: UnitKind::Agency,
+                        parent: None,
+                    };
+                    directory::add_unit(&db, top.clone()).await?;
+                    top
+                }
+            };
             let added =
                 add_user(&db, &username, &name, &top.id, Role::Admin, password_stdin).await?;
             println!("Created administrator {} in {}.", added.username, top.name);
@@ -224,6 +266,35 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> anyhow::Result<
                     u.unit,
                     u.display_name
                 );
+            }
+        }
+        Command::ImportUsers { file, passwords } => {
+            let text = read_file(&file)?;
+            let imported = match directory::import_users(&db, &text).await {
+                Err(directory::DirectoryError::Problems(problems)) => {
+                    return Err(refused(&problems))
+                }
+                other => other?,
+            };
+            println!(
+                "{} user(s) created, {} updated, {} unchanged.",
+                imported.created.len(),
+                imported.updated.len(),
+                imported.unchanged
+            );
+            if !imported.created.is_empty() {
+                let mut rows = String::from("username,password\n");
+                for p in &imported.created {
+                    rows.push_str(&format!("{},{}\n", p.username, p.password));
+                }
+                match passwords {
+                    Some(path) => {
+                        write_private(&path, &rows)?;
+                        println!("One-time passwords written to {}.", path.display());
+                    }
+                    None => print!("{rows}"),
+                }
+                println!("(each must be changed at first sign-in; they are stored only as argon2id hashes)");
             }
         }
         Command::Units => {
@@ -302,4 +373,70 @@ fn print_password(password: &Password) {
         println!("Password: {p}");
         println!("(shown once; it is stored only as an argon2id hash)");
     }
+}
+
+/// Imports a plan file into the data directory, with the server stopped.
+async fn import_plan(data_dir: &std::path::Path, file: &std::path::Path) -> anyhow::Result<()> {
+    let text = read_file(file)?;
+    let state = AppState::open(&Config::for_tools(data_dir.to_path_buf())).await?;
+    let outcome = state.import_plan(&text).await;
+    state.stop().await?;
+    let imported = match outcome {
+        Err(ApiError::Problems(problems)) => return Err(refused(&problems)),
+        other => other.map_err(|e| anyhow!("{e}"))?,
+    };
+    println!(
+        "Plan imported: {} measure(s) added, {} changed, {} retired; {} unit(s) added, {} changed.",
+        imported.measures_added,
+        imported.measures_changed,
+        imported.measures_retired,
+        imported.units_added,
+        imported.units_changed
+    );
+    Ok(())
+}
+
+async fn export_plan(
+    data_dir: &std::path::Path,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let state = AppState::open(&Config::for_tools(data_dir.to_path_buf())).await?;
+    let outcome = state.export_plan().await;
+    state.stop().await?;
+    let yaml = outcome.map_err(|e| anyhow!("{e}"))?;
+    match output {
+        Some(path) => std::fs::write(path, yaml)
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => print!("{yaml}"),
+    }
+    Ok(())
+}
+
+fn read_file(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Prints every problem of a refused file; the error says nothing was done.
+fn refused(problems: &[papi::api::Problem]) -> anyhow::Error {
+    for p in problems {
+        eprintln!("{p}");
+    }
+    anyhow!(
+        "{} problem(s) in the file; nothing was imported",
+        problems.len()
+    )
+}
+
+/// Writes a file only its owner can read, refusing to replace one.
+fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -49,7 +49,7 @@ pub async fn user(db: &Db, token: &str) -> Result<Option<User>, DbError> {
     let now = now_ms();
     db.call(move |c| {
         c.query_row(
-            "SELECT u.id, u.username, u.display_name, u.unit, u.role
+            "SELECT u.id, u.username, u.display_name, u.unit, u.role, u.must_change_password
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = ?1 AND s.expires_ms > ?2",
             (&h, now),

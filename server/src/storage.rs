@@ -229,15 +229,19 @@ fn write_loop(db: Db, queue: mpsc::Receiver<Write>, durable: Durable, health: St
             || db.blocking(|conn| commit(conn, &group)),
             std::thread::sleep,
         );
+        // Marked durable before any write is told it is done, so that a
+        // writer that goes on never finds its own change unmarked.
         let mut marked: HashMap<DocumentId, Vec<ChangeHash>> = HashMap::new();
-        for w in group {
-            if let Some((doc, hashes)) = w.marks {
+        for w in &mut group {
+            if let Some((doc, hashes)) = w.marks.take() {
                 marked.entry(doc).or_default().extend(hashes);
             }
-            let _ = w.done.send(());
         }
         for (doc, hashes) in marked {
             durable.committed(&doc, hashes);
+        }
+        for w in group {
+            let _ = w.done.send(());
         }
     }
 }

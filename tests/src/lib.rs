@@ -47,7 +47,9 @@ pub const DEMO_USERS: [&str; 6] = [
 
 /// The demo plan, as the server seeds it.
 pub fn seed_plan() -> papi::schema::Plan {
-    serde_json::from_str(include_str!("../../server/seed/plan.json")).expect("the seed plan")
+    papi::plan_file::parse(include_str!("../../server/seed/demo-plan.yaml"))
+        .expect("the demo plan file")
+        .plan()
 }
 
 /// The key (`2026-year`, …) of the period due next under the demo plan.
