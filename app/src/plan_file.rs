@@ -224,7 +224,13 @@ impl PlanFile {
             ("province", &self.province),
         ] {
             if value.trim().is_empty() {
-                out.add(place, ("", ""), "không được để trống".into(), "must not be empty".into());
+                let key = place.rsplit('.').next().unwrap_or(place);
+                out.add(
+                    place,
+                    (key, ""),
+                    "không được để trống".into(),
+                    "must not be empty".into(),
+                );
             }
         }
         self.check_years_and_days(&mut out);
@@ -297,14 +303,27 @@ impl PlanFile {
                 );
             }
             if t.text.trim().is_empty() {
-                out.add(&place, at, "chỉ tiêu chưa có nội dung".into(), "the target has no text".into());
+                out.add(
+                    &place,
+                    at,
+                    "chỉ tiêu chưa có nội dung".into(),
+                    "the target has no text".into(),
+                );
             }
             if !TARGET_KINDS.contains(&t.kind.as_str()) {
                 out.add(
                     &place,
                     ("kind", &t.kind),
-                    format!("loại chỉ tiêu {:?} không có; dùng {}", t.kind, TARGET_KINDS.join(", ")),
-                    format!("no target kind {:?}; use {}", t.kind, TARGET_KINDS.join(", ")),
+                    format!(
+                        "loại chỉ tiêu {:?} không có; dùng {}",
+                        t.kind,
+                        TARGET_KINDS.join(", ")
+                    ),
+                    format!(
+                        "no target kind {:?}; use {}",
+                        t.kind,
+                        TARGET_KINDS.join(", ")
+                    ),
                 );
             }
             if t.from_year > t.to_year || t.from_year < self.start_year || t.to_year > self.end_year
@@ -347,7 +366,12 @@ impl PlanFile {
                 );
             }
             if u.name.trim().is_empty() {
-                out.add(&place, at, "đơn vị chưa có tên".into(), "the unit has no name".into());
+                out.add(
+                    &place,
+                    at,
+                    "đơn vị chưa có tên".into(),
+                    "the unit has no name".into(),
+                );
             }
             if u.kind == UnitKind::Agency {
                 out.add(
@@ -411,8 +435,14 @@ impl PlanFile {
                 out.add(
                     &place,
                     (at.0, &at.1),
-                    format!("không có lĩnh vực số {} (PAPI có 8 lĩnh vực, 1–8)", d.number),
-                    format!("there is no dimension {} (PAPI has 8, numbered 1–8)", d.number),
+                    format!(
+                        "không có lĩnh vực số {} (PAPI có 8 lĩnh vực, 1–8)",
+                        d.number
+                    ),
+                    format!(
+                        "there is no dimension {} (PAPI has 8, numbered 1–8)",
+                        d.number
+                    ),
                 );
             } else if !numbers.insert(d.number) {
                 out.add(
@@ -423,7 +453,12 @@ impl PlanFile {
                 );
             }
             if d.name.trim().is_empty() {
-                out.add(&place, (at.0, &at.1), "lĩnh vực chưa có tên".into(), "the dimension has no name".into());
+                out.add(
+                    &place,
+                    (at.0, &at.1),
+                    "lĩnh vực chưa có tên".into(),
+                    "the dimension has no name".into(),
+                );
             }
             for (j, m) in d.measures.iter().enumerate() {
                 let place = format!("{place}.measures[{j}] ({})", m.id);
@@ -444,7 +479,12 @@ impl PlanFile {
                     );
                 }
                 if m.text.trim().is_empty() {
-                    out.add(&place, at, "giải pháp chưa có nội dung".into(), "the measure has no text".into());
+                    out.add(
+                        &place,
+                        at,
+                        "giải pháp chưa có nội dung".into(),
+                        "the measure has no text".into(),
+                    );
                 }
                 if m.units.is_empty() {
                     out.add(
@@ -484,7 +524,12 @@ impl PlanFile {
             let place = format!("extra_items[{i}] ({})", e.id);
             let at = ("id", e.id.as_str());
             if e.id.trim().is_empty() || !seen.insert(e.id.as_str()) {
-                out.add(&place, at, "mã mục trống hoặc trùng".into(), "the item's id is empty or repeated".into());
+                out.add(
+                    &place,
+                    at,
+                    "mã mục trống hoặc trùng".into(),
+                    "the item's id is empty or repeated".into(),
+                );
             }
             if !units.contains(&e.unit) {
                 out.add(
@@ -495,7 +540,12 @@ impl PlanFile {
                 );
             }
             if e.text.trim().is_empty() {
-                out.add(&place, at, "mục chưa có nội dung".into(), "the item has no text".into());
+                out.add(
+                    &place,
+                    at,
+                    "mục chưa có nội dung".into(),
+                    "the item has no text".into(),
+                );
             }
         }
     }
@@ -557,16 +607,17 @@ fn line_of(text: &str, key: &str, value: &str) -> Option<usize> {
     if key.is_empty() {
         return None;
     }
-    text.lines().position(|line| {
-        let line = line.trim_start();
-        let line = line.strip_prefix("- ").unwrap_or(line).trim_start();
-        let Some(rest) = line.strip_prefix(key).and_then(|r| r.strip_prefix(':')) else {
-            return false;
-        };
-        let rest = rest.trim();
-        value.is_empty() || rest.trim_matches(|c| c == '"' || c == '\'') == value
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let line = line.strip_prefix("- ").unwrap_or(line).trim_start();
+            let Some(rest) = line.strip_prefix(key).and_then(|r| r.strip_prefix(':')) else {
+                return false;
+            };
+            let rest = rest.trim();
+            value.is_empty() || rest.trim_matches(|c| c == '"' || c == '\'') == value
+        })
+        .map(|i| i + 1)
 }
 
 #[cfg(test)]
@@ -596,12 +647,28 @@ mod tests {
             .replacen("month: 12", "month: 13", 1);
         let problems = parse(&bad).unwrap_err();
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-        assert!(text.iter().any(|p| p.contains("no dimension 9")), "{text:#?}");
-        assert!(text.iter().any(|p| p.contains("dimension 8 is missing")), "{text:#?}");
-        assert!(text.iter().any(|p| p.contains("no unit \"phong-khong-co\"")), "{text:#?}");
-        assert!(text.iter().any(|p| p.contains("13") && p.contains("not a day")), "{text:#?}");
+        assert!(
+            text.iter().any(|p| p.contains("no dimension 9")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter().any(|p| p.contains("dimension 8 is missing")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter()
+                .any(|p| p.contains("no unit \"phong-khong-co\"")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter()
+                .any(|p| p.contains("13") && p.contains("not a day")),
+            "{text:#?}"
+        );
         assert!(problems.iter().all(|p| p.line.is_some()), "{problems:#?}");
-        assert!(problems.iter().all(|p| !p.vi.is_empty() && !p.en.is_empty()));
+        assert!(problems
+            .iter()
+            .all(|p| !p.vi.is_empty() && !p.en.is_empty()));
     }
 
     #[test]

@@ -246,11 +246,15 @@ impl Plan {
             }
             dims.push((number, d, list));
         }
-        let old_measures: Vec<&Measure> =
-            current.dimensions.iter().flat_map(|d| &d.measures).collect();
+        let old_measures: Vec<&Measure> = current
+            .dimensions
+            .iter()
+            .flat_map(|d| &d.measures)
+            .collect();
         let mut adopted = Adopted::default();
         doc.transact(|tx| {
-            for ((key, new), (_, old)) in self.header_texts().into_iter().zip(current.header_texts())
+            for ((key, new), (_, old)) in
+                self.header_texts().into_iter().zip(current.header_texts())
             {
                 if new != old {
                     set_text(tx, &ROOT, key, new)?;
@@ -325,7 +329,10 @@ impl Plan {
                 .iter()
                 .flat_map(|d| d.measures.iter().map(|m| m.id.as_str()))
                 .collect();
-            for old in old_measures.iter().filter(|o| !o.retired && !kept.contains(&o.id.as_str())) {
+            for old in old_measures
+                .iter()
+                .filter(|o| !o.retired && !kept.contains(&o.id.as_str()))
+            {
                 if let Some((_, obj, _)) = measures.iter().find(|(id, _, _)| *id == old.id) {
                     tx.put(obj, "retired", true)?;
                     adopted.retired += 1;
@@ -950,7 +957,11 @@ mod tests {
         assert_eq!(Plan::read(&doc).unwrap(), plan);
         let heads = doc.get_heads();
         assert_eq!(plan.adopt(&mut doc).unwrap(), Adopted::default());
-        assert_eq!(doc.get_heads(), heads, "the same plan again changes nothing");
+        assert_eq!(
+            doc.get_heads(),
+            heads,
+            "the same plan again changes nothing"
+        );
 
         let mut next = plan.clone();
         let gone = next.dimensions[0].measures.remove(0);
@@ -972,7 +983,10 @@ mod tests {
             .iter()
             .map(|m| (m.id.as_str(), m.retired))
             .collect();
-        assert!(first_dim.contains(&(gone.id.as_str(), true)), "{first_dim:?}");
+        assert!(
+            first_dim.contains(&(gone.id.as_str(), true)),
+            "{first_dim:?}"
+        );
         assert!(first_dim.contains(&("new-1", false)), "{first_dim:?}");
     }
 

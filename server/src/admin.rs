@@ -26,8 +26,7 @@ pub fn router() -> Router<AppState> {
 
 /// An uploaded file's text.
 fn text(body: &Bytes) -> Result<&str, ApiError> {
-    std::str::from_utf8(body)
-        .map_err(|_| ApiError::BadRequest("the file is not UTF-8 text".into()))
+    std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the file is not UTF-8 text".into()))
 }
 
 /// Imports a plan file (the request body): all of it or, with a 422 that

@@ -180,7 +180,11 @@ async fn login(
 }
 
 /// A new session for `user`: its token in the body and in the cookie.
-async fn new_session(state: &AppState, headers: &HeaderMap, user: &User) -> Result<Response, ApiError> {
+async fn new_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+) -> Result<Response, ApiError> {
     let (token, expires_ms) = sessions::create(&state.db, user, state.session_lifetime).await?;
     let max_age = state.session_lifetime.as_secs() as i64;
     let mut response = Json(Session {

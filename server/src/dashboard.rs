@@ -32,10 +32,14 @@ async fn dashboard(
     user.require(Capability::SeeDashboard)?;
     let now = crate::sessions::now_ms();
     let plan = state.plan().await?;
-    let periods = plan
-        .reporting
-        .periods(plan.start_year, plan.end_year)
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    // No plan yet (a new workspace): nothing is due.
+    let periods = if plan.is_empty() {
+        Vec::new()
+    } else {
+        plan.reporting
+            .periods(plan.start_year, plan.end_year)
+            .map_err(|e| ApiError::Internal(e.into()))?
+    };
     let expected: Vec<(String, String)> = crate::directory::units(&state.db)
         .await?
         .into_iter()

@@ -342,7 +342,13 @@ pub async fn import_users(db: &Db, text: &str) -> Result<UsersImported, Director
                     "INSERT OR IGNORE INTO users
                      (username, display_name, unit, role, password_hash, must_change_password)
                      VALUES (?1, ?2, ?3, ?4, ?5, 1)",
-                    (&row.username, &row.display_name, &row.unit, row.role.key(), hash),
+                    (
+                        &row.username,
+                        &row.display_name,
+                        &row.unit,
+                        row.role.key(),
+                        hash,
+                    ),
                 )?;
                 if inserted == 0 {
                     // Added meanwhile by someone else: the whole file waits.

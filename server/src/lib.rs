@@ -390,7 +390,11 @@ pub async fn run(
 
 /// Tells the person who started the server what to open, where the data
 /// is, and who can sign in: the same lines on every start.
-async fn print_start(config: &Config, local: SocketAddr, state: &AppState) -> Result<(), StartError> {
+async fn print_start(
+    config: &Config,
+    local: SocketAddr,
+    state: &AppState,
+) -> Result<(), StartError> {
     let users = directory::users(&state.db)
         .await
         .map_err(|e| StartError::Corrupt(format!("reading the users: {e}")))?;

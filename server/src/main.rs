@@ -405,8 +405,9 @@ async fn export_plan(
     state.stop().await?;
     let yaml = outcome.map_err(|e| anyhow!("{e}"))?;
     match output {
-        Some(path) => std::fs::write(path, yaml)
-            .with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, yaml).with_context(|| format!("writing {}", path.display()))?
+        }
         None => print!("{yaml}"),
     }
     Ok(())

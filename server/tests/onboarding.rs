@@ -38,7 +38,10 @@ async fn production() -> (Api, String) {
         _dir: dir,
     };
     let db = papi_server::open_database(&config.data_dir).await.unwrap();
-    assert!(directory::units(&db).await.unwrap().is_empty(), "no units before a plan");
+    assert!(
+        directory::units(&db).await.unwrap().is_empty(),
+        "no units before a plan"
+    );
     directory::add_unit(
         &db,
         Unit {
@@ -67,8 +70,18 @@ async fn production() -> (Api, String) {
 }
 
 impl Api {
-    async fn send(&self, method: Method, path: &str, token: Option<&str>, body: String) -> (StatusCode, Value) {
-        let kind = if body.starts_with('{') { "application/json" } else { "text/plain" };
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: String,
+    ) -> (StatusCode, Value) {
+        let kind = if body.starts_with('{') {
+            "application/json"
+        } else {
+            "text/plain"
+        };
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -103,22 +116,35 @@ impl Api {
     }
 
     async fn export(&self, token: &str) -> String {
-        let (status, body) = self.send(Method::GET, "/api/admin/plan", Some(token), String::new()).await;
+        let (status, body) = self
+            .send(Method::GET, "/api/admin/plan", Some(token), String::new())
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body.as_str().expect("YAML text").to_string()
     }
 
     async fn import(&self, token: &str, text: &str) -> (StatusCode, Value) {
-        self.send(Method::POST, "/api/admin/plan", Some(token), text.to_string())
-            .await
+        self.send(
+            Method::POST,
+            "/api/admin/plan",
+            Some(token),
+            text.to_string(),
+        )
+        .await
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_production_workspace_starts_empty_and_takes_an_agencys_plan() {
     let (api, admin) = production().await;
-    let (status, body) = api.send(Method::GET, "/api/admin/plan", Some(&admin), String::new()).await;
-    assert_eq!(status, StatusCode::CONFLICT, "no plan to export yet: {body}");
+    let (status, body) = api
+        .send(Method::GET, "/api/admin/plan", Some(&admin), String::new())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "no plan to export yet: {body}"
+    );
 
     let (status, body) = api.import(&admin, DISTRICT).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -127,7 +153,9 @@ async fn a_production_workspace_starts_empty_and_takes_an_agencys_plan() {
     assert_eq!(first.units_added, 6, "the agency and its five units");
 
     // The agency took the placeholder's place, with its administrator.
-    let db = papi_server::open_database(&api._dir.path().join("data")).await.unwrap();
+    let db = papi_server::open_database(&api._dir.path().join("data"))
+        .await
+        .unwrap();
     let units = directory::units(&db).await.unwrap();
     assert!(units.iter().all(|u| u.id != "co-quan"), "{units:?}");
     let admin_user = directory::users(&db).await.unwrap();
@@ -143,7 +171,10 @@ async fn a_production_workspace_starts_empty_and_takes_an_agencys_plan() {
     for again in [DISTRICT, exported.as_str()] {
         let (status, body) = api.import(&admin, again).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(serde_json::from_value::<PlanImported>(body).unwrap(), PlanImported::default());
+        assert_eq!(
+            serde_json::from_value::<PlanImported>(body).unwrap(),
+            PlanImported::default()
+        );
     }
     assert_eq!(api.export(&admin).await, exported);
 
@@ -165,10 +196,24 @@ async fn a_production_workspace_starts_empty_and_takes_an_agencys_plan() {
     let (status, body) = api.import(&admin, &changed).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let done: PlanImported = serde_json::from_value(body).unwrap();
-    assert_eq!((done.measures_added, done.measures_changed, done.measures_retired), (1, 1, 1));
+    assert_eq!(
+        (
+            done.measures_added,
+            done.measures_changed,
+            done.measures_retired
+        ),
+        (1, 1, 1)
+    );
     let after = papi::plan_file::parse(&api.export(&admin).await).unwrap();
-    let retired = after.dimensions[0].measures.iter().find(|m| m.id == "h1-2").unwrap();
-    assert!(retired.retired, "a measure left out is retired, not deleted");
+    let retired = after.dimensions[0]
+        .measures
+        .iter()
+        .find(|m| m.id == "h1-2")
+        .unwrap();
+    assert!(
+        retired.retired,
+        "a measure left out is retired, not deleted"
+    );
     assert!(after.dimensions[0].measures[0].text.ends_with("mỗi tháng."));
 }
 
@@ -198,12 +243,18 @@ async fn a_plan_file_with_five_errors_reports_them_all_and_imports_nothing() {
     ] {
         assert!(all.contains(expected), "{expected} in {all}");
     }
-    assert!(problems.iter().all(|p| p["vi"].as_str().is_some_and(|v| !v.is_empty())));
+    assert!(problems
+        .iter()
+        .all(|p| p["vi"].as_str().is_some_and(|v| !v.is_empty())));
     assert!(problems.iter().all(|p| p["line"].is_u64()), "{all}");
     // Nothing was imported: no plan, and the units are as they were.
-    let (status, _) = api.send(Method::GET, "/api/admin/plan", Some(&admin), String::new()).await;
+    let (status, _) = api
+        .send(Method::GET, "/api/admin/plan", Some(&admin), String::new())
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (_, units) = api.send(Method::GET, "/api/admin/units", Some(&admin), String::new()).await;
+    let (_, units) = api
+        .send(Method::GET, "/api/admin/units", Some(&admin), String::new())
+        .await;
     assert_eq!(units.as_array().unwrap().len(), 1, "{units}");
 }
 
@@ -221,44 +272,106 @@ async fn staff_come_from_a_csv_file_with_one_time_passwords() {
     let problems = body["problems"].as_array().unwrap();
     let lines: Vec<u64> = problems.iter().filter_map(|p| p["line"].as_u64()).collect();
     assert!(lines.contains(&5) && lines.contains(&6), "{body}");
-    assert_eq!(problems.len(), 5, "username, name, unit, role, repeated: {body}");
-    let (_, users) = api.send(Method::GET, "/api/admin/users", Some(&admin), String::new()).await;
-    assert_eq!(users.as_array().unwrap().len(), 1, "nobody was added: {users}");
+    assert_eq!(
+        problems.len(),
+        5,
+        "username, name, unit, role, repeated: {body}"
+    );
+    let (_, users) = api
+        .send(Method::GET, "/api/admin/users", Some(&admin), String::new())
+        .await;
+    assert_eq!(
+        users.as_array().unwrap().len(),
+        1,
+        "nobody was added: {users}"
+    );
 
     let (status, body) = api
-        .send(Method::POST, "/api/admin/users/import", Some(&admin), STAFF.into())
+        .send(
+            Method::POST,
+            "/api/admin/users/import",
+            Some(&admin),
+            STAFF.into(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let imported: UsersImported = serde_json::from_value(body).unwrap();
     assert_eq!(imported.created.len(), 3);
     let (status, body) = api
-        .send(Method::POST, "/api/admin/users/import", Some(&admin), STAFF.into())
+        .send(
+            Method::POST,
+            "/api/admin/users/import",
+            Some(&admin),
+            STAFF.into(),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let again: UsersImported = serde_json::from_value(body).unwrap();
-    assert_eq!((again.created.len(), again.updated.len(), again.unchanged), (0, 0, 3));
+    assert_eq!(
+        (again.created.len(), again.updated.len(), again.unchanged),
+        (0, 0, 3)
+    );
 
     // A one-time password opens nothing but choosing a new one.
-    let one_time = &imported.created.iter().find(|p| p.username == "lv.cuong").unwrap().password;
+    let one_time = &imported
+        .created
+        .iter()
+        .find(|p| p.username == "lv.cuong")
+        .unwrap()
+        .password;
     let session = api.sign_in("lv.cuong", one_time).await;
     assert!(session.user.must_change_password);
     assert_eq!(session.user.unit, "xa-dai-tam");
-    let (status, _) = api.send(Method::GET, "/api/reports", Some(&session.token), String::new()).await;
+    let (status, _) = api
+        .send(
+            Method::GET,
+            "/api/reports",
+            Some(&session.token),
+            String::new(),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let change = |current: &str, new: &str| json!({ "current": current, "new": new }).to_string();
     let (status, _) = api
-        .send(Method::POST, "/api/password", Some(&session.token), change("sai", "mật khẩu mới 1"))
+        .send(
+            Method::POST,
+            "/api/password",
+            Some(&session.token),
+            change("sai", "mật khẩu mới 1"),
+        )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "the current password is checked");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the current password is checked"
+    );
     let (status, body) = api
-        .send(Method::POST, "/api/password", Some(&session.token), change(one_time, "mật khẩu mới 1"))
+        .send(
+            Method::POST,
+            "/api/password",
+            Some(&session.token),
+            change(one_time, "mật khẩu mới 1"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let fresh: Session = serde_json::from_value(body).unwrap();
     assert!(!fresh.user.must_change_password);
-    let (status, _) = api.send(Method::GET, "/api/reports", Some(&fresh.token), String::new()).await;
+    let (status, _) = api
+        .send(
+            Method::GET,
+            "/api/reports",
+            Some(&fresh.token),
+            String::new(),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = api.send(Method::GET, "/api/me", Some(&session.token), String::new()).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the one-time session ended");
+    let (status, _) = api
+        .send(Method::GET, "/api/me", Some(&session.token), String::new())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the one-time session ended"
+    );
     drop(api.state);
 }

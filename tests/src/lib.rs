@@ -6,7 +6,7 @@ mod server;
 mod sync_client;
 
 pub use browser::Browser;
-pub use server::{server_binary, Server};
+pub use server::{server_binary, server_command, Server};
 pub use sync_client::{Closed, SyncClient, Synced};
 
 use std::path::PathBuf;

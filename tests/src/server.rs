@@ -94,6 +94,14 @@ impl Server {
             .insert(username.to_string(), password.to_string());
     }
 
+    /// Notes a password set some other way (a one-time password replaced in
+    /// the app), for `login` and `password_of`.
+    pub fn remember_password(&self, username: &str, password: &str) {
+        self.passwords
+            .borrow_mut()
+            .insert(username.to_string(), password.to_string());
+    }
+
     /// Resets a user's password through the command line.
     pub fn set_password(&self, username: &str, password: &str) {
         self.manage(&["reset-password", username], password);
@@ -369,6 +377,31 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Runs a command of the `papi-server` binary on the data directory
+/// `data`, with `stdin` as its input; its output.
+pub fn server_command(data: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(server_binary())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start papi-server");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write to papi-server");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("papi-server")
 }
 
 /// The `papi-server` binary under test.

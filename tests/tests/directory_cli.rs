@@ -1,32 +1,9 @@
 //! Managing the directory from the server binary's command line: what an
 //! administrator does on a new production server.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use papi_e2e::server_binary;
-
-fn run(data: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(server_binary())
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start papi-server");
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
+use papi_e2e::{server_command as run, workspace_root};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -37,6 +14,11 @@ fn an_admin_creates_users_and_resets_passwords() {
     let data = tempfile::tempdir().unwrap();
     let units = run(data.path(), &["units"], None);
     assert!(units.status.success());
+    assert_eq!(stdout(&units), "", "a new data directory has no units");
+    let demo = workspace_root().join("server/seed/demo-plan.yaml");
+    let imported = run(data.path(), &["import-plan", demo.to_str().unwrap()], None);
+    assert!(imported.status.success(), "{imported:?}");
+    let units = run(data.path(), &["units"], None);
     assert!(stdout(&units).contains("phong-ngan-sach\tdivision\tso-tai-chinh"));
 
     let admin = run(data.path(), &["create-admin", "quantri"], None);

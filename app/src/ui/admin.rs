@@ -120,9 +120,12 @@ pub fn AdminPage() -> impl IntoView {
         })
     };
 
+    let reload = Callback::new(move |()| feedback.version.update(|v| *v += 1));
     view! {
         <section class="admin">
             <h2>{t!("admin.title").to_string()}</h2>
+            <super::imports::PlanFile on_imported=reload/>
+            <super::imports::StaffFile on_imported=reload/>
             {move || notice.get().map(|n| view! { <p class="notice" role="status">{n}</p> })}
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             <Suspense fallback=|| view! { <p class="status-line">{t!("admin.loading").to_string()}</p> }>

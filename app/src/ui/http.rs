@@ -50,16 +50,21 @@ impl From<Failure> for String {
     }
 }
 
-/// Sends a request; the answer's status and text.
-async fn send(method: &str, path: &str, body: Option<String>) -> Result<(u16, String), Failure> {
+/// Sends a request, with a body of the given content type; the answer's
+/// status and text.
+async fn send(
+    method: &str,
+    path: &str,
+    body: Option<(String, &str)>,
+) -> Result<(u16, String), Failure> {
     let other = |what: &str| Failure::Other(what.to_string());
     let window = web_sys::window().ok_or_else(|| other("no window"))?;
     let init = web_sys::RequestInit::new();
     init.set_method(method);
-    if let Some(body) = body {
+    if let Some((body, content_type)) = body {
         init.set_body(&body.into());
         let headers = web_sys::Headers::new().map_err(|_| other("headers"))?;
-        let _ = headers.set("content-type", "application/json");
+        let _ = headers.set("content-type", content_type);
         init.set_headers(&headers);
     }
     let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
@@ -94,7 +99,13 @@ pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, Failure> {
 
 pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Result<T, Failure> {
     let body = serde_json::to_string(body).map_err(|e| Failure::Other(e.to_string()))?;
-    let (status, text) = send("POST", path, Some(body)).await?;
+    let (status, text) = send("POST", path, Some((body, "application/json"))).await?;
+    decode(status, &text)
+}
+
+/// Posts a file's text as it is (a plan file, a CSV of users).
+pub async fn post_text<T: DeserializeOwned>(path: &str, text: String) -> Result<T, Failure> {
+    let (status, text) = send("POST", path, Some((text, "text/plain; charset=utf-8"))).await?;
     decode(status, &text)
 }
 

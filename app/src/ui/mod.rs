@@ -7,6 +7,7 @@ mod early;
 mod format;
 mod http;
 mod i18n;
+mod imports;
 pub mod link;
 mod outbox;
 mod plan_page;

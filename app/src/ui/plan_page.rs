@@ -8,9 +8,10 @@ use super::status::DocBadge;
 use super::PlanView;
 use crate::ids::DocId;
 
-/// The plan, live from its document.
+/// The plan, live from its document. Until a plan is imported the page
+/// says what to do: an administrator imports the agency's plan file.
 #[component]
-pub fn PlanPage(id: DocId, editable: bool) -> impl IntoView {
+pub fn PlanPage(id: DocId, editable: bool, administrator: bool) -> impl IntoView {
     let repo = repo::repo();
     let signals = repo.open(id);
     // The plan's outline only: measure texts are left out, so that typing in
@@ -47,6 +48,20 @@ pub fn PlanPage(id: DocId, editable: bool) -> impl IntoView {
         }
         .into_any(),
         Phase::Ready => match plan.get() {
+            Some(Ok(plan)) if plan.is_empty() => {
+                let next = if administrator {
+                    "plan.none_admin"
+                } else {
+                    "plan.none"
+                };
+                view! {
+                    <section class="no-plan" role="status">
+                        <h2>{t!("plan.none_title").to_string()}</h2>
+                        <p>{t!(next).to_string()}</p>
+                    </section>
+                }
+                .into_any()
+            }
             Some(Ok(plan)) => view! {
                 <DocBadge unsynced=signals.unsynced/>
                 <PlanView plan doc=id editable/>

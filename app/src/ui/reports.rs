@@ -138,7 +138,8 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let periods = follow(plan, |d| {
-        let p = Plan::read(d).ok()?;
+        // No plan yet (a new workspace): no periods to report on.
+        let p = Plan::read(d).ok().filter(|p| !p.is_empty())?;
         let all = p.reporting.periods(p.start_year, p.end_year).ok()?;
         Some(
             p.reporting

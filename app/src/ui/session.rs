@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::http::{get, post, Failure};
 use super::settings;
 use crate::access::{Actor, Role};
-use crate::api::{LoginRequest, Me, Session, UserInfo};
+use crate::api::{LoginRequest, Me, PasswordChange, Session, UserInfo};
 
 const KEY: &str = "identity";
 
@@ -21,6 +21,10 @@ pub struct Identity {
     pub role: Role,
     /// Every sync peer id of this user starts with it (`user<id>.`).
     pub peer_prefix: String,
+    /// Signed in with a one-time password: the app asks for a new one
+    /// before anything else.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 impl Identity {
@@ -31,6 +35,7 @@ impl Identity {
             display_name: user.display_name,
             unit: user.unit,
             role: user.role,
+            must_change_password: user.must_change_password,
             peer_prefix,
         }
     }
@@ -58,12 +63,7 @@ pub async fn sign_in(username: &str, password: &str) -> Result<Identity, String>
         password: password.to_string(),
     };
     match post::<Session>("/api/login", &request).await {
-        Ok(session) => {
-            let identity = Identity::new(session.user, session.peer_prefix);
-            // Without it the app would ask to sign in again on the next open.
-            settings::set(KEY, &identity)?;
-            Ok(identity)
-        }
+        Ok(session) => keep(session),
         Err(Failure::Refused { status: 401, .. }) => {
             Err(t!("session.wrong_credentials").to_string())
         }
@@ -75,6 +75,28 @@ pub async fn sign_in(username: &str, password: &str) -> Result<Identity, String>
                 .div_ceil(60)
         )
         .to_string()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Keeps a new session's identity on the device.
+fn keep(session: Session) -> Result<Identity, String> {
+    let identity = Identity::new(session.user, session.peer_prefix);
+    // Without it the app would ask to sign in again on the next open.
+    settings::set(KEY, &identity)?;
+    Ok(identity)
+}
+
+/// Replaces the signed-in user's password; the server answers with a new
+/// session (the others end).
+pub async fn change_password(current: &str, new: &str) -> Result<Identity, String> {
+    let change = PasswordChange {
+        current: current.to_string(),
+        new: new.to_string(),
+    };
+    match post::<Session>("/api/password", &change).await {
+        Ok(session) => keep(session),
+        Err(Failure::Refused { status: 401, .. }) => Err(t!("password.signed_out").to_string()),
         Err(other) => Err(other.into()),
     }
 }

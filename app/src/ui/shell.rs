@@ -6,7 +6,7 @@ use rust_i18n::t;
 
 use super::plan_page::PlanPage;
 use super::repo::{self, Repo};
-use super::sign_in::SignIn;
+use super::sign_in::{ChoosePassword, SignIn};
 use super::{
     admin, dashboard, early, http, i18n, outbox, proposals, reports, safety, session, settings,
     status, update,
@@ -101,6 +101,11 @@ pub fn App() -> impl IntoView {
                     })/>
                 </main>
             }.into_any(),
+            Some(who) if who.must_change_password => view! {
+                <main class="content">
+                    <ChoosePassword on_done=Callback::new(move |who| identity.set(Some(who)))/>
+                </main>
+            }.into_any(),
             Some(who) => view! { <Workspace identity=who page/> }.into_any(),
         }}
         }
@@ -128,6 +133,7 @@ fn confirm_sign_out() -> bool {
 #[component]
 fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView {
     let editable = plan_editable(&identity);
+    let administrator = identity.role.may(Capability::Administer);
     let pages = Page::for_role(identity.role);
     let who = StoredValue::new(identity.clone());
     let started = LocalResource::new(move || {
@@ -165,7 +171,7 @@ fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView
                     <main class="content">
                         // The plan stays drawn while hidden, so that its text
                         // boxes keep their place and caret.
-                        <div class:hidden=move || page.get() != Page::Plan><PlanPage id=plan editable/></div>
+                        <div class:hidden=move || page.get() != Page::Plan><PlanPage id=plan editable administrator/></div>
                         {move || match page.get() {
                             Page::Plan => ().into_any(),
                             Page::Reports => view! { <reports::ReportsPage identity=who.get_value() plan/> }.into_any(),

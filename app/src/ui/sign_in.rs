@@ -80,3 +80,59 @@ pub fn SignIn(on_done: Callback<session::Identity>) -> impl IntoView {
         </form>
     }
 }
+
+/// The form that replaces a one-time password with the user's own, shown
+/// before anything else to a user who signed in with one.
+#[component]
+pub fn ChoosePassword(on_done: Callback<session::Identity>) -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let again = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let (c, n) = (current.get_untracked(), new.get_untracked());
+        if n.chars().count() < 8 {
+            error.set(Some(t!("password.too_short").to_string()));
+            return;
+        }
+        if n != again.get_untracked() {
+            error.set(Some(t!("password.mismatch").to_string()));
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        wasm_bindgen_futures::spawn_local(async move {
+            match session::change_password(&c, &n).await {
+                Ok(who) => on_done.run(who),
+                Err(message) => error.set(Some(message)),
+            }
+            busy.set(false);
+        });
+    };
+    let field = move |id: &'static str,
+                      label: String,
+                      value: RwSignal<String>,
+                      autocomplete: &'static str| {
+        view! {
+            <label for=id>{label}</label>
+            <input id=id type="password" required autocomplete=autocomplete prop:value=value
+                on:input=move |ev| value.set(event_target_value(&ev))/>
+        }
+    };
+    view! {
+        <form class="sign-in choose-password" on:submit=submit>
+            <h2>{t!("password.title").to_string()}</h2>
+            <p>{t!("password.why").to_string()}</p>
+            {field("current-password", t!("password.current").to_string(), current, "current-password")}
+            {field("new-password", t!("password.new").to_string(), new, "new-password")}
+            {field("new-password-again", t!("password.again").to_string(), again, "new-password")}
+            {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+            <button type="submit" disabled=move || busy.get()>{t!("password.submit").to_string()}</button>
+        </form>
+    }
+}
