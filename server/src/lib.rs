@@ -119,6 +119,9 @@ pub struct AppState {
     /// Held while the state lives: one process at a time uses the data
     /// directory's documents.
     _lock: std::sync::Arc<std::fs::File>,
+    /// One plan import at a time: each checks the workspace as it is, then
+    /// changes it.
+    importing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Config {
@@ -201,6 +204,7 @@ impl AppState {
             secure_cookies: config.secure_cookies,
             trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()),
             _lock: std::sync::Arc::new(lock),
+            importing: std::sync::Arc::default(),
         };
         if !config.production {
             state

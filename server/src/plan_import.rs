@@ -74,6 +74,7 @@ impl AppState {
     pub async fn import_plan(&self, text: &str) -> Result<PlanImported, ApiError> {
         let file = plan_file::parse(text).map_err(ApiError::Problems)?;
         let plan = file.plan();
+        let _one_at_a_time = self.importing.lock().await;
         let current = self.plan().await?;
         let mut problems = plan_file::moved_measures(&current, &plan);
         let first = current.is_empty();

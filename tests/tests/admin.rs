@@ -51,7 +51,7 @@ fn an_admin_adds_a_user_on_the_admin_page_who_can_then_sign_in() {
     let browser = Browser::signed_in(&server, "quantri");
     browser.open_page("admin");
     browser.wait_for_text(
-        &["Quản trị người dùng và đơn vị", "truongphong"],
+        &["Quản trị kế hoạch, người dùng và đơn vị", "truongphong"],
         Duration::from_secs(60),
     );
 

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use papi::ids::DocId;
 use automerge::ReadDoc;
+use papi::ids::DocId;
 use papi::report::TextAt;
 use papi_e2e::{server_command, workspace_root, Browser, Server, SyncClient};
 use serde_json::json;
