@@ -11,6 +11,8 @@
 const VERSION = "__VERSION__";
 const PRECACHE = __PRECACHE__;
 const CACHE = "papi-shell-" + VERSION;
+// Fetched on first use (the export worker and its DOCX writer), then kept.
+const ON_DEMAND = ["/official-worker.js", "/papi-official-worker.js", "/papi-official-worker_bg.wasm"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -47,6 +49,21 @@ self.addEventListener("fetch", (event) => {
         .open(CACHE)
         .then((cache) => cache.match("/index.html"))
         .then((hit) => hit || fetch(request)),
+    );
+    return;
+  }
+  if (ON_DEMAND.includes(url.pathname)) {
+    event.respondWith(
+      caches.open(CACHE).then((cache) =>
+        cache.match(request).then(
+          (hit) =>
+            hit ||
+            fetch(request).then((response) => {
+              if (response.ok) cache.put(request, response.clone());
+              return response;
+            }),
+        ),
+      ),
     );
     return;
   }

@@ -9,6 +9,7 @@ mod http;
 mod i18n;
 mod imports;
 pub mod link;
+mod official;
 mod outbox;
 mod plan_page;
 mod plan_view;

@@ -7,6 +7,7 @@ use rust_i18n::t;
 use super::controls::{BusyButton, NoteField};
 use super::format::{action_label, date, date_time, period_name, status_label, timeliness_label};
 use super::http::{get_kept, post, Failure, Kept};
+use super::official::OfficialPanel;
 use super::outbox::outbox;
 use super::repo::{follow, repo, Phase};
 use super::session::Identity;
@@ -287,9 +288,9 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
                         refresh.update(|n| *n += 1);
                     }>{t!("reports.back").to_string()}</button>
                     {if o.consolidated {
-                        view! { <ConsolidatedView id=o.id identity=identity.get_value() period=o.period status=o.status names/> }.into_any()
+                        view! { <ConsolidatedView id=o.id plan identity=identity.get_value() period=o.period status=o.status names/> }.into_any()
                     } else {
-                        view! { <ReportView id=o.id identity=identity.get_value() unit=o.unit period=o.period listed_status=o.status names/> }.into_any()
+                        view! { <ReportView id=o.id plan identity=identity.get_value() unit=o.unit period=o.period listed_status=o.status names/> }.into_any()
                     }}
                 }.into_any(),
             }}
@@ -331,6 +332,7 @@ fn when_ready(
 #[component]
 fn ReportView(
     id: DocId,
+    plan: DocId,
     identity: Identity,
     unit: String,
     period: String,
@@ -388,7 +390,8 @@ fn ReportView(
         <article class="report" data-doc=url.clone()>
             <h2>{unit_name} " — " {period_name(&period)}</h2>
             <DocBadge unsynced/>
-            <Review url=url.clone() unit identity history status pending/>
+            <Review url=url.clone() unit=unit.clone() identity history status pending/>
+            <OfficialPanel doc=id plan file_name=format!("bao-cao-{unit}-{period}") names readonly/>
             {when_ready(id, move |outline| report_form(id, outline, readonly))}
         </article>
     }
@@ -580,6 +583,7 @@ fn Review(
 #[component]
 fn ConsolidatedView(
     id: DocId,
+    plan: DocId,
     identity: Identity,
     period: String,
     status: DocStatus,
@@ -652,6 +656,7 @@ fn ConsolidatedView(
                     <BusyButton class="approve" label=t!("consolidated.approve").to_string() busy on_press=approve/>
                 })}
             </div>
+            <OfficialPanel doc=id plan file_name=format!("bao-cao-tong-hop-{period}") names readonly/>
             {when_ready(id, move |outline| {
                 let names = names.get().unwrap_or_default();
                 let included: Vec<String> = outline.included_units.iter().map(|u| name_of(&names, u)).collect();
