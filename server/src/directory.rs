@@ -139,7 +139,10 @@ pub async fn adopt_units(
 ) -> Result<(usize, usize), DirectoryError> {
     Ok(db
         .call(move |c| {
-            let tx = c.transaction()?;
+            // Immediate: it reads, then writes what it read decides; a
+            // deferred transaction could not take the write lock after
+            // another connection (the storage writer) committed meanwhile.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let existing = read_units(&tx)?;
             let (mut added, mut changed) = (0, 0);
             for u in &units {

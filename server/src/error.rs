@@ -158,18 +158,28 @@ impl<E: std::error::Error + Send + Sync + 'static> From<MakeError<E>> for ApiErr
     }
 }
 
+impl ApiError {
+    /// The error with the whole chain of its causes, for the log (never
+    /// for the client).
+    pub fn detail(&self) -> String {
+        let ApiError::Internal(source) = self else {
+            return self.to_string();
+        };
+        let mut chain = source.to_string();
+        let mut cause = source.source();
+        while let Some(c) = cause {
+            chain.push_str(": ");
+            chain.push_str(&c.to_string());
+            cause = c.source();
+        }
+        chain
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(source) = &self {
-            // The whole chain of causes, for whoever reads the log.
-            let mut chain = source.to_string();
-            let mut cause = source.source();
-            while let Some(c) = cause {
-                chain.push_str(": ");
-                chain.push_str(&c.to_string());
-                cause = c.source();
-            }
-            tracing::error!(error = %chain, "request failed");
+        if let ApiError::Internal(_) = &self {
+            tracing::error!(error = %self.detail(), "request failed");
         }
         let body = Json(ErrorBody {
             error: self.message(),

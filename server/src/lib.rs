@@ -210,7 +210,7 @@ impl AppState {
             state
                 .seed_demo_plan()
                 .await
-                .map_err(|e| StartError::Corrupt(format!("demo plan: {e}")))?;
+                .map_err(|e| StartError::Corrupt(format!("demo plan: {}", e.detail())))?;
             directory::ensure_demo_accounts(&state.db)
                 .await
                 .map_err(|e| StartError::Corrupt(format!("demo accounts: {e}")))?;

@@ -383,7 +383,7 @@ async fn import_plan(data_dir: &std::path::Path, file: &std::path::Path) -> anyh
     state.stop().await?;
     let imported = match outcome {
         Err(ApiError::Problems(problems)) => return Err(refused(&problems)),
-        other => other.map_err(|e| anyhow!("{e}"))?,
+        other => other.map_err(|e| anyhow!("{}", e.detail()))?,
     };
     println!(
         "Plan imported: {} measure(s) added, {} changed, {} retired; {} unit(s) added, {} changed.",
@@ -403,7 +403,7 @@ async fn export_plan(
     let state = AppState::open(&Config::for_tools(data_dir.to_path_buf())).await?;
     let outcome = state.export_plan().await;
     state.stop().await?;
-    let yaml = outcome.map_err(|e| anyhow!("{e}"))?;
+    let yaml = outcome.map_err(|e| anyhow!("{}", e.detail()))?;
     match output {
         Some(path) => {
             std::fs::write(path, yaml).with_context(|| format!("writing {}", path.display()))?

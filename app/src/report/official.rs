@@ -234,4 +234,23 @@ mod tests {
         }
         assert!(!official.sections.is_empty());
     }
+
+    #[test]
+    fn a_consolidated_report_is_issued_by_the_agency() {
+        let plan = small_plan();
+        let mut doc = Automerge::new();
+        crate::report::generate_consolidated(&plan, "2026-year", &mut doc).unwrap();
+        let today = Day {
+            day: 1,
+            month: 12,
+            year: 2026,
+        };
+        let official = document(&doc, &plan, |u| u.to_string(), today).unwrap();
+        assert_eq!(official.issuer, plan.agency);
+        assert_eq!(official.parent_issuer, plan.parent_agency);
+        assert_eq!(official.signer_position, "Giám đốc");
+        assert!(official.summary.ends_with("năm 2026"));
+        assert_eq!(official.sections.len(), plan.dimensions.len());
+        assert!(official.sections.iter().all(|s| s.items.is_empty()));
+    }
 }
