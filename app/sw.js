@@ -16,7 +16,14 @@ const ON_DEMAND = ["/official-worker.js", "/papi-official-worker.js", "/papi-off
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
-    caches.open(CACHE).then((cache) => cache.addAll(PRECACHE)),
+    caches.open(CACHE).then(async (cache) => {
+      await cache.addAll(PRECACHE);
+      // A device that has exported before keeps exporting offline after an
+      // update: the new version's writer is fetched now, with the app.
+      if (await caches.match("/papi-official-worker_bg.wasm")) {
+        await cache.addAll(ON_DEMAND);
+      }
+    }),
   );
 });
 

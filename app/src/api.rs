@@ -490,6 +490,11 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// The media types of the files the admin page sends (`POST
+/// /api/admin/plan`, `POST /api/admin/users/import`); others are refused.
+pub const PLAN_FILE_TYPE: &str = "application/yaml";
+pub const STAFF_FILE_TYPE: &str = "text/csv";
+
 /// What a plan import changed (`POST /api/admin/plan`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanImported {

@@ -18,6 +18,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// A day of the year on which a report falls due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DueDay {
     pub month: u32,
     pub day: u32,
@@ -25,6 +26,7 @@ pub struct DueDay {
 
 /// The calendar settings held in the plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReportingSettings {
     pub half_year_due: DueDay,
     pub annual_due: DueDay,

@@ -261,6 +261,7 @@ impl PlanFile {
                 format!("the plan ends ({end}) before it starts ({start})"),
             );
         }
+        let mut bad_day = false;
         for (key, due) in [
             ("half_year_due", self.reporting.half_year_due),
             ("annual_due", self.reporting.annual_due),
@@ -276,10 +277,10 @@ impl PlanFile {
                     format!("ngày {day}/{month} không có trong năm (hạn báo cáo phải là một ngày trong năm)"),
                     format!("{day}/{month} is not a day of the year (a deadline must fall within the year)"),
                 );
-                return;
+                bad_day = true;
             }
         }
-        if self.reporting.validate() == Err(CalendarError::DueDaysOutOfOrder) {
+        if !bad_day && self.reporting.validate() == Err(CalendarError::DueDaysOutOfOrder) {
             out.add(
                 "reporting",
                 ("annual_due", ""),
@@ -669,6 +670,31 @@ mod tests {
         assert!(problems
             .iter()
             .all(|p| !p.vi.is_empty() && !p.en.is_empty()));
+    }
+
+    #[test]
+    fn both_bad_deadlines_and_a_misspelt_key_inside_a_measure_are_reported() {
+        let both = DISTRICT.replacen("month: 6", "month: 13", 1).replacen(
+            "month: 12\n    day: 10",
+            "month: 12\n    day: 32",
+            1,
+        );
+        let problems = parse(&both).unwrap_err();
+        assert_eq!(
+            problems
+                .iter()
+                .filter(|p| p.en.contains("not a day"))
+                .count(),
+            2,
+            "{problems:#?}"
+        );
+        let typo = DISTRICT.replacen(
+            "    units: [phong-noi-vu]",
+            "    units: [phong-noi-vu]\n    retierd: true",
+            1,
+        );
+        let problems = parse(&typo).unwrap_err();
+        assert!(problems[0].en.contains("retierd"), "{problems:?}");
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub struct Plan {
 
 /// A numeric objective of the plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Target {
     pub id: String,
     pub text: String,
@@ -64,6 +65,7 @@ pub struct Target {
 
 /// One of the eight PAPI dimensions (lĩnh vực).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Dimension {
     pub number: u8,
     pub name: String,
@@ -73,6 +75,7 @@ pub struct Dimension {
 
 /// A measure (nội dung, giải pháp) under a dimension.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Measure {
     pub id: String,
     pub text: String,
@@ -86,6 +89,7 @@ pub struct Measure {
 
 /// An item one unit reports on besides the measures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExtraItem {
     pub id: String,
     pub unit: String,
@@ -300,10 +304,12 @@ impl Plan {
                         adopted.added += 1;
                         continue;
                     };
-                    if *old_order != order {
+                    let moved = *old_order != order;
+                    if moved {
                         tx.put(obj, "order", order)?;
                     }
                     if *old == m {
+                        adopted.changed += usize::from(moved);
                         continue;
                     }
                     adopted.changed += 1;

@@ -2,12 +2,13 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use papi::access::Capability;
 use papi::api::{Done, IssuedPassword, NewUser, PlanImported, Unit, UserEntry, UsersImported};
+use papi::api::{PLAN_FILE_TYPE, STAFF_FILE_TYPE};
 
 use crate::auth::AuthUser;
 use crate::directory;
@@ -24,8 +25,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/plan", get(export_plan).post(import_plan))
 }
 
-/// An uploaded file's text.
-fn text(body: &Bytes) -> Result<&str, ApiError> {
+/// An uploaded file's text, sent as `media_type`. A type other than the
+/// three a form may send (`text/plain` among them) makes a browser ask
+/// before sending it from another site, so a page elsewhere cannot make a
+/// signed-in administrator's browser import a file.
+fn text<'a>(headers: &HeaderMap, body: &'a Bytes, media_type: &str) -> Result<&'a str, ApiError> {
+    let sent = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if sent.as_deref() != Some(media_type) {
+        return Err(ApiError::UnsupportedMediaType(media_type.to_string()));
+    }
     std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("the file is not UTF-8 text".into()))
 }
 
@@ -34,10 +46,13 @@ fn text(body: &Bytes) -> Result<&str, ApiError> {
 async fn import_plan(
     State(state): State<AppState>,
     user: AuthUser,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<PlanImported>, ApiError> {
     user.require(Capability::Administer)?;
-    let imported = state.import_plan(text(&body)?).await?;
+    let imported = state
+        .import_plan(text(&headers, &body, PLAN_FILE_TYPE)?)
+        .await?;
     tracing::info!(username = %user.0.username, "plan imported from the admin page");
     Ok(Json(imported))
 }
@@ -67,10 +82,12 @@ async fn export_plan(
 async fn import_users(
     State(state): State<AppState>,
     user: AuthUser,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     user.require(Capability::Administer)?;
-    let imported: UsersImported = directory::import_users(&state.db, text(&body)?).await?;
+    let imported: UsersImported =
+        directory::import_users(&state.db, text(&headers, &body, STAFF_FILE_TYPE)?).await?;
     tracing::info!(
         username = %user.0.username,
         created = imported.created.len(),

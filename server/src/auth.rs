@@ -231,7 +231,7 @@ async fn change_password(
         return Err(ApiError::BadRequest("the current password is wrong".into()));
     }
     state.limiter.clear(&key);
-    directory::set_password(&state.db, &user.username, &change.new).await?;
+    directory::choose_password(&state.db, &user.username, &change.new).await?;
     tracing::info!(username = %user.username, "password changed");
     let user = User {
         must_change_password: false,

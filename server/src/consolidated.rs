@@ -79,6 +79,11 @@ async fn create(
     user.require(Capability::Consolidate)?;
     let period = requested_period(&request.period)?.key();
     let plan = state.plan().await?;
+    if plan.is_empty() {
+        return Err(ApiError::Conflict(
+            "there is no plan yet: import one first".into(),
+        ));
+    }
     let held = state.registry.hold().await;
     let contributions = accepted(&state, &period).await?;
     let doc = state

@@ -515,16 +515,39 @@ fn read_staff(text: &str, units: &[Unit]) -> Result<Vec<StaffRow>, DirectoryErro
     }
 }
 
-/// Sets a new password and ends the user's sessions.
+/// Sets a new password (an administrator's reset) and ends the user's
+/// sessions. A user who still has a one-time password keeps having to
+/// choose their own.
 pub async fn set_password(db: &Db, username: &str, password: &str) -> Result<(), DirectoryError> {
+    replace_password(db, username, password, false).await
+}
+
+/// The user's own new password: it ends their sessions and the duty to
+/// change a one-time password.
+pub async fn choose_password(
+    db: &Db,
+    username: &str,
+    password: &str,
+) -> Result<(), DirectoryError> {
+    replace_password(db, username, password, true).await
+}
+
+async fn replace_password(
+    db: &Db,
+    username: &str,
+    password: &str,
+    chosen: bool,
+) -> Result<(), DirectoryError> {
     let hash = hashed(password).await?;
     let name = username.to_string();
     let changed = db
         .call(move |c| {
             let tx = c.transaction()?;
             let changed = tx.execute(
-                "UPDATE users SET password_hash = ?1, must_change_password = 0 WHERE username = ?2",
-                (&hash, &name),
+                "UPDATE users SET password_hash = ?1,
+                     must_change_password = must_change_password AND NOT ?3
+                 WHERE username = ?2",
+                (&hash, &name, chosen),
             )?;
             // A new password signs the user out everywhere.
             tx.execute(

@@ -64,6 +64,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request body is too large")]
     TooLarge,
+    #[error("send the file as {0}")]
+    UnsupportedMediaType(String),
     /// An imported file with problems; nothing was imported.
     #[error("the file has {} problem(s); nothing was imported", .0.len())]
     Problems(Vec<Problem>),
@@ -89,6 +91,7 @@ impl ApiError {
             ApiError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Problems(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PasswordChangeRequired => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,7 +107,9 @@ impl ApiError {
             ApiError::TooManyAttempts(_) => "too many failed attempts; try again later".into(),
             ApiError::Conflict(detail) | ApiError::BadRequest(detail) => detail.clone(),
             ApiError::TooLarge => "the request body is too large".into(),
-            ApiError::Problems(_) | ApiError::PasswordChangeRequired => self.to_string(),
+            ApiError::Problems(_)
+            | ApiError::PasswordChangeRequired
+            | ApiError::UnsupportedMediaType(_) => self.to_string(),
             ApiError::Internal(_) => "internal error".into(),
         }
     }
@@ -219,6 +224,7 @@ mod tests {
             (ApiError::BadRequest("x".into()), 400),
             (ApiError::TooLarge, 413),
             (ApiError::Problems(Vec::new()), 422),
+            (ApiError::UnsupportedMediaType("text/csv".into()), 415),
             (ApiError::PasswordChangeRequired, 403),
             (ApiError::internal("the disk is on fire"), 500),
         ];

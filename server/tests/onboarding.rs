@@ -77,11 +77,22 @@ impl Api {
         token: Option<&str>,
         body: String,
     ) -> (StatusCode, Value) {
-        let kind = if body.starts_with('{') {
-            "application/json"
-        } else {
-            "text/plain"
+        let kind = match path {
+            "/api/admin/plan" => papi::api::PLAN_FILE_TYPE,
+            "/api/admin/users/import" => papi::api::STAFF_FILE_TYPE,
+            _ => "application/json",
         };
+        self.send_as(method, path, token, body, kind).await
+    }
+
+    async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: String,
+        kind: &str,
+    ) -> (StatusCode, Value) {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -230,6 +241,18 @@ async fn a_plan_file_with_five_errors_reports_them_all_and_imports_nothing() {
             "text: ''",
             1,
         );
+    // Sent as a form may send text, which another site could do with the
+    // administrator's cookie, a file is refused unread.
+    let (status, _) = api
+        .send_as(
+            Method::POST,
+            "/api/admin/plan",
+            Some(&admin),
+            DISTRICT.into(),
+            "text/plain",
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let (status, body) = api.import(&admin, &bad).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let problems = body["problems"].as_array().unwrap();
@@ -237,7 +260,7 @@ async fn a_plan_file_with_five_errors_reports_them_all_and_imports_nothing() {
     for expected in [
         "no dimension 9",
         "there is no unit \\\"phong-khong-co\\\"",
-        "13",
+        "13 is not a day",
         "the measure id \\\"h1-1\\\" is repeated",
         "the measure has no text",
     ] {
@@ -312,13 +335,28 @@ async fn staff_come_from_a_csv_file_with_one_time_passwords() {
         (0, 0, 3)
     );
 
-    // A one-time password opens nothing but choosing a new one.
-    let one_time = &imported
+    // A password the administrator resets is one-time too, while the user
+    // has not chosen their own.
+    let (status, body) = api
+        .send(
+            Method::POST,
+            "/api/admin/users/lv.cuong/password",
+            Some(&admin),
+            String::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reset = body["password"].as_str().unwrap().to_string();
+    let first = &imported
         .created
         .iter()
         .find(|p| p.username == "lv.cuong")
         .unwrap()
         .password;
+    assert_ne!(&reset, first);
+    let one_time = &reset;
+
+    // A one-time password opens nothing but choosing a new one.
     let session = api.sign_in("lv.cuong", one_time).await;
     assert!(session.user.must_change_password);
     assert_eq!(session.user.unit, "xa-dai-tam");

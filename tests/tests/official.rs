@@ -52,7 +52,8 @@ fn libreoffice_pdf(file: &Path) -> Vec<u8> {
     std::fs::read(file.with_extension("pdf")).expect("the PDF LibreOffice wrote")
 }
 
-/// The measures of the Budget division, numbered as the plan numbers them.
+/// The measures of the Budget division, numbered as the plan shows them
+/// (among the measures in force).
 fn budget_measures() -> Vec<(String, String)> {
     seed_plan()
         .dimensions
@@ -60,8 +61,9 @@ fn budget_measures() -> Vec<(String, String)> {
         .flat_map(|d| {
             d.measures
                 .iter()
+                .filter(|m| !m.retired)
                 .enumerate()
-                .filter(|(_, m)| !m.retired && assigned(&m.units, "phong-ngan-sach"))
+                .filter(|(_, m)| assigned(&m.units, "phong-ngan-sach"))
                 .map(move |(i, m)| (format!("{}.{}", d.number, i + 1), m.text.clone()))
         })
         .collect()

@@ -80,11 +80,15 @@ pub fn period_words(period: &str) -> String {
     }
 }
 
-/// A measure's number as the plan has it: its dimension's number and its
-/// place there (`3.2`).
+/// A measure's number as the plan shows it: its dimension's number and
+/// its place among the dimension's measures in force (`3.2`).
 fn plan_number(plan: &Plan, measure_id: &str) -> Option<String> {
     plan.dimensions.iter().find_map(|d| {
-        let at = d.measures.iter().position(|m| m.id == measure_id)?;
+        let at = d
+            .measures
+            .iter()
+            .filter(|m| !m.retired)
+            .position(|m| m.id == measure_id)?;
         Some(format!("{}.{}", d.number, at + 1))
     })
 }
@@ -230,7 +234,8 @@ mod tests {
                 .find(|x| x.number.to_string() == d)
                 .unwrap();
             let m: usize = m.parse().unwrap();
-            assert_eq!(dim.measures[m - 1].text, item.text);
+            let in_force: Vec<_> = dim.measures.iter().filter(|x| !x.retired).collect();
+            assert_eq!(in_force[m - 1].text, item.text);
         }
         assert!(!official.sections.is_empty());
     }

@@ -103,9 +103,15 @@ pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Res
     decode(status, &text)
 }
 
-/// Posts a file's text as it is (a plan file, a CSV of users).
-pub async fn post_text<T: DeserializeOwned>(path: &str, text: String) -> Result<T, Failure> {
-    let (status, text) = send("POST", path, Some((text, "text/plain; charset=utf-8"))).await?;
+/// Posts a file's text as it is (a plan file, a CSV of users), as
+/// `media_type`.
+pub async fn post_text<T: DeserializeOwned>(
+    path: &str,
+    text: String,
+    media_type: &str,
+) -> Result<T, Failure> {
+    let content_type = format!("{media_type}; charset=utf-8");
+    let (status, text) = send("POST", path, Some((text, &content_type))).await?;
     decode(status, &text)
 }
 

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::http::{post_text, Failure};
-use crate::api::{PlanImported, Problem, UsersImported};
+use crate::api::{PlanImported, Problem, UsersImported, PLAN_FILE_TYPE, STAFF_FILE_TYPE};
 
 /// What came of sending a file.
 #[derive(Clone)]
@@ -49,10 +49,11 @@ async fn chosen_file(id: &str) -> Result<String, String> {
         .ok_or_else(|| t!("imports.unreadable").to_string())
 }
 
-/// Reads the file chosen in `input` and posts it to `path`.
+/// Reads the file chosen in `input` and posts it to `path` as `media_type`.
 fn send<T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static>(
     input: &'static str,
     path: &'static str,
+    media_type: &'static str,
     busy: RwSignal<bool>,
     outcome: RwSignal<Option<Outcome<T>>>,
     done: impl Fn() + 'static,
@@ -65,7 +66,7 @@ fn send<T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static>(
     wasm_bindgen_futures::spawn_local(async move {
         let result = match chosen_file(input).await {
             Err(message) => Outcome::Failed(message),
-            Ok(text) => match post_text::<T>(path, text).await {
+            Ok(text) => match post_text::<T>(path, text, media_type).await {
                 Ok(answer) => {
                     done();
                     Outcome::Done(answer)
@@ -112,7 +113,7 @@ pub fn PlanFile(on_imported: Callback<()>) -> impl IntoView {
             <label for="plan-file">{t!("imports.plan_choose").to_string()}</label>
             <input id="plan-file" type="file" accept=".yaml,.yml,text/yaml,application/yaml"/>
             <button type="button" class="import-plan" disabled=move || busy.get()
-                on:click=move |_| send("plan-file", "/api/admin/plan", busy, outcome, move || on_imported.run(()))>
+                on:click=move |_| send("plan-file", "/api/admin/plan", PLAN_FILE_TYPE, busy, outcome, move || on_imported.run(()))>
                 {move || if busy.get() { t!("imports.sending").to_string() } else { t!("imports.plan_import").to_string() }}
             </button>
             " "
@@ -144,7 +145,7 @@ pub fn StaffFile(on_imported: Callback<()>) -> impl IntoView {
             <label for="staff-file">{t!("imports.staff_choose").to_string()}</label>
             <input id="staff-file" type="file" accept=".csv,text/csv"/>
             <button type="button" class="import-staff" disabled=move || busy.get()
-                on:click=move |_| send("staff-file", "/api/admin/users/import", busy, outcome, move || on_imported.run(()))>
+                on:click=move |_| send("staff-file", "/api/admin/users/import", STAFF_FILE_TYPE, busy, outcome, move || on_imported.run(()))>
                 {move || if busy.get() { t!("imports.sending").to_string() } else { t!("imports.staff_import").to_string() }}
             </button>
             {move || outcome.get().map(|o| match o {
