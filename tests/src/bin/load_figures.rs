@@ -7,7 +7,9 @@
 
 use std::time::{Duration, Instant};
 
-use papi_e2e::{wait_for, Browser, Server};
+use automerge::transaction::Transactable;
+use papi::report::{TextAt, SECTION_TEXTS};
+use papi_e2e::{current_period, wait_for, workspace_root, Browser, Server, SyncClient};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(300);
@@ -50,6 +52,103 @@ fn slow_phone(browser: &Browser) {
         }),
     );
     browser.cdp("Emulation.setCPUThrottlingRate", json!({ "rate": 4 }));
+}
+
+/// Characters on a printed page of a report (A4, 14 pt).
+const PAGE_CHARS: usize = 3_000;
+/// The consolidated report's size, in printed pages.
+const PAGES: usize = 50;
+
+/// Every reporting unit's report for the current period, written full
+/// (long texts in every section), submitted and accepted; then the
+/// consolidated report made from them. Returns the characters written.
+fn big_consolidated(server: &Server) -> usize {
+    let period = current_period();
+    let demo = std::fs::read_to_string(workspace_root().join("server/seed/demo-plan.yaml"))
+        .expect("the demo plan file");
+    let units: Vec<String> = papi::plan_file::parse(&demo)
+        .expect("the demo plan")
+        .units()
+        .into_iter()
+        .filter(|u| u.kind.reports())
+        .map(|u| u.id)
+        .collect();
+    let paragraph = "Đơn vị đã tổ chức quán triệt, triển khai kế hoạch đến toàn thể công chức, \
+                     người lao động; công khai thủ tục hành chính, tiếp nhận và giải quyết \
+                     đúng hạn 100% hồ sơ; tổ chức đối thoại với người dân và doanh nghiệp. ";
+    let per_unit = PAGES * PAGE_CHARS / units.len();
+    let office = server.token("vanphong");
+    let mut written = 0;
+    for (i, unit) in units.iter().enumerate() {
+        let lead = format!("lead{i}");
+        server.add_user(&lead, unit, "unit_lead", "mat-khau-dai-1");
+        let token = server.token(&lead);
+        let id = server.report(&token, unit, &period);
+        let mut client = SyncClient::connect_as(server, &lead);
+        assert!(client.open(id), "the server has the report");
+        let sections = papi::report::Outline::read(client.doc(id))
+            .expect("a report")
+            .sections
+            .len();
+        let each = per_unit / (sections * SECTION_TEXTS.len()).max(1);
+        let text: String = paragraph.chars().cycle().take(each).collect();
+        client.change(id, |tx| {
+            for section in 0..sections {
+                for key in SECTION_TEXTS {
+                    let at = TextAt::Section { section, key }
+                        .locate(&*tx)
+                        .expect("a section text");
+                    tx.splice_text(&at, 0, 0, &text).expect("a splice");
+                    written += each;
+                }
+            }
+        });
+        client.until("the server to store the report", LIMIT, |c| {
+            c.server_has_all(id)
+        });
+        let url = id.url();
+        for (who, action) in [(&token, "submit"), (&office, "accept")] {
+            let (status, body) = server.post(
+                "/api/reports/transition",
+                Some(who),
+                json!({ "url": url, "action": action }),
+            );
+            assert_eq!(status, 200, "{action}: {body}");
+        }
+    }
+    let (status, body) = server.post(
+        "/api/consolidated",
+        Some(&office),
+        json!({ "period": period }),
+    );
+    assert_eq!(status, 200, "the consolidated report: {body}");
+    written
+}
+
+/// Milliseconds from each keystroke's event to the frame after it, for
+/// `keys` keystrokes typed into `field`: p50, p95 and the largest.
+fn keystroke_to_paint(browser: &Browser, field: &str, keys: usize) -> (f64, f64, f64) {
+    browser.execute(
+        "window.__paint = [];
+         document.addEventListener('input', (e) => {
+             const t0 = e.timeStamp;
+             requestAnimationFrame(() => setTimeout(() => window.__paint.push(performance.now() - t0), 0));
+         }, true);",
+        json!([]),
+    );
+    let element = browser.find(field);
+    browser.click(&element);
+    for i in 0..keys {
+        browser.type_into(&element, if i % 5 == 4 { " " } else { "a" });
+    }
+    let mut times: Vec<f64> = wait_for("every keystroke painted", LIMIT, || {
+        let v = browser.execute("return window.__paint;", json!([]));
+        let times: Vec<f64> = v.as_array()?.iter().filter_map(|t| t.as_f64()).collect();
+        (times.len() >= keys).then_some(times)
+    });
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.95), at(1.0))
 }
 
 fn seconds(d: Duration) -> String {
@@ -113,6 +212,38 @@ fn main() {
          return [nav.responseEnd, wasm ? wasm.responseEnd : null, window.__started || null, window.__plan || null];",
         json!([]),
     );
+    // A 50-page consolidated report, opened on the slow phone: first over
+    // the network, then again from the device.
+    server.restart();
+    let chars = big_consolidated(&server);
+    let period = current_period();
+    let consolidated = format!("li[data-period=\"{period}\"] .open-consolidated");
+    let last_text = "article.consolidated section.report-section:last-of-type textarea";
+    let full = |browser: &Browser| {
+        browser.execute(
+            "const t = document.querySelector(arguments[0]); return !!t && t.value.length > 0;",
+            json!([last_text]),
+        ) == json!(true)
+    };
+    browser.open_page("reports");
+    wait_present(&browser, &consolidated);
+    let start = Instant::now();
+    browser.click_on(&consolidated);
+    wait_for("the consolidated report's texts", LIMIT, || {
+        full(&browser).then_some(())
+    });
+    let big_first = start.elapsed();
+    browser.click_on("article.consolidated .back, button.back");
+    wait_present(&browser, &consolidated);
+    let start = Instant::now();
+    browser.click_on(&consolidated);
+    wait_for("the consolidated report's texts", LIMIT, || {
+        full(&browser).then_some(())
+    });
+    let big_again = start.elapsed();
+    let middle = "article.consolidated section.report-section:nth-of-type(4) textarea";
+    let (p50, p95, worst) = keystroke_to_paint(&browser, middle, 60);
+
     let ms = |v: &serde_json::Value| {
         v.as_f64()
             .map_or("—".to_string(), |m| format!("{:.0} ms", m))
@@ -167,4 +298,23 @@ fn main() {
     ] {
         println!("  {:<56} {:>12}", what, ms(at));
     }
+    println!(
+        "consolidated report of every unit, {chars} characters (~{} printed pages):",
+        chars / PAGE_CHARS
+    );
+    println!(
+        "  {:<56} {:>12}",
+        "open, first time (fetched over the network)",
+        seconds(big_first)
+    );
+    println!(
+        "  {:<56} {:>12}",
+        "open again (from the device)",
+        seconds(big_again)
+    );
+    println!(
+        "  {:<56} {:>12}",
+        "keystroke to paint, p50 / p95 / max (60 keys)",
+        format!("{p50:.0}/{p95:.0}/{worst:.0} ms")
+    );
 }
