@@ -4,23 +4,14 @@
 //! steps, idempotent report creation and bad input. The end-to-end suite
 //! (`tests/`) covers the same server as a built binary.
 
-use std::net::SocketAddr;
+mod common;
 
 use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{Method, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
+use axum::http::{Method, StatusCode};
+use common::Api;
 use papi::api::{ReportMade, Session};
-use papi_server::{app, AppState, Config, Limits};
+use papi_server::{Config, Limits};
 use serde_json::{json, Value};
-use tower::ServiceExt;
-
-struct Api {
-    router: Router,
-    state: AppState,
-    _dir: tempfile::TempDir,
-}
 
 /// A demo server (the seed plan, units and demo accounts) in a new folder.
 async fn api() -> Api {
@@ -36,17 +27,11 @@ async fn api() -> Api {
         trusted_proxies: Vec::new(),
         in_memory: false,
     };
-    let state = AppState::open(&config).await.unwrap();
-    let router = app(state.clone()).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 7], 4000))));
-    Api {
-        router,
-        state,
-        _dir: dir,
-    }
+    Api::open(&config, dir).await
 }
 
 impl Api {
-    /// Sends a request; the answer's status and body (JSON, or a string).
+    /// Sends a JSON request; the answer's status and body.
     async fn send(
         &self,
         method: Method,
@@ -54,24 +39,8 @@ impl Api {
         token: Option<&str>,
         body: Body,
     ) -> (StatusCode, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).unwrap())
+        self.send_as(method, path, token, body, "application/json")
             .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, value)
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {

@@ -2,41 +2,25 @@
 //! then its own plan file and staff list, imported from the admin page's
 //! endpoints. In process, with the real database and sync engine.
 
-use std::net::SocketAddr;
+mod common;
 
-use axum::body::Body;
-use axum::extract::connect_info::MockConnectInfo;
-use axum::http::{Method, Request, StatusCode};
-use axum::Router;
-use http_body_util::BodyExt;
+use axum::http::{Method, StatusCode};
+use common::Api;
 use papi::access::Role;
 use papi::api::{PlanImported, Session, Unit, UnitKind, UsersImported};
 use papi_server::directory::{self, NewUser};
-use papi_server::{app, AppState, Config};
+use papi_server::Config;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const DISTRICT: &str = include_str!("../../tests/data/district-plan.yaml");
 const STAFF: &str = include_str!("../../tests/data/district-staff.csv");
-
-struct Api {
-    router: Router,
-    state: AppState,
-    _dir: tempfile::TempDir,
-}
 
 /// A production workspace in a new folder, with one administrator made as
 /// `papi-server create-admin` makes them (in a placeholder top unit).
 async fn production() -> (Api, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::for_tools(dir.path().join("data"));
-    let state = AppState::open(&config).await.unwrap();
-    let router = app(state.clone()).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 7], 4000))));
-    let api = Api {
-        router,
-        state,
-        _dir: dir,
-    };
+    let api = Api::open(&config, dir).await;
     let db = papi_server::open_database(&config.data_dir).await.unwrap();
     assert!(
         directory::units(&db).await.unwrap().is_empty(),
@@ -85,34 +69,6 @@ impl Api {
         self.send_as(method, path, token, body, kind).await
     }
 
-    async fn send_as(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: String,
-        kind: &str,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", kind);
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-        (status, value)
-    }
-
     async fn sign_in(&self, username: &str, password: &str) -> Session {
         let (status, body) = self
             .send(
@@ -143,6 +99,16 @@ impl Api {
         )
         .await
     }
+
+    async fn import_staff(&self, token: &str, text: &str) -> (StatusCode, Value) {
+        self.send(
+            Method::POST,
+            "/api/admin/users/import",
+            Some(token),
+            text.into(),
+        )
+        .await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,7 +130,7 @@ async fn a_production_workspace_starts_empty_and_takes_an_agencys_plan() {
     assert_eq!(first.units_added, 6, "the agency and its five units");
 
     // The agency took the placeholder's place, with its administrator.
-    let db = papi_server::open_database(&api._dir.path().join("data"))
+    let db = papi_server::open_database(&api.dir.path().join("data"))
         .await
         .unwrap();
     let units = directory::units(&db).await.unwrap();
@@ -248,7 +214,7 @@ async fn a_plan_file_with_five_errors_reports_them_all_and_imports_nothing() {
             Method::POST,
             "/api/admin/plan",
             Some(&admin),
-            DISTRICT.into(),
+            DISTRICT,
             "text/plain",
         )
         .await;
@@ -288,9 +254,7 @@ async fn staff_come_from_a_csv_file_with_one_time_passwords() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let bad = format!("{STAFF}x,,nowhere,chief\nnv.an,Lại Tên,van-phong,staff\n");
-    let (status, body) = api
-        .send(Method::POST, "/api/admin/users/import", Some(&admin), bad)
-        .await;
+    let (status, body) = api.import_staff(&admin, &bad).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let problems = body["problems"].as_array().unwrap();
     let lines: Vec<u64> = problems.iter().filter_map(|p| p["line"].as_u64()).collect();
@@ -309,25 +273,11 @@ async fn staff_come_from_a_csv_file_with_one_time_passwords() {
         "nobody was added: {users}"
     );
 
-    let (status, body) = api
-        .send(
-            Method::POST,
-            "/api/admin/users/import",
-            Some(&admin),
-            STAFF.into(),
-        )
-        .await;
+    let (status, body) = api.import_staff(&admin, STAFF).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let imported: UsersImported = serde_json::from_value(body).unwrap();
     assert_eq!(imported.created.len(), 3);
-    let (status, body) = api
-        .send(
-            Method::POST,
-            "/api/admin/users/import",
-            Some(&admin),
-            STAFF.into(),
-        )
-        .await;
+    let (status, body) = api.import_staff(&admin, STAFF).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let again: UsersImported = serde_json::from_value(body).unwrap();
     assert_eq!(
