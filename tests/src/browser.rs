@@ -436,24 +436,3 @@ impl Browser {
         );
     }
 }
-
-impl Browser {
-    /// The text of the open alert or confirm dialog, if there is one.
-    pub fn dialog_text(&self) -> Option<String> {
-        let mut r = self
-            .agent
-            .get(format!("{}/alert/text", self.base))
-            .call()
-            .ok()?;
-        if !r.status().is_success() {
-            return None;
-        }
-        let v: Value = r.body_mut().read_json().ok()?;
-        v["value"].as_str().map(str::to_string)
-    }
-
-    /// Answers "cancel" to the open dialog.
-    pub fn dismiss_dialog(&self) {
-        self.command("POST", "/alert/dismiss", Some(json!({})));
-    }
-}

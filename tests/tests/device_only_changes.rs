@@ -110,14 +110,18 @@ fn an_offline_edit_reloaded_offline_is_counted_and_sent_from_another_screen() {
         "{listed}"
     );
 
-    // Signing out now warns with the same count; cancelling keeps the user in.
+    // Signing out now warns with the same count and offers no removal;
+    // cancelling keeps the user in.
     browser.click_on("button.sign-out");
-    let question = wait_for("the sign-out warning", LIMIT, || browser.dialog_text());
-    assert!(
-        question.contains(&format!("Còn {n} thay đổi")),
-        "{question}"
+    browser.wait_for_text(&[&format!("Còn {n} thay đổi")], LIMIT);
+    assert_eq!(
+        browser.execute(
+            "return !!document.querySelector('.sign-out-remove');",
+            json!([])
+        ),
+        json!(false)
     );
-    browser.dismiss_dialog();
+    browser.click_on(".sign-out-cancel");
 
     // Back online, still on the plan: the edit reaches the server, and only
     // then does the bar say so.
@@ -176,6 +180,7 @@ fn put_synced_documents(browser: &Browser, count: usize, bytes: &[u8], heads: &[
     let answer = browser.execute_async(
         "const [ids, data, heads, done] = arguments;
          const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
+         // The first user to sign in on a device has this database.
          const open = indexedDB.open('papi-workspace', 1);
          open.onerror = () => done(String(open.error));
          open.onsuccess = () => {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::settings;
+use super::{device, settings};
 use crate::api::ErrorBody;
 
 /// Why a request got no answer the app can use.
@@ -127,18 +127,22 @@ pub struct Kept<T> {
 /// the device, and given back (marked as kept) when the server cannot be
 /// reached.
 pub async fn get_kept<T: DeserializeOwned + Serialize>(path: &str) -> Result<Kept<T>, String> {
-    let key = format!("kept:{path}");
+    // Kept for the page's user: another user of the device never reads it.
+    let key = device::page_key(&format!("kept:{path}"));
     match get::<T>(path).await {
         Ok(value) => {
             // Not kept means only that it cannot be read offline later;
             // `settings::set` has said so in the console.
-            let _ = settings::set(&key, &value);
+            if let Some(key) = &key {
+                let _ = settings::set(key, &value);
+            }
             Ok(Kept {
                 value,
                 offline: false,
             })
         }
-        Err(Failure::NoConnection) => settings::get::<T>(&key)
+        Err(Failure::NoConnection) => key
+            .and_then(|key| settings::get::<T>(&key))
             .map(|value| Kept {
                 value,
                 offline: true,

@@ -3,6 +3,7 @@
 mod admin;
 mod controls;
 mod dashboard;
+mod device;
 mod early;
 mod format;
 mod http;
@@ -21,6 +22,7 @@ pub mod session;
 mod settings;
 mod shell;
 mod sign_in;
+mod sign_out;
 mod status;
 pub mod store;
 mod text_field;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::http::{post, Failure};
 use super::repo::{repo, Phase};
-use super::settings;
+use super::{device, settings};
 use crate::api::{TransitionDone, TransitionRequest};
 use crate::ids::DocId;
 use crate::workflow::Action;
@@ -43,14 +43,22 @@ pub struct Outbox {
     busy: StoredValue<bool>,
 }
 
+/// The page's user's steps: another user of the device neither sees nor
+/// sends them.
 fn load() -> Vec<Step> {
-    settings::get(KEY).unwrap_or_default()
+    device::page_key(KEY)
+        .and_then(|key| settings::get(&key))
+        .unwrap_or_default()
 }
 
 /// Keeps the steps on the device; a failure shows in the status bar, since
 /// the steps then live only as long as the page.
 fn store(steps: &[Step]) {
-    if let Err(e) = settings::set(KEY, steps) {
+    let kept = match device::page_key(KEY) {
+        Some(key) => settings::set(&key, steps),
+        None => Err("no one is signed in".to_string()),
+    };
+    if let Err(e) = kept {
         repo().status.update(|s| s.storage_error = Some(e));
     }
 }

@@ -24,6 +24,7 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::device;
 use super::link::{Link, LinkEvent, WsLink};
 use super::session::Identity;
 use super::store::{DocMeta, Store, StoreError, Write};
@@ -37,8 +38,6 @@ const KEEPALIVE_EVERY_MS: i32 = 15_000;
 const SILENCE_LIMIT_MS: f64 = 40_000.0;
 /// Chunks written before the document is compacted into one snapshot.
 const COMPACT_AFTER: usize = 64;
-/// The device database of the documents.
-const DB_NAME: &str = "papi-workspace";
 
 /// Where a document stands on this device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,7 +165,8 @@ impl Repo {
         if let Some(repo) = try_repo() {
             return Ok(repo);
         }
-        let store = Store::open(DB_NAME).await?;
+        device::bind(identity.id);
+        let store = Store::open(&device::database(identity.id)).await?;
         let location = window().location();
         let scheme = if location.protocol().ok().as_deref() == Some("https:") {
             "wss"

@@ -39,3 +39,13 @@ pub fn set<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), String> {
 pub fn remove(key: &str) {
     LocalStorage::delete(full(key));
 }
+
+/// Every key the app keeps on this device.
+pub fn keys() -> Vec<String> {
+    let storage = LocalStorage::raw();
+    let count = storage.length().unwrap_or(0);
+    (0..count)
+        .filter_map(|i| storage.key(i).ok().flatten())
+        .filter_map(|k| k.strip_prefix(PREFIX).map(str::to_string))
+        .collect()
+}

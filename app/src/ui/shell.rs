@@ -7,6 +7,7 @@ use rust_i18n::t;
 use super::plan_page::PlanPage;
 use super::repo::{self, Repo};
 use super::sign_in::{ChoosePassword, SignIn};
+use super::sign_out::SignOut;
 use super::{
     admin, dashboard, early, http, i18n, outbox, proposals, reports, safety, session, settings,
     status, update,
@@ -75,17 +76,7 @@ pub fn App() -> impl IntoView {
             <i18n::LanguagePicker lang/>
             {move || identity.get().map(|who| view! {
                 <span class="who">{who.display_name}</span>
-                <button class="sign-out" on:click=move |_| {
-                    if !confirm_sign_out() {
-                        return;
-                    }
-                    wasm_bindgen_futures::spawn_local(async {
-                        session::sign_out().await;
-                        if let Some(w) = web_sys::window() {
-                            let _ = w.location().reload();
-                        }
-                    });
-                }>{t!("app.sign_out").to_string()}</button>
+                <SignOut user=who.id/>
             })}
         </header>
         <update::UpdateBanner ready=update_ready/>
@@ -110,23 +101,6 @@ pub fn App() -> impl IntoView {
         }}
         }
     }
-}
-
-/// With changes only on this device, signing out needs a second thought:
-/// they stay on the device, but nothing sends them until someone signs in.
-fn confirm_sign_out() -> bool {
-    let unsynced = repo::try_repo()
-        .map(|r| r.status.get_untracked().device_only())
-        .unwrap_or(0);
-    if unsynced == 0 {
-        return true;
-    }
-    web_sys::window()
-        .and_then(|w| {
-            w.confirm_with_message(&t!("app.confirm_sign_out", n = unsynced))
-                .ok()
-        })
-        .unwrap_or(false)
 }
 
 /// The signed-in app: opens device storage, starts syncing, shows the pages.
@@ -157,7 +131,15 @@ fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView
                     {move || status.get().signed_out.then(|| view! {
                         <div class="expired" role="alert">
                             <p>{t!("app.session_expired").to_string()}</p>
-                            <SignIn on_done=Callback::new(move |_| repo::repo().resume())/>
+                            <SignIn on_done=Callback::new(move |again: session::Identity| {
+                                if again.id == who.get_value().id {
+                                    repo::repo().resume();
+                                } else if let Some(w) = web_sys::window() {
+                                    // Another user: their own workspace, and
+                                    // nothing of this one's.
+                                    let _ = w.location().reload();
+                                }
+                            })/>
                         </div>
                     })}
                     <nav class="tabs">
