@@ -45,6 +45,7 @@ pub mod ids;
 pub mod plan_file;
 pub mod punctuality;
 pub mod report;
+pub mod route;
 pub mod schema;
 pub mod text;
 pub mod wire;

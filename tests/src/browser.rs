@@ -333,6 +333,16 @@ impl Browser {
     pub fn reload(&self) {
         self.command("POST", "/refresh", Some(json!({})));
     }
+
+    /// The browser's back button.
+    pub fn back(&self) {
+        self.command("POST", "/back", Some(json!({})));
+    }
+
+    /// The browser's forward button.
+    pub fn forward(&self) {
+        self.command("POST", "/forward", Some(json!({})));
+    }
 }
 
 impl Browser {
@@ -413,7 +423,7 @@ impl Browser {
 
     /// Opens one of the workspace's pages from its tabs.
     pub fn open_page(&self, page: &str) {
-        self.click_on(&format!("button[data-page=\"{page}\"]"));
+        self.click_on(&format!("a[data-page=\"{page}\"]"));
     }
 
     /// Opens the app and signs in through its form.

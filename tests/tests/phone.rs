@@ -133,14 +133,10 @@ fn the_reporting_screens_fit_a_phone_at_normal_and_double_text_size() {
     visit(
         &lead,
         &[
-            (
-                "button[data-page=\"reports\"]",
-                &[".start-report"],
-                "reports",
-            ),
+            ("a[data-page=\"reports\"]", &[".start-report"], "reports"),
             (".start-report", &[results, ".submit-report"], "report"),
             (
-                "button[data-page=\"proposals\"]",
+                "a[data-page=\"proposals\"]",
                 &["form.proposal-form"],
                 "proposals",
             ),
@@ -152,16 +148,16 @@ fn the_reporting_screens_fit_a_phone_at_normal_and_double_text_size() {
         &office,
         &[
             (
-                "button[data-page=\"reports\"]",
+                "a[data-page=\"reports\"]",
                 &["li.unit-report .open-report"],
                 "office-reports",
             ),
             (
-                "button[data-page=\"dashboard\"]",
+                "a[data-page=\"dashboard\"]",
                 &["li.period-summary", "form.result-form"],
                 "dashboard",
             ),
-            ("button[data-page=\"reports\"]", &[], ""),
+            ("a[data-page=\"reports\"]", &[], ""),
             (
                 ".start-consolidated",
                 &["article.consolidated textarea[data-field=\"s0/results\"]"],

@@ -4,14 +4,38 @@ use leptos::prelude::*;
 use rust_i18n::t;
 
 use super::repo::{self, Phase};
+use super::shell::Go;
 use super::status::DocBadge;
 use super::PlanView;
 use crate::ids::DocId;
+use crate::route::Route;
 
-/// The plan, live from its document. Until a plan is imported the page
-/// says what to do: an administrator imports the agency's plan file.
+/// The plan, live from its document, with the dimension in the address
+/// open. Until a plan is imported the page says what to do: an
+/// administrator imports the agency's plan file.
 #[component]
-pub fn PlanPage(id: DocId, editable: bool, administrator: bool) -> impl IntoView {
+pub fn PlanPage(
+    id: DocId,
+    editable: bool,
+    administrator: bool,
+    dimension: Memo<Option<u8>>,
+    go: Go,
+) -> impl IntoView {
+    // Opening a dimension puts it in the address (in place: the back button
+    // leaves the plan rather than stepping through its dimensions), so that
+    // a reload or a copied link opens it again.
+    let follow = Callback::new(move |(number, open): (u8, bool)| {
+        let target = if open {
+            Some(number)
+        } else if dimension.get_untracked() == Some(number) {
+            None
+        } else {
+            return;
+        };
+        if target != dimension.get_untracked() {
+            go.run((Route::Plan { dimension: target }, true));
+        }
+    });
     let repo = repo::repo();
     let signals = repo.open(id);
     // The plan's outline only: measure texts are left out, so that typing in
@@ -64,7 +88,7 @@ pub fn PlanPage(id: DocId, editable: bool, administrator: bool) -> impl IntoView
             }
             Some(Ok(plan)) => view! {
                 <DocBadge unsynced=signals.unsynced/>
-                <PlanView plan doc=id editable/>
+                <PlanView plan doc=id editable dimension on_dimension=follow/>
             }
             .into_any(),
             Some(Err(e)) => {

@@ -18,6 +18,12 @@ pub fn PlanView(
     plan: Plan,
     #[prop(optional)] doc: Option<DocId>,
     #[prop(optional)] editable: bool,
+    /// The dimension to open and show (from the address).
+    #[prop(optional, into)]
+    dimension: Option<Signal<Option<u8>>>,
+    /// Told (number, open) when the user opens or closes a dimension.
+    #[prop(optional)]
+    on_dimension: Option<Callback<(u8, bool)>>,
 ) -> impl IntoView {
     let Plan {
         title,
@@ -31,6 +37,7 @@ pub fn PlanView(
         ..
     } = plan;
     let units = editable.then(unit_choices);
+    let open_at = dimension;
     let error = RwSignal::new(None::<String>);
     view! {
         <section class="plan">
@@ -52,9 +59,22 @@ pub fn PlanView(
                     let count = shown.iter().filter(|m| !m.retired).count();
                     let dimension = d.name.clone();
                     let number = d.number;
+                    let details = NodeRef::<leptos::html::Details>::new();
+                    Effect::new(move |_| {
+                        let chosen = open_at.is_some_and(|d| d.get() == Some(number));
+                        if let (true, Some(el)) = (chosen, details.get()) {
+                            el.set_open(true);
+                            el.scroll_into_view();
+                        }
+                    });
+                    let toggled = move |_| {
+                        if let (Some(tell), Some(el)) = (on_dimension, details.get_untracked()) {
+                            tell.run((number, el.open()));
+                        }
+                    };
                     view! {
                         <li class="dimension" data-dimension=number.to_string()>
-                            <details>
+                            <details node_ref=details on:toggle=toggled>
                                 <summary>
                                     <span class="dimension-name">{d.name}</span>
                                     <span class="dimension-count">{t!("plan.measure_count", n = count).to_string()}</span>

@@ -11,6 +11,7 @@ use super::official::OfficialPanel;
 use super::outbox::outbox;
 use super::repo::{follow, repo, Phase};
 use super::session::Identity;
+use super::shell::{Go, NotFound};
 use super::status::DocBadge;
 use super::text_field::CollabText;
 use crate::access::{access, Access, Capability, DocKind};
@@ -20,6 +21,7 @@ use crate::api::{
 };
 use crate::ids::DocId;
 use crate::report::{ItemAt, Outline, TextAt, MEASURE_STATUSES, SECTION_TEXTS};
+use crate::route::Route;
 use crate::schema::Plan;
 use crate::workflow::{may_take, Action};
 
@@ -44,6 +46,20 @@ impl Opened {
         })
     }
 
+    /// Its address.
+    fn route(&self) -> Route {
+        if self.consolidated {
+            Route::Consolidated {
+                period: self.period.clone(),
+            }
+        } else {
+            Route::Report {
+                period: self.period.clone(),
+                unit: self.unit.clone(),
+            }
+        }
+    }
+
     fn consolidated(c: &Consolidated) -> Option<Opened> {
         Some(Opened {
             id: DocId::parse(&c.url).ok()?,
@@ -58,7 +74,10 @@ impl Opened {
 /// The reports page's own state.
 #[derive(Clone, Copy)]
 struct Page {
-    open: RwSignal<Option<Opened>>,
+    /// A report just made, until the list has it.
+    made: RwSignal<Option<Opened>>,
+    /// Where the next screen is.
+    go: Callback<Route>,
     error: RwSignal<Option<String>>,
     busy: RwSignal<bool>,
     refresh: RwSignal<u64>,
@@ -79,8 +98,12 @@ impl Page {
         wasm_bindgen_futures::spawn_local(async move {
             match make.await {
                 Ok(opened) => {
-                    self.open.set(opened);
                     self.refresh.update(|n| *n += 1);
+                    if let Some(o) = opened {
+                        let route = o.route();
+                        self.made.set(Some(o));
+                        self.go.run(route);
+                    }
                 }
                 Err(e) => self.error.set(Some(e.into())),
             }
@@ -107,9 +130,69 @@ fn name_of(names: &[(String, String)], unit: &str) -> String {
         .unwrap_or_else(|| unit.to_string())
 }
 
-/// The reports page: periods with their reports, or one report.
+/// What the address asks the reports page to show.
+#[derive(Clone, Debug)]
+enum Shown {
+    List,
+    /// The lists it is looked up in have not come yet.
+    Looking,
+    /// Not in this user's lists: it does not exist, or is not theirs to see.
+    Missing,
+    Open(Opened),
+}
+
+/// The same screen: an open report stays drawn while its entry in the
+/// list changes (a review step lands); only another report, or none,
+/// redraws it.
+impl PartialEq for Shown {
+    fn eq(&self, other: &Shown) -> bool {
+        match (self, other) {
+            (Shown::Open(a), Shown::Open(b)) => a.id == b.id,
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+/// The report at `route`, looked up in the lists this user may see.
+fn look_up(
+    route: &Route,
+    made: Option<Opened>,
+    reports: Option<Result<Kept<Vec<ReportEntry>>, String>>,
+    consolidated: Option<Result<Kept<Vec<Consolidated>>, String>>,
+) -> Shown {
+    if let Some(m) = made.filter(|m| m.route() == *route) {
+        return Shown::Open(m);
+    }
+    let found = match route {
+        Route::Report { period, unit } => reports.map(|r| {
+            r.ok().and_then(|k| {
+                k.value
+                    .iter()
+                    .find(|e| e.period == *period && e.unit == *unit)
+                    .and_then(Opened::report)
+            })
+        }),
+        Route::Consolidated { period } => consolidated.map(|c| {
+            c.ok().and_then(|k| {
+                k.value
+                    .iter()
+                    .find(|e| e.period == *period)
+                    .and_then(Opened::consolidated)
+            })
+        }),
+        _ => return Shown::List,
+    };
+    match found {
+        None => Shown::Looking,
+        Some(None) => Shown::Missing,
+        Some(Some(o)) => Shown::Open(o),
+    }
+}
+
+/// The reports page: periods with their reports, or the one report in the
+/// address.
 #[component]
-pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
+pub fn ReportsPage(identity: Identity, plan: DocId, route: Memo<Route>, go: Go) -> impl IntoView {
     let role = identity.role;
     let oversees = role.may(Capability::OverseeReports);
     let drafts = role.may(Capability::DraftReports);
@@ -135,7 +218,8 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
         }
     });
     let names = unit_names();
-    let open = RwSignal::new(None::<Opened>);
+    let go = Callback::new(move |to: Route| go.run((to, false)));
+    let made = RwSignal::new(None::<Opened>);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let periods = follow(plan, |d| {
@@ -152,7 +236,8 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
     });
 
     let page = Page {
-        open,
+        made,
+        go,
         error,
         busy,
         refresh,
@@ -213,7 +298,7 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
                             {(!oversees).then(|| match mine {
                                 Some(r) => view! {
                                     <p class="report-status" data-status=r.status.key()>{status_label(r.status)}</p>
-                                    <button type="button" class="open-report" on:click=move |_| open.set(Opened::report(&r))>
+                                    <button type="button" class="open-report" on:click=move |_| go.run(Opened::report(&r).map_or(Route::Reports, |o| o.route()))>
                                         {t!("reports.open").to_string()}
                                     </button>
                                 }.into_any(),
@@ -237,7 +322,7 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
                                                     <span class="unit-name">{unit_name}</span>
                                                     " · " <span class="report-status" data-status=status.key()>{status_label(status)}</span>
                                                     {timeliness.map(|t| view! { " · " <span class="timeliness">{timeliness_label(t)}</span> })}
-                                                    <button type="button" class="open-report" on:click=move |_| open.set(Opened::report(&r))>
+                                                    <button type="button" class="open-report" on:click=move |_| go.run(Opened::report(&r).map_or(Route::Reports, |o| o.route()))>
                                                         {t!("reports.open").to_string()}
                                                     </button>
                                                 </li>
@@ -246,7 +331,7 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
                                     </ul>
                                     {match sum {
                                         Some(c) => view! {
-                                            <button type="button" class="open-consolidated" on:click=move |_| open.set(Opened::consolidated(&c))>
+                                            <button type="button" class="open-consolidated" on:click=move |_| go.run(Opened::consolidated(&c).map_or(Route::Reports, |o| o.route()))>
                                                 {t!("reports.open_consolidated").to_string()}
                                             </button>
                                         }.into_any(),
@@ -271,28 +356,34 @@ pub fn ReportsPage(identity: Identity, plan: DocId) -> impl IntoView {
     };
 
     let identity = StoredValue::new(identity);
+    let shown =
+        Memo::new(move |_| look_up(&route.get(), made.get(), reports.get(), consolidated.get()));
     view! {
         <section class="reports">
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            {move || match open.get() {
-                None => {
-                    let list = list.clone();
-                    view! {
-                        <h2>{t!("reports.title").to_string()}</h2>
-                        <Suspense fallback=|| view! { <p class="status-line">"…"</p> }>{list.clone()}</Suspense>
-                    }.into_any()
+            {move || {
+                match shown.get() {
+                    Shown::List => {
+                        let list = list.clone();
+                        view! {
+                            <h2>{t!("reports.title").to_string()}</h2>
+                            <Suspense fallback=|| view! { <p class="status-line">"…"</p> }>{list.clone()}</Suspense>
+                        }.into_any()
+                    }
+                    Shown::Looking => view! { <p class="status-line" role="status">"…"</p> }.into_any(),
+                    Shown::Missing => view! { <NotFound/> }.into_any(),
+                    Shown::Open(o) => view! {
+                        <button type="button" class="back" on:click=move |_| {
+                            refresh.update(|n| *n += 1);
+                            go.run(Route::Reports);
+                        }>{t!("reports.back").to_string()}</button>
+                        {if o.consolidated {
+                            view! { <ConsolidatedView id=o.id plan identity=identity.get_value() period=o.period status=o.status names/> }.into_any()
+                        } else {
+                            view! { <ReportView id=o.id plan identity=identity.get_value() unit=o.unit period=o.period listed_status=o.status names/> }.into_any()
+                        }}
+                    }.into_any(),
                 }
-                Some(o) => view! {
-                    <button type="button" class="back" on:click=move |_| {
-                        open.set(None);
-                        refresh.update(|n| *n += 1);
-                    }>{t!("reports.back").to_string()}</button>
-                    {if o.consolidated {
-                        view! { <ConsolidatedView id=o.id plan identity=identity.get_value() period=o.period status=o.status names/> }.into_any()
-                    } else {
-                        view! { <ReportView id=o.id plan identity=identity.get_value() unit=o.unit period=o.period listed_status=o.status names/> }.into_any()
-                    }}
-                }.into_any(),
             }}
         </section>
     }

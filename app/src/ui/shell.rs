@@ -2,6 +2,10 @@
 //! with its pages, and the sync status.
 
 use leptos::prelude::*;
+use leptos_router::components::{Route as Screen, Router, Routes};
+use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::path;
+use leptos_router::NavigateOptions;
 use rust_i18n::t;
 
 use super::plan_page::PlanPage;
@@ -15,8 +19,13 @@ use super::{
 use crate::access::{access, Access, Capability, DocKind, Role};
 use crate::api::PlanLocation;
 use crate::ids::DocId;
+use crate::route::Route;
 
 const PLAN_URL_KEY: &str = "plan_url";
+
+/// Moves to a screen. With `true` in place: the history keeps its length
+/// and the page its scroll (a dimension opened on the plan).
+pub type Go = Callback<(Route, bool)>;
 
 /// The pages of the workspace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +56,29 @@ impl Page {
             .collect()
     }
 
+    /// The page a screen belongs to; None for an address that is no screen.
+    fn of(route: &Route) -> Option<Page> {
+        Some(match route {
+            Route::Plan { .. } => Page::Plan,
+            Route::Reports | Route::Report { .. } | Route::Consolidated { .. } => Page::Reports,
+            Route::Dashboard => Page::Dashboard,
+            Route::Proposals => Page::Proposals,
+            Route::Admin => Page::Admin,
+            Route::Unknown => return None,
+        })
+    }
+
+    /// Where its tab leads.
+    fn home(self) -> Route {
+        match self {
+            Page::Plan => Route::Plan { dimension: None },
+            Page::Reports => Route::Reports,
+            Page::Dashboard => Route::Dashboard,
+            Page::Proposals => Route::Proposals,
+            Page::Admin => Route::Admin,
+        }
+    }
+
     fn key(self) -> &'static str {
         match self {
             Page::Plan => "plan",
@@ -65,10 +97,9 @@ pub fn App() -> impl IntoView {
     let identity = RwSignal::new(session::cached());
     let lang = RwSignal::new(i18n::saved());
     i18n::apply(&lang.get_untracked());
-    let page = RwSignal::new(Page::Plan);
     let update_ready = update::start();
     // Everything is drawn again in a newly chosen language.
-    move || {
+    view! { <Router>{move || {
         lang.track();
         view! {
         <header class="topbar">
@@ -80,6 +111,14 @@ pub fn App() -> impl IntoView {
             })}
         </header>
         <update::UpdateBanner ready=update_ready/>
+        // The workspace draws its screens from the address (`Route::parse`),
+        // keeping the plan drawn under the others so that its text boxes
+        // keep their caret. The router's one route draws nothing: it
+        // completes each move, so that the address bar and the history
+        // follow.
+        <Routes fallback=|| ()>
+            <Screen path=path!("/*screen") view=|| ()/>
+        </Routes>
         {move || match identity.get() {
             None => view! {
                 <main class="content">
@@ -97,15 +136,35 @@ pub fn App() -> impl IntoView {
                     <ChoosePassword on_done=Callback::new(move |who| identity.set(Some(who)))/>
                 </main>
             }.into_any(),
-            Some(who) => view! { <Workspace identity=who page/> }.into_any(),
+            Some(who) => view! { <Workspace identity=who/> }.into_any(),
         }}
         }
-    }
+    }}</Router> }
 }
 
 /// The signed-in app: opens device storage, starts syncing, shows the pages.
 #[component]
-fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView {
+fn Workspace(identity: session::Identity) -> impl IntoView {
+    // The address is the screen: the back button, a reload and a copied
+    // link all lead to it.
+    let location = use_location();
+    let route = Memo::new(move |_| Route::parse(&location.pathname.get()));
+    let page = Memo::new(move |_| Page::of(&route.get()));
+    // Contexts are not found from every view under the suspense below, so
+    // the pages are handed the way to move on.
+    let navigate = use_navigate();
+    let go = Go::new(move |(to, in_place): (Route, bool)| {
+        let options = NavigateOptions {
+            replace: in_place,
+            scroll: !in_place,
+            ..Default::default()
+        };
+        navigate(&to.path(), options);
+    });
+    let dimension = Memo::new(move |_| match route.get() {
+        Route::Plan { dimension } => dimension,
+        _ => None,
+    });
     let editable = plan_editable(&identity);
     let administrator = identity.role.may(Capability::Administer);
     let pages = Page::for_role(identity.role);
@@ -125,6 +184,7 @@ fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView
                     let status = repo.status;
                     outbox::Outbox::start();
                     let pages = pages.clone();
+                    let tabs = pages.clone();
                     view! {
                     <status::StatusBar/>
                     <safety::SafetyPanel/>
@@ -143,23 +203,26 @@ fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView
                         </div>
                     })}
                     <nav class="tabs">
-                        {pages.into_iter().map(|p| view! {
-                            <button type="button" data-page=p.key() class:active=move || page.get() == p
-                                on:click=move |_| page.set(p)>
+                        {tabs.iter().map(|&p| view! {
+                            <a href=p.home().path() data-page=p.key() class:active=move || page.get() == Some(p)
+                                aria-current=move || (page.get() == Some(p)).then_some("page")>
                                 {t!(format!("page.{}", p.key())).to_string()}
-                            </button>
+                            </a>
                         }).collect_view()}
                     </nav>
                     <main class="content">
                         // The plan stays drawn while hidden, so that its text
                         // boxes keep their place and caret.
-                        <div class:hidden=move || page.get() != Page::Plan><PlanPage id=plan editable administrator/></div>
-                        {move || match page.get() {
-                            Page::Plan => ().into_any(),
-                            Page::Reports => view! { <reports::ReportsPage identity=who.get_value() plan/> }.into_any(),
-                            Page::Dashboard => view! { <dashboard::DashboardPage identity=who.get_value() plan/> }.into_any(),
-                            Page::Proposals => view! { <proposals::ProposalsPage identity=who.get_value() plan/> }.into_any(),
-                            Page::Admin => view! { <admin::AdminPage/> }.into_any(),
+                        <div class:hidden=move || page.get() != Some(Page::Plan)><PlanPage id=plan editable administrator dimension go/></div>
+                        {move || match page.get().filter(|p| pages.contains(p)) {
+                            Some(Page::Plan) => ().into_any(),
+                            Some(Page::Reports) => view! { <reports::ReportsPage identity=who.get_value() plan route go/> }.into_any(),
+                            Some(Page::Dashboard) => view! { <dashboard::DashboardPage identity=who.get_value() plan/> }.into_any(),
+                            Some(Page::Proposals) => view! { <proposals::ProposalsPage identity=who.get_value() plan/> }.into_any(),
+                            Some(Page::Admin) => view! { <admin::AdminPage/> }.into_any(),
+                            // No such screen, or not one of this user's: the
+                            // same words either way, so a link tells nothing.
+                            None => view! { <NotFound/> }.into_any(),
                         }}
                     </main>
                 }.into_any()
@@ -174,6 +237,18 @@ fn Workspace(identity: session::Identity, page: RwSignal<Page>) -> impl IntoView
                 }.into_any(),
             })}
         </Suspense>
+    }
+}
+
+/// What a link to no screen, or to one this user may not see, shows.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="not-found" role="alert">
+            <h2>{t!("route.not_found_title").to_string()}</h2>
+            <p>{t!("route.not_found").to_string()}</p>
+            <a href="/plan">{t!("route.to_plan").to_string()}</a>
+        </section>
     }
 }
 

@@ -45,8 +45,10 @@ pub fn SignOut(user: i64) -> impl IntoView {
                     return;
                 }
             }
+            // A fresh page at the start: nothing of this user's stays in
+            // memory, and the next one does not land on their last screen.
             if let Some(w) = web_sys::window() {
-                let _ = w.location().reload();
+                let _ = w.location().replace("/");
             }
         });
     };

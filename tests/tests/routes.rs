@@ -1,0 +1,153 @@
+//! Every screen has an address, in real Chromium against the real server:
+//! the back button steps back through the screens, a reload stays, a link
+//! opened cold (online, and offline from the service worker) opens the same
+//! screen, and a link to what a user may not see, or to nothing, shows the
+//! same page that reveals nothing.
+
+use std::time::Duration;
+
+use papi_e2e::{current_period, wait_for, Browser, Server};
+use serde_json::json;
+
+const LIMIT: Duration = Duration::from_secs(60);
+const RESULTS: &str = "article.report textarea[data-field=\"s0/results\"]";
+const NOT_FOUND: &str = "Không có trang này, hoặc bạn không được xem nó.";
+
+fn path(browser: &Browser) -> String {
+    browser
+        .execute("return location.pathname;", json!([]))
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn wait_for_path(browser: &Browser, expected: &str) {
+    wait_for(&format!("the address {expected}"), LIMIT, || {
+        (path(browser) == expected).then_some(())
+    });
+}
+
+/// The unit's report of the current period, with some text in it.
+fn report_with_text(server: &Server, text: &str) -> String {
+    let period = current_period();
+    server.report(&server.token("chuyenvien"), "phong-ngan-sach", &period);
+    let writer = Browser::signed_in(server, "chuyenvien");
+    let address = format!("/reports/{period}/phong-ngan-sach");
+    writer.goto(&server.url(&address));
+    writer.type_into(&writer.find(RESULTS), text);
+    writer.wait_for_sync_state("saved");
+    address
+}
+
+#[test]
+fn the_back_button_steps_back_through_the_screens_and_a_reload_stays() {
+    let server = Server::start();
+    let report = report_with_text(&server, "Đã tiếp 40 lượt công dân.");
+    let office = Browser::signed_in(&server, "vanphong");
+    wait_for_path(&office, "/");
+
+    office.open_page("reports");
+    wait_for_path(&office, "/reports");
+    office.click_on(&format!(
+        "li[data-period=\"{}\"] li[data-unit=\"phong-ngan-sach\"] .open-report",
+        current_period()
+    ));
+    wait_for_path(&office, &report);
+    office.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tiếp 40 lượt công dân.");
+
+    // A reload stays on the report.
+    office.reload();
+    office.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tiếp 40 lượt công dân.");
+    assert_eq!(path(&office), report);
+
+    // Back: the list of reports, then the plan; forward again.
+    office.back();
+    wait_for_path(&office, "/reports");
+    office.find("li.unit-report .open-report");
+    office.back();
+    wait_for_path(&office, "/");
+    office.find("a[data-page=\"plan\"][aria-current=\"page\"]");
+    assert!(!office.text().contains("Đã tiếp 40 lượt"));
+    office.forward();
+    wait_for_path(&office, "/reports");
+    office.find("li.unit-report");
+
+    // A dimension opened on the plan is in the address, and opens again.
+    office.goto(&server.url("/plan/3"));
+    wait_for("the third dimension to be open", LIMIT, || {
+        (office.execute(
+            "const d = document.querySelector('li.dimension[data-dimension=\"3\"] details');
+             return !!d && d.open;",
+            json!([]),
+        ) == json!(true))
+        .then_some(())
+    });
+    office.click_on("li.dimension[data-dimension=\"5\"] summary");
+    wait_for_path(&office, "/plan/5");
+}
+
+#[test]
+fn a_link_opened_cold_shows_its_screen_online_and_offline() {
+    let mut server = Server::start();
+    let report = report_with_text(&server, "Niêm yết công khai 12 thủ tục.");
+
+    // Cold, signed out: the sign-in form, then the linked report.
+    let lead = Browser::start();
+    lead.sign_in(
+        &server.url(&report),
+        "truongphong",
+        &server.password_of("truongphong"),
+    );
+    lead.wait_for_value(RESULTS, LIMIT, |v| v == "Niêm yết công khai 12 thủ tục.");
+    assert_eq!(path(&lead), report);
+    lead.wait_for_service_worker();
+    lead.wait_for_sync_state("saved");
+
+    // Offline, a link typed into the same browser opens from the service
+    // worker and the device.
+    lead.goto(&server.url("/plan"));
+    lead.find("li.dimension");
+    assert!(server.stop());
+    lead.goto(&server.url(&report));
+    lead.wait_for_value(RESULTS, LIMIT, |v| v == "Niêm yết công khai 12 thủ tục.");
+    lead.goto(&server.url("/plan/2"));
+    wait_for("the second dimension to be open offline", LIMIT, || {
+        (lead.execute(
+            "const d = document.querySelector('li.dimension[data-dimension=\"2\"] details');
+             return !!d && d.open;",
+            json!([]),
+        ) == json!(true))
+        .then_some(())
+    });
+}
+
+#[test]
+fn a_link_to_what_a_user_may_not_see_reveals_nothing() {
+    let server = Server::start();
+    let report = report_with_text(&server, "Nội dung nội bộ của Phòng Ngân sách.");
+    server.add_user("thanhtra-cv", "thanh-tra", "staff", "mật khẩu thanh tra");
+
+    let other = Browser::start();
+    other.sign_in(&server.url(&report), "thanhtra-cv", "mật khẩu thanh tra");
+    let shown = other.wait_for_text(&[NOT_FOUND], LIMIT);
+    assert!(!shown.contains("Nội dung nội bộ"), "{shown}");
+    assert!(!shown.contains("Phòng Ngân sách"), "{shown}");
+    assert!(
+        other.execute(
+            "return !document.querySelector('article.report');",
+            json!([])
+        ) == json!(true)
+    );
+
+    // A report that does not exist, a screen that does not exist, and a
+    // page of another role: the same words.
+    for address in [
+        format!("/reports/{}/khong-co-don-vi", current_period()),
+        "/khong-co-trang".to_string(),
+        "/admin".to_string(),
+    ] {
+        other.goto(&server.url(&address));
+        let shown = other.wait_for_text(&[NOT_FOUND], LIMIT);
+        assert!(!shown.contains("Quản trị người dùng"), "{address}: {shown}");
+    }
+}
