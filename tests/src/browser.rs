@@ -433,7 +433,29 @@ impl Browser {
         self.type_into(&user, username);
         self.type_into(&self.find("#password"), password);
         self.click(&self.find("form.sign-in button[type=submit]"));
-        self.wait_for_text(&["Đăng xuất"], Duration::from_secs(60));
+        self.wait_until_signed_in();
+    }
+
+    /// Waits until the header holds the signed-in user's menu.
+    pub fn wait_until_signed_in(&self) {
+        self.find("header .account-menu");
+    }
+
+    /// Opens the header's account menu, where a phone-sized screen folds it.
+    pub fn open_account_menu(&self) {
+        self.find("header .account-menu");
+        self.execute(
+            "const t = document.querySelector('.menu-toggle');
+             if (t && t.offsetParent && t.getAttribute('aria-expanded') !== 'true') t.click();",
+            json!([]),
+        );
+    }
+
+    /// Opens the sign-out panel from the account menu.
+    pub fn open_sign_out(&self) {
+        self.open_account_menu();
+        self.click_on("button.sign-out");
+        self.find(".sign-out-panel");
     }
 }
 

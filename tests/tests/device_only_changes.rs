@@ -94,8 +94,8 @@ fn an_offline_edit_reloaded_offline_is_counted_and_sent_from_another_screen() {
     let mut server = Server::start();
     let (browser, id, n) = offline_edit(&mut server, "Đã họp dân 4 lần.", " Tiếp nhận 12 ý kiến.");
 
-    // Reloaded with the server still down, the app opens on the plan.
-    browser.reload();
+    // Opened again on the plan with the server still down.
+    browser.goto(&server.url("/plan"));
     browser.wait_for_text(&[PLAN_TEXT], LIMIT);
     assert_offline_with(&browser, n);
     browser.click_on("details.data-safety summary");
@@ -112,7 +112,7 @@ fn an_offline_edit_reloaded_offline_is_counted_and_sent_from_another_screen() {
 
     // Signing out now warns with the same count and offers no removal;
     // cancelling keeps the user in.
-    browser.click_on("button.sign-out");
+    browser.open_sign_out();
     browser.wait_for_text(&[&format!("Còn {n} thay đổi")], LIMIT);
     assert_eq!(
         browser.execute(
@@ -243,6 +243,7 @@ fn two_hundred_documents_on_the_device_three_with_offline_edits() {
     }
     let n = settled_count(&browser);
 
+    browser.open_page("plan");
     let started = Instant::now();
     browser.reload();
     browser.find(".sync-status");

@@ -126,7 +126,7 @@ fn a_sign_in_pressed_before_the_app_started_is_sent_by_the_app() {
     );
 
     fast_network(&browser);
-    browser.wait_for_text(&["Đăng xuất"], LIMIT);
+    browser.wait_until_signed_in();
     assert!(!shown(&browser, "#early"), "the frame is gone");
     assert_eq!(
         browser.execute(
@@ -161,5 +161,5 @@ fn what_was_typed_before_the_app_started_is_in_its_form_with_the_cursor() {
     browser.type_into(&browser.find("#password"), "demo");
     assert_eq!(browser.value("#password"), "chuyenvien-demo");
     browser.click_on("form.sign-in button[type=submit]");
-    browser.wait_for_text(&["Đăng xuất"], LIMIT);
+    browser.wait_until_signed_in();
 }

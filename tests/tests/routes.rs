@@ -55,10 +55,21 @@ fn the_back_button_steps_back_through_the_screens_and_a_reload_stays() {
     wait_for_path(&office, &report);
     office.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tiếp 40 lượt công dân.");
 
-    // A reload stays on the report.
+    // A reload stays on the report, where it was scrolled to.
+    let y = office
+        .execute("window.scrollTo(0, 900); return window.scrollY;", json!([]))
+        .as_f64()
+        .unwrap();
+    assert!(y > 100.0, "the report is longer than the screen ({y})");
     office.reload();
     office.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tiếp 40 lượt công dân.");
     assert_eq!(path(&office), report);
+    wait_for("the scroll position to come back", LIMIT, || {
+        let now = office
+            .execute("return window.scrollY;", json!([]))
+            .as_f64()?;
+        ((now - y).abs() < 2.0).then_some(())
+    });
 
     // Back: the list of reports, then the plan; forward again.
     office.back();

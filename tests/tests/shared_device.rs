@@ -41,8 +41,7 @@ fn databases(browser: &Browser) -> Vec<String> {
 
 /// Opens the sign-out panel and returns its text.
 fn sign_out_panel(browser: &Browser) -> String {
-    browser.click_on("button.sign-out");
-    browser.find(".sign-out-panel");
+    browser.open_sign_out();
     browser
         .execute(
             "return document.querySelector('.sign-out-panel').innerText;",

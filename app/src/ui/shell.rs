@@ -13,8 +13,8 @@ use super::repo::{self, Repo};
 use super::sign_in::{ChoosePassword, SignIn};
 use super::sign_out::SignOut;
 use super::{
-    admin, dashboard, early, http, i18n, outbox, proposals, reports, safety, session, settings,
-    status, update,
+    admin, dashboard, early, http, i18n, outbox, proposals, reports, safety, scroll, session,
+    settings, status, update,
 };
 use crate::access::{access, Access, Capability, DocKind, Role};
 use crate::api::PlanLocation;
@@ -94,6 +94,7 @@ impl Page {
 #[component]
 pub fn App() -> impl IntoView {
     early::take_over();
+    scroll::keep_and_restore();
     let identity = RwSignal::new(session::cached());
     let lang = RwSignal::new(i18n::saved());
     i18n::apply(&lang.get_untracked());
@@ -104,11 +105,10 @@ pub fn App() -> impl IntoView {
         view! {
         <header class="topbar">
             <h1>{t!("app.title").to_string()}</h1>
-            <i18n::LanguagePicker lang/>
-            {move || identity.get().map(|who| view! {
-                <span class="who">{who.display_name}</span>
-                <SignOut user=who.id/>
-            })}
+            {move || match identity.get() {
+                None => view! { <i18n::LanguagePicker lang/> }.into_any(),
+                Some(who) => view! { <AccountMenu who lang/> }.into_any(),
+            }}
         </header>
         <update::UpdateBanner ready=update_ready/>
         // The workspace draws its screens from the address (`Route::parse`),
@@ -140,6 +140,36 @@ pub fn App() -> impl IntoView {
         }}
         }
     }}</Router> }
+}
+
+/// Who is signed in, the language and signing out. On a phone the header
+/// is one line, the title and the user's name: a shared phone shows whose
+/// workspace it is, and the name opens the rest.
+#[component]
+fn AccountMenu(who: session::Identity, lang: RwSignal<String>) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let toggle = NodeRef::<leptos::html::Button>::new();
+    let close_on_escape = move |ev: web_sys::KeyboardEvent| {
+        if ev.key() == "Escape" && open.get_untracked() {
+            open.set(false);
+            if let Some(button) = toggle.get_untracked() {
+                let _ = button.focus();
+            }
+        }
+    };
+    view! {
+        <button type="button" class="menu-toggle" node_ref=toggle aria-controls="account-menu"
+            aria-expanded=move || open.get().to_string()
+            on:click=move |_| open.update(|o| *o = !*o)>
+            <span class="menu-name">{who.display_name.clone()}</span>
+            <span aria-hidden="true">" ▾"</span>
+        </button>
+        <div id="account-menu" class="account-menu" class:open=move || open.get() on:keydown=close_on_escape>
+            <span class="who">{who.display_name}</span>
+            <i18n::LanguagePicker lang/>
+            <SignOut user=who.id/>
+        </div>
+    }
 }
 
 /// The signed-in app: opens device storage, starts syncing, shows the pages.
