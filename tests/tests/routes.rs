@@ -56,7 +56,9 @@ fn the_back_button_steps_back_through_the_screens_and_a_reload_stays() {
     office.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tiếp 40 lượt công dân.");
 
     // A reload stays on the report, where it was scrolled to: the text box
-    // at the top of the screen is there again.
+    // at the top of the screen is in the same place again.
+    let where_box = "const r = document.querySelector(`textarea[data-field=\"${arguments[0]}\"]`);
+                     return r ? r.getBoundingClientRect().top : null;";
     let in_view = office.execute(
         "window.scrollTo(0, 900);
          const box = [...document.querySelectorAll('article.report textarea')]
@@ -70,18 +72,13 @@ fn the_back_button_steps_back_through_the_screens_and_a_reload_stays() {
     );
     let field = in_view[1].as_str().unwrap().to_string();
     assert_ne!(field, "s0/results", "scrolled past the first text");
+    let before = office.execute(where_box, json!([field])).as_f64().unwrap();
     office.reload();
     office.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tiếp 40 lượt công dân.");
     assert_eq!(path(&office), report);
-    wait_for("the same text box on the screen again", LIMIT, || {
-        let shown = office
-            .execute(
-                "const r = document.querySelector(`textarea[data-field=\"${arguments[0]}\"]`).getBoundingClientRect();
-                 return r.top >= 0 && r.bottom <= window.innerHeight;",
-                json!([field]),
-            )
-            .as_bool()?;
-        shown.then_some(())
+    wait_for("the same text box in the same place", LIMIT, || {
+        let now = office.execute(where_box, json!([field])).as_f64()?;
+        ((now - before).abs() < 10.0).then_some(())
     });
 
     // Back: the list of reports, then the plan; forward again.
@@ -174,4 +171,81 @@ fn a_link_to_what_a_user_may_not_see_reveals_nothing() {
         let shown = other.wait_for_text(&[NOT_FOUND], LIMIT);
         assert!(!shown.contains("Quản trị người dùng"), "{address}: {shown}");
     }
+}
+
+/// The number of the report's sections on the page, and the first one's.
+fn sections_shown(browser: &Browser) -> (usize, String) {
+    let v = browser.execute(
+        "const s = document.querySelectorAll('article.report section.report-section');
+         return [s.length, s.length ? s[0].dataset.section || '' : ''];",
+        json!([]),
+    );
+    (
+        v[0].as_u64().unwrap() as usize,
+        v[1].as_str().unwrap().to_string(),
+    )
+}
+
+fn progress_of(browser: &Browser, part: u8) -> String {
+    browser
+        .execute(
+            "return document.querySelector(`nav.report-contents li[data-part=\"${arguments[0]}\"] .part-progress`).textContent;",
+            json!([part]),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_report_opens_one_dimension_at_a_time_with_its_progress() {
+    let server = Server::start();
+    let report = report_with_text(&server, "Đã công khai 8 thủ tục.");
+    let lead = Browser::signed_in(&server, "truongphong");
+    lead.goto(&server.url(&report));
+    lead.wait_for_value(RESULTS, LIMIT, |v| v == "Đã công khai 8 thủ tục.");
+
+    // The contents: every dimension, and how far each one is.
+    let (all, first) = sections_shown(&lead);
+    assert!(all >= 8, "the whole report: {all} sections");
+    assert_eq!(first, "1");
+    wait_for("the first dimension's progress", LIMIT, || {
+        progress_of(&lead, 1)
+            .starts_with("đã điền 1/")
+            .then_some(())
+    });
+    assert!(progress_of(&lead, 2).starts_with("đã điền 0/"));
+
+    // One dimension alone, then the next and the previous one.
+    lead.click_on("nav.report-contents li[data-part=\"2\"] a");
+    wait_for_path(&lead, &format!("{report}/2"));
+    assert_eq!(sections_shown(&lead), (1, "2".to_string()));
+    lead.click_on("article.report section.report-section select.measure-status");
+    lead.execute(
+        "const s = document.querySelector('article.report select.measure-status');
+         s.value = 'done'; s.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    wait_for("the second dimension's progress", LIMIT, || {
+        progress_of(&lead, 2)
+            .starts_with("đã điền 1/")
+            .then_some(())
+    });
+    lead.click_on(".part-next");
+    wait_for_path(&lead, &format!("{report}/3"));
+    assert_eq!(sections_shown(&lead), (1, "3".to_string()));
+    lead.click_on(".part-previous");
+    wait_for_path(&lead, &format!("{report}/2"));
+    assert_eq!(sections_shown(&lead), (1, "2".to_string()));
+
+    // A reload keeps the dimension; the whole report is one link away.
+    lead.reload();
+    lead.find("article.report section.report-section[data-section=\"2\"]");
+    assert_eq!(sections_shown(&lead).0, 1);
+    lead.click_on(".part-all");
+    wait_for_path(&lead, &report);
+    wait_for("every dimension again", LIMIT, || {
+        (sections_shown(&lead).0 == all).then_some(())
+    });
+    lead.wait_for_sync_state("saved");
 }

@@ -1,6 +1,9 @@
 //! Reports: the list per period, a unit's report form with its review, and
 //! the consolidated report of a period.
 
+use std::sync::Arc;
+
+use automerge::{Automerge, ReadDoc};
 use leptos::prelude::*;
 use rust_i18n::t;
 
@@ -20,8 +23,10 @@ use crate::api::{
     StatusNow, UnitInfo,
 };
 use crate::ids::DocId;
-use crate::report::{ItemAt, Outline, TextAt, MEASURE_STATUSES, SECTION_TEXTS};
-use crate::route::Route;
+use crate::report::{
+    ItemAt, ItemOutline, Outline, SectionOutline, TextAt, MEASURE_STATUSES, SECTION_TEXTS,
+};
+use crate::route::{Route, OTHER_ITEMS};
 use crate::schema::Plan;
 use crate::workflow::{may_take, Action};
 
@@ -51,11 +56,13 @@ impl Opened {
         if self.consolidated {
             Route::Consolidated {
                 period: self.period.clone(),
+                part: None,
             }
         } else {
             Route::Report {
                 period: self.period.clone(),
                 unit: self.unit.clone(),
+                part: None,
             }
         }
     }
@@ -160,11 +167,11 @@ fn look_up(
     reports: Option<Result<Kept<Vec<ReportEntry>>, String>>,
     consolidated: Option<Result<Kept<Vec<Consolidated>>, String>>,
 ) -> Shown {
-    if let Some(m) = made.filter(|m| m.route() == *route) {
+    if let Some(m) = made.filter(|m| m.route() == route.with_part(None)) {
         return Shown::Open(m);
     }
     let found = match route {
-        Route::Report { period, unit } => reports.map(|r| {
+        Route::Report { period, unit, .. } => reports.map(|r| {
             r.ok().and_then(|k| {
                 k.value
                     .iter()
@@ -172,7 +179,7 @@ fn look_up(
                     .and_then(Opened::report)
             })
         }),
-        Route::Consolidated { period } => consolidated.map(|c| {
+        Route::Consolidated { period, .. } => consolidated.map(|c| {
             c.ok().and_then(|k| {
                 k.value
                     .iter()
@@ -358,6 +365,10 @@ pub fn ReportsPage(identity: Identity, plan: DocId, route: Memo<Route>, go: Go) 
     let identity = StoredValue::new(identity);
     let shown =
         Memo::new(move |_| look_up(&route.get(), made.get(), reports.get(), consolidated.get()));
+    let part = Signal::derive(move || match route.get() {
+        Route::Report { part, .. } | Route::Consolidated { part, .. } => part,
+        _ => None,
+    });
     view! {
         <section class="reports">
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
@@ -378,9 +389,9 @@ pub fn ReportsPage(identity: Identity, plan: DocId, route: Memo<Route>, go: Go) 
                             go.run(Route::Reports);
                         }>{t!("reports.back").to_string()}</button>
                         {if o.consolidated {
-                            view! { <ConsolidatedView id=o.id plan identity=identity.get_value() period=o.period status=o.status names/> }.into_any()
+                            view! { <ConsolidatedView id=o.id plan identity=identity.get_value() period=o.period status=o.status names part/> }.into_any()
                         } else {
-                            view! { <ReportView id=o.id plan identity=identity.get_value() unit=o.unit period=o.period listed_status=o.status names/> }.into_any()
+                            view! { <ReportView id=o.id plan identity=identity.get_value() unit=o.unit period=o.period listed_status=o.status names part/> }.into_any()
                         }}
                     }.into_any(),
                 }
@@ -429,7 +440,13 @@ fn ReportView(
     period: String,
     listed_status: DocStatus,
     names: LocalResource<Vec<(String, String)>>,
+    part: Signal<Option<u8>>,
 ) -> impl IntoView {
+    let base = Route::Report {
+        period: period.clone(),
+        unit: unit.clone(),
+        part: None,
+    };
     let outbox = outbox();
     let url = id.url();
     let history = {
@@ -483,54 +500,249 @@ fn ReportView(
             <DocBadge unsynced/>
             <Review url=url.clone() unit=unit.clone() identity history status pending/>
             <OfficialPanel doc=id plan file_name=format!("bao-cao-{unit}-{period}") names readonly/>
-            {when_ready(id, move |outline| report_form(id, outline, readonly))}
+            {when_ready(id, move |outline| report_form(id, outline, readonly, base.clone(), part))}
         </article>
     }
 }
 
-fn report_form(id: DocId, outline: Outline, readonly: Signal<bool>) -> AnyView {
-    let extras = outline.extra_items.clone();
+/// A part of a report: one dimension (its index among the sections), or the
+/// unit's own items.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Part {
+    Dimension(usize),
+    Other,
+}
+
+/// The parts of a report in order: their numbers in the address, names and
+/// places.
+fn parts_of(outline: &Outline) -> Vec<(u8, String, Part)> {
+    let mut parts: Vec<(u8, String, Part)> = outline
+        .sections
+        .iter()
+        .enumerate()
+        .map(|(si, s)| {
+            let number = u8::try_from(s.number).unwrap_or(0);
+            (
+                number,
+                format!("{}. {}", s.number, s.name),
+                Part::Dimension(si),
+            )
+        })
+        .collect();
+    if !outline.extra_items.is_empty() {
+        parts.push((
+            OTHER_ITEMS,
+            t!("report.extra_items").to_string(),
+            Part::Other,
+        ));
+    }
+    parts
+}
+
+/// How far each part is, as (filled, all): a measure counts once its status
+/// has moved past "not started", a text once it is not empty.
+fn progress(d: &Automerge, outline: &Outline, parts: &[(u8, String, Part)]) -> Vec<(usize, usize)> {
+    let moved = |at: ItemAt| at.status(d).is_some_and(|s| s != MEASURE_STATUSES[0]);
+    parts
+        .iter()
+        .map(|(_, _, part)| match *part {
+            Part::Dimension(si) => {
+                let measures = outline.sections[si].measures.len();
+                let statuses = (0..measures)
+                    .filter(|&mi| {
+                        moved(ItemAt::Measure {
+                            section: si,
+                            measure: mi,
+                        })
+                    })
+                    .count();
+                let texts = SECTION_TEXTS
+                    .iter()
+                    .filter(|&&key| {
+                        TextAt::Section { section: si, key }
+                            .locate(d)
+                            .is_some_and(|t| d.length(&t) > 0)
+                    })
+                    .count();
+                (statuses + texts, measures + SECTION_TEXTS.len())
+            }
+            Part::Other => {
+                let items = outline.extra_items.len();
+                (
+                    (0..items).filter(|&i| moved(ItemAt::Extra(i))).count(),
+                    items,
+                )
+            }
+        })
+        .collect()
+}
+
+/// A report's contents (each part with how far it is), then either every
+/// part or the one in the address, with the way to the parts before and
+/// after: on a phone, one dimension at a time.
+fn report_parts(
+    id: DocId,
+    outline: Outline,
+    base: Route,
+    chosen: Signal<Option<u8>>,
+    draw: Arc<dyn Fn(Part) -> AnyView + Send + Sync>,
+) -> AnyView {
+    let parts = parts_of(&outline);
+    let done = {
+        let parts = parts.clone();
+        follow(id, move |d| Some(progress(d, &outline, &parts)))
+    };
+    let contents = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (n, name, _))| {
+            let n = *n;
+            let here = move || chosen.get() == Some(n);
+            view! {
+                <li data-part=n.to_string()>
+                    <a href=base.with_part(Some(n)).path() aria-current=move || here().then_some("page")>{name.clone()}</a>
+                    " "
+                    <span class="part-progress">{move || {
+                        done.get().and_then(|p| p.get(i).copied()).map(|(filled, all)| {
+                            t!("report.part_progress", filled = filled, all = all).to_string()
+                        })
+                    }}</span>
+                </li>
+            }
+        })
+        .collect_view();
+    let shown = move || {
+        let Some(n) = chosen.get() else {
+            return parts
+                .iter()
+                .map(|(_, _, p)| draw(*p))
+                .collect_view()
+                .into_any();
+        };
+        let Some(i) = parts.iter().position(|(m, _, _)| *m == n) else {
+            return view! { <NotFound/> }.into_any();
+        };
+        let step = |j: Option<usize>, class: &'static str, key: &'static str| {
+            j.and_then(|j| parts.get(j)).map(|(m, name, _)| {
+                view! {
+                    <a class=class href=base.with_part(Some(*m)).path()>
+                        {t!(key, name = name.clone()).to_string()}
+                    </a>
+                }
+            })
+        };
+        view! {
+            {draw(parts[i].2)}
+            <nav class="part-steps" aria-label=t!("report.steps").to_string()>
+                {step(i.checked_sub(1), "part-previous", "report.previous")}
+                <a class="part-all" href=base.path()>{t!("report.whole").to_string()}</a>
+                {step(Some(i + 1), "part-next", "report.next")}
+            </nav>
+        }
+        .into_any()
+    };
     view! {
-        {outline.sections.into_iter().enumerate().map(|(si, s)| view! {
-            <section class="report-section" data-section=s.number.to_string()>
-                <h3>{s.number} ". " {s.name.clone()}</h3>
-                <ol class="report-measures">
-                    {s.measures.into_iter().enumerate().map(|(mi, m)| view! {
-                        <li class="report-measure">
-                            <p class="measure-name">{m.text.clone()}</p>
-                            <StatusSelect doc=id at=ItemAt::Measure { section: si, measure: mi }
-                                label=t!("report.status_of", n = mi + 1).to_string() readonly/>
-                            <CollabText doc=id at=TextAt::Evidence { section: si, measure: mi }
-                                label=t!("report.evidence").to_string() readonly rows=2/>
-                        </li>
-                    }).collect_view()}
-                </ol>
-                {SECTION_TEXTS.into_iter().map(|key| view! {
-                    <div class="field">
-                        <p class="field-label">{t!(format!("section.{key}")).to_string()}</p>
-                        <CollabText doc=id at=TextAt::Section { section: si, key }
-                            label=format!("{} — {}", s.name, t!(format!("section.{key}"))) readonly/>
-                    </div>
-                }).collect_view()}
-            </section>
-        }).collect_view()}
-        {(!extras.is_empty()).then(|| view! {
-            <section class="report-section extra-items">
-                <h3>{t!("report.extra_items").to_string()}</h3>
-                <ol class="report-measures">
-                    {extras.into_iter().enumerate().map(|(i, e)| view! {
-                        <li class="report-measure">
-                            <p class="measure-name">{e.text.clone()}</p>
-                            <StatusSelect doc=id at=ItemAt::Extra(i) label=e.text.clone() readonly/>
-                            <CollabText doc=id at=TextAt::ExtraEvidence(i)
-                                label=t!("report.evidence").to_string() readonly rows=2/>
-                        </li>
-                    }).collect_view()}
-                </ol>
-            </section>
-        })}
+        <nav class="report-contents" aria-label=t!("report.contents").to_string()>
+            <ol>{contents}</ol>
+        </nav>
+        {shown}
     }
     .into_any()
+}
+
+fn report_form(
+    id: DocId,
+    outline: Outline,
+    readonly: Signal<bool>,
+    base: Route,
+    chosen: Signal<Option<u8>>,
+) -> AnyView {
+    let sections = outline.sections.clone();
+    let extras = outline.extra_items.clone();
+    let draw = Arc::new(move |part: Part| match part {
+        Part::Dimension(si) => unit_section(id, si, sections[si].clone(), readonly),
+        Part::Other => unit_items(id, extras.clone(), readonly),
+    });
+    report_parts(id, outline, base, chosen, draw)
+}
+
+/// One dimension of a unit's report: its measures and its four texts.
+fn unit_section(id: DocId, si: usize, s: SectionOutline, readonly: Signal<bool>) -> AnyView {
+    view! {
+        <section class="report-section" data-section=s.number.to_string()>
+            <h3>{s.number} ". " {s.name.clone()}</h3>
+            <ol class="report-measures">
+                {s.measures.into_iter().enumerate().map(|(mi, m)| view! {
+                    <li class="report-measure">
+                        <p class="measure-name">{m.text.clone()}</p>
+                        <StatusSelect doc=id at=ItemAt::Measure { section: si, measure: mi }
+                            label=t!("report.status_of", n = mi + 1).to_string() readonly/>
+                        <CollabText doc=id at=TextAt::Evidence { section: si, measure: mi }
+                            label=t!("report.evidence").to_string() readonly rows=2/>
+                    </li>
+                }).collect_view()}
+            </ol>
+            {SECTION_TEXTS.into_iter().map(|key| view! {
+                <div class="field">
+                    <p class="field-label">{t!(format!("section.{key}")).to_string()}</p>
+                    <CollabText doc=id at=TextAt::Section { section: si, key }
+                        label=format!("{} — {}", s.name, t!(format!("section.{key}"))) readonly/>
+                </div>
+            }).collect_view()}
+        </section>
+    }
+    .into_any()
+}
+
+/// The unit's own items, beside the plan's measures.
+fn unit_items(id: DocId, extras: Vec<ItemOutline>, readonly: Signal<bool>) -> AnyView {
+    view! {
+        <section class="report-section extra-items">
+            <h3>{t!("report.extra_items").to_string()}</h3>
+            <ol class="report-measures">
+                {extras.into_iter().enumerate().map(|(i, e)| view! {
+                    <li class="report-measure">
+                        <p class="measure-name">{e.text.clone()}</p>
+                        <StatusSelect doc=id at=ItemAt::Extra(i) label=e.text.clone() readonly/>
+                        <CollabText doc=id at=TextAt::ExtraEvidence(i)
+                            label=t!("report.evidence").to_string() readonly rows=2/>
+                    </li>
+                }).collect_view()}
+            </ol>
+        </section>
+    }
+    .into_any()
+}
+
+fn consolidated_form(
+    id: DocId,
+    outline: Outline,
+    readonly: Signal<bool>,
+    base: Route,
+    chosen: Signal<Option<u8>>,
+) -> AnyView {
+    let sections = outline.sections.clone();
+    let draw = Arc::new(move |part: Part| match part {
+        Part::Dimension(si) => {
+            let s = sections[si].clone();
+            view! {
+                <section class="report-section" data-section=s.number.to_string()>
+                    <h3>{s.number} ". " {s.name.clone()}</h3>
+                    {SECTION_TEXTS.into_iter().map(|key| view! {
+                        <div class="field">
+                            <p class="field-label">{t!(format!("section.{key}")).to_string()}</p>
+                            <CollabText doc=id at=TextAt::Section { section: si, key }
+                                label=format!("{} — {}", s.name, t!(format!("section.{key}"))) readonly rows=6/>
+                        </div>
+                    }).collect_view()}
+                </section>
+            }
+            .into_any()
+        }
+        // A consolidated report has no items of its own.
+        Part::Other => ().into_any(),
+    });
+    report_parts(id, outline, base, chosen, draw)
 }
 
 /// The status of a measure or item, following the document live.
@@ -679,7 +891,12 @@ fn ConsolidatedView(
     period: String,
     status: DocStatus,
     names: LocalResource<Vec<(String, String)>>,
+    part: Signal<Option<u8>>,
 ) -> impl IntoView {
+    let base = Route::Consolidated {
+        period: period.clone(),
+        part: None,
+    };
     let role = identity.role;
     let status = RwSignal::new(status);
     let message = RwSignal::new(None::<Result<String, String>>);
@@ -756,18 +973,7 @@ fn ConsolidatedView(
                         {t!("consolidated.included").to_string()} ": "
                         {if included.is_empty() { t!("consolidated.none_included").to_string() } else { included.join(", ") }}
                     </p>
-                    {outline.sections.into_iter().enumerate().map(|(si, s)| view! {
-                        <section class="report-section" data-section=s.number.to_string()>
-                            <h3>{s.number} ". " {s.name.clone()}</h3>
-                            {SECTION_TEXTS.into_iter().map(|key| view! {
-                                <div class="field">
-                                    <p class="field-label">{t!(format!("section.{key}")).to_string()}</p>
-                                    <CollabText doc=id at=TextAt::Section { section: si, key }
-                                        label=format!("{} — {}", s.name, t!(format!("section.{key}"))) readonly rows=6/>
-                                </div>
-                            }).collect_view()}
-                        </section>
-                    }).collect_view()}
+                    {consolidated_form(id, outline.clone(), readonly, base.clone(), part)}
                 }.into_any()
             })}
         </article>

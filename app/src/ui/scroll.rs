@@ -3,8 +3,10 @@
 //! The browser's own restoration runs when the page has loaded, before the
 //! app has drawn the screen from the device's documents, so it finds a page
 //! too short and gives up. The app keeps the position itself as the page
-//! goes away (for this tab only: session storage), and scrolls back once the
-//! screen is long enough, unless the user has started to scroll meanwhile.
+//! goes away (for this tab only: session storage): the first text box or
+//! section at the top of the screen and how far down it was. It scrolls
+//! that one back to the same place once it is drawn, and again while what
+//! is above it is still loading, unless the user has started to scroll.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -19,10 +21,50 @@ const KEY: &str = "papi.scroll";
 const PATIENCE_MS: i32 = 5_000;
 const EVERY_MS: i32 = 100;
 
+/// What marks the places a screen can be scrolled back to.
+const MARKS: [&str; 3] = ["data-field", "data-section", "data-dimension"];
+
 #[derive(Serialize, Deserialize)]
 struct Position {
     path: String,
     y: f64,
+    /// The first marked element at the top of the screen: (attribute,
+    /// value, its distance from the top of the screen).
+    anchor: Option<(String, String, f64)>,
+}
+
+/// The marked elements of the page, each with its mark.
+fn marked(document: &web_sys::Document) -> Vec<(web_sys::Element, &'static str, String)> {
+    let Ok(all) = document.query_selector_all("[data-field], [data-section], [data-dimension]")
+    else {
+        return Vec::new();
+    };
+    (0..all.length())
+        .filter_map(|i| all.item(i)?.dyn_into::<web_sys::Element>().ok())
+        .filter_map(|e| {
+            let (name, value) = MARKS
+                .iter()
+                .find_map(|m| e.get_attribute(m).map(|v| (*m, v)))?;
+            Some((e, name, value))
+        })
+        .collect()
+}
+
+/// The first marked element whose top is on the screen. Hidden ones (the
+/// plan stays drawn, hidden, under the other pages) have no size.
+fn anchor(document: &web_sys::Document) -> Option<(String, String, f64)> {
+    marked(document).into_iter().find_map(|(e, name, value)| {
+        let rect = e.get_bounding_client_rect();
+        (rect.height() > 0.0 && rect.top() >= 0.0).then(|| (name.to_string(), value, rect.top()))
+    })
+}
+
+/// Where the anchor is now, from the top of the screen, once it is drawn.
+fn anchor_top(document: &web_sys::Document, name: &str, value: &str) -> Option<f64> {
+    marked(document).into_iter().find_map(|(e, n, v)| {
+        let rect = e.get_bounding_client_rect();
+        (n == name && v == value && rect.height() > 0.0).then(|| rect.top())
+    })
 }
 
 fn path(window: &web_sys::Window) -> String {
@@ -41,6 +83,7 @@ pub fn keep_and_restore() {
             let position = Position {
                 path: path(&window),
                 y: window.scroll_y().unwrap_or(0.0),
+                anchor: window.document().as_ref().and_then(anchor),
             };
             // Not kept means a reload opens at the top: nothing else is lost.
             let _ = SessionStorage::set(KEY, &position);
@@ -56,12 +99,14 @@ pub fn keep_and_restore() {
     if kept.path != path(&window) || kept.y <= 0.0 {
         return;
     }
-    restore(window, kept.y);
+    restore(window, kept);
 }
 
-/// Scrolls to `y` once the page is long enough; gives up on the user's
-/// first scroll, touch or key, or after a while.
-fn restore(window: web_sys::Window, y: f64) {
+/// Scrolls the anchor back to its place (or to the same height, for a
+/// screen without one) as soon as it can, and keeps it there while the page
+/// settles; stops on the user's first scroll, touch or key, or after a
+/// while.
+fn restore(window: web_sys::Window, kept: Position) {
     let stop = Rc::new(Cell::new(false));
     let interrupt = Closure::<dyn FnMut()>::new({
         let stop = stop.clone();
@@ -77,11 +122,17 @@ fn restore(window: web_sys::Window, y: f64) {
         let handle = handle.clone();
         move || {
             tries.set(tries.get() + 1);
-            let reached = !stop.get() && {
-                window.scroll_to_with_x_and_y(0.0, y);
-                window.scroll_y().unwrap_or(0.0) >= y - 1.0
-            };
-            if reached || stop.get() || tries.get() * EVERY_MS >= PATIENCE_MS {
+            if !stop.get() {
+                match (&kept.anchor, window.document()) {
+                    (Some((name, value, top)), Some(document)) => {
+                        if let Some(now) = anchor_top(&document, name, value) {
+                            window.scroll_by_with_x_and_y(0.0, now - top);
+                        }
+                    }
+                    _ => window.scroll_to_with_x_and_y(0.0, kept.y),
+                }
+            }
+            if stop.get() || tries.get() * EVERY_MS >= PATIENCE_MS {
                 if let Some(id) = handle.take() {
                     window.clear_interval_with_handle(id);
                 }
