@@ -37,6 +37,20 @@ fn every_main_screen_fits_a_phone() {
     browser.sign_in(&server.url("/"), "quantri", "quantri-demo");
     browser.wait_for_text(&["Quản trị điện tử"], LIMIT);
     no_sideways_scroll(&browser, "plan");
+    // The header is one line: the title and the user's name, which opens
+    // the language and sign-out.
+    let header = browser
+        .execute(
+            "return document.querySelector('header.topbar').getBoundingClientRect().height;",
+            json!([]),
+        )
+        .as_f64()
+        .unwrap();
+    println!("header at 360×640: {header} px");
+    assert!(header <= 64.0, "the header takes {header} of 640 px");
+    browser.open_account_menu();
+    browser.find("#account-menu.open select.language");
+    no_sideways_scroll(&browser, "account-menu");
     browser.click(&browser.find("li.dimension:first-child summary"));
     browser.find("textarea[data-field=\"plan/d1-m1\"]");
     no_sideways_scroll(&browser, "plan-measures");

@@ -243,6 +243,11 @@ fn main() {
     let big_again = start.elapsed();
     let middle = "article.consolidated section.report-section:nth-of-type(4) textarea";
     let (p50, p95, worst) = keystroke_to_paint(&browser, middle, 60);
+    // One dimension of it alone, at its own address, as a phone shows it.
+    browser.click_on("nav.report-contents li[data-part=\"4\"] a");
+    let alone = "article.consolidated section.report-section[data-section=\"4\"] textarea";
+    wait_present(&browser, alone);
+    let (part_p50, part_p95, part_worst) = keystroke_to_paint(&browser, alone, 60);
 
     let ms = |v: &serde_json::Value| {
         v.as_f64()
@@ -316,5 +321,10 @@ fn main() {
         "  {:<56} {:>12}",
         "keystroke to paint, p50 / p95 / max (60 keys)",
         format!("{p50:.0}/{p95:.0}/{worst:.0} ms")
+    );
+    println!(
+        "  {:<56} {:>12}",
+        "the same, one dimension alone (its own address)",
+        format!("{part_p50:.0}/{part_p95:.0}/{part_worst:.0} ms")
     );
 }
