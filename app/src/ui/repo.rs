@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use automerge::sync::{self, SyncDoc};
-use automerge::{Automerge, ChangeHash};
+use automerge::{Automerge, ChangeHash, ObjId};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -91,6 +91,9 @@ pub struct DocSignals {
     pub version: RwSignal<u64>,
     pub phase: RwSignal<Phase>,
     pub unsynced: RwSignal<usize>,
+    /// The version a keystroke made, and the one text it changed: the
+    /// other text boxes need not read theirs again for it.
+    pub typed: StoredValue<Option<(u64, ObjId)>>,
 }
 
 struct Entry {
@@ -249,6 +252,7 @@ impl Repo {
             version: RwSignal::new(0),
             phase: RwSignal::new(Phase::Loading),
             unsynced: RwSignal::new(0),
+            typed: StoredValue::new(None),
         });
         self.inner.borrow_mut().docs.insert(
             id,
@@ -354,6 +358,15 @@ impl Repo {
     /// Makes a local change: written to the device at once, sent to the server
     /// when connected.
     pub fn change(self: &Rc<Self>, id: DocId, f: impl FnOnce(&mut Automerge)) {
+        self.change_in(id, None, f);
+    }
+
+    /// A keystroke's change, which edits the one text `text`.
+    pub fn type_into(self: &Rc<Self>, id: DocId, text: ObjId, f: impl FnOnce(&mut Automerge)) {
+        self.change_in(id, Some(text), f);
+    }
+
+    fn change_in(self: &Rc<Self>, id: DocId, text: Option<ObjId>, f: impl FnOnce(&mut Automerge)) {
         {
             let mut inner = self.inner.borrow_mut();
             let Some(entry) = inner.docs.get_mut(&id) else {
@@ -364,6 +377,11 @@ impl Repo {
             }
             f(&mut entry.doc);
             entry.signals.version.update(|v| *v += 1);
+            let version = entry.signals.version.get_untracked();
+            entry
+                .signals
+                .typed
+                .set_value(text.map(|text| (version, text)));
         }
         self.save(id);
         self.send_sync(id);

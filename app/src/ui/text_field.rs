@@ -1,4 +1,4 @@
-use automerge::{ChangeHash, ReadDoc};
+use automerge::{ChangeHash, ObjId, ReadDoc};
 use leptos::html::Textarea;
 use leptos::prelude::*;
 
@@ -34,14 +34,16 @@ pub fn CollabText(
     let signals = repo().open(doc);
     let field = at.key();
     let at = StoredValue::new(at);
+    // This box's text object, and the document's version the box last read.
+    let mine = StoredValue::new(None::<ObjId>);
+    let read_at = StoredValue::new(0u64);
 
     let current = move || {
         repo()
             .read(doc, |d| {
-                let text = at
-                    .with_value(|at| at.locate(d))
-                    .and_then(|t| d.text(&t).ok())
-                    .unwrap_or_default();
+                let obj = at.with_value(|at| at.locate(d));
+                let text = obj.as_ref().and_then(|t| d.text(t).ok()).unwrap_or_default();
+                mine.set_value(obj);
                 (text, d.get_heads())
             })
             .unwrap_or_default()
@@ -74,9 +76,20 @@ pub fn CollabText(
         base.set_value((text, heads));
     };
 
+    // A big report has hundreds of boxes: a keystroke in one of them, when
+    // this box has read everything before it, leaves this one as it is.
+    // Anything else (others' edits, a change of structure) reads it again.
     Effect::new(move |_| {
-        signals.version.track();
-        show();
+        let version = signals.version.get();
+        let unchanged = signals.typed.get_value().is_some_and(|(made, text)| {
+            made == version
+                && read_at.get_value() + 1 == version
+                && mine.with_value(|m| m.as_ref().is_some_and(|m| *m != text))
+        });
+        read_at.set_value(version);
+        if !unchanged {
+            show();
+        }
     });
 
     // What the person typed becomes a splice of the version they saw.
@@ -89,7 +102,10 @@ pub fn CollabText(
         let Some(splice) = diff(&seen, &typed) else {
             return;
         };
-        repo().change(doc, |d| {
+        let Some(text) = mine.get_value() else {
+            return;
+        };
+        repo().type_into(doc, text, |d| {
             use automerge::transaction::Transactable;
             let edit = |d: &mut automerge::Automerge| {
                 let Some(text) = at.with_value(|at| at.locate(&*d)) else {
