@@ -32,6 +32,7 @@ fn report_with_text(server: &Server, text: &str) -> String {
     let period = current_period();
     server.report(&server.token("chuyenvien"), "phong-ngan-sach", &period);
     let writer = Browser::signed_in(server, "chuyenvien");
+    writer.wait_for_sync_state("saved");
     let address = format!("/reports/{period}/phong-ngan-sach");
     writer.goto(&server.url(&address));
     writer.type_into(&writer.find(RESULTS), text);

@@ -6,7 +6,8 @@
 //! goes away (for this tab only: session storage): the first text box or
 //! section at the top of the screen and how far down it was. It scrolls
 //! that one back to the same place once it is drawn, and again while what
-//! is above it is still loading, unless the user has started to scroll.
+//! is above it is still loading, until it stays put (the browser's scroll
+//! anchoring keeps it there after), or the user starts to scroll.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -103,8 +104,8 @@ pub fn keep_and_restore() {
 }
 
 /// Scrolls the anchor back to its place (or to the same height, for a
-/// screen without one) as soon as it can, and keeps it there while the page
-/// settles; stops on the user's first scroll, touch or key, or after a
+/// screen without one) as soon as it can, until it is found in place twice
+/// in a row; stops on the user's first scroll, touch or key, or after a
 /// while.
 fn restore(window: web_sys::Window, kept: Position) {
     let stop = Rc::new(Cell::new(false));
@@ -116,6 +117,7 @@ fn restore(window: web_sys::Window, kept: Position) {
         let _ = window.add_event_listener_with_callback(event, interrupt.as_ref().unchecked_ref());
     }
     let tries = Rc::new(Cell::new(0));
+    let in_place = Rc::new(Cell::new(0));
     let handle = Rc::new(Cell::new(None::<i32>));
     let tick = Closure::<dyn FnMut()>::new({
         let window = window.clone();
@@ -123,16 +125,23 @@ fn restore(window: web_sys::Window, kept: Position) {
         move || {
             tries.set(tries.get() + 1);
             if !stop.get() {
-                match (&kept.anchor, window.document()) {
+                let off = match (&kept.anchor, window.document()) {
                     (Some((name, value, top)), Some(document)) => {
-                        if let Some(now) = anchor_top(&document, name, value) {
-                            window.scroll_by_with_x_and_y(0.0, now - top);
-                        }
+                        anchor_top(&document, name, value).map(|now| now - top)
                     }
-                    _ => window.scroll_to_with_x_and_y(0.0, kept.y),
+                    _ => Some(kept.y - window.scroll_y().unwrap_or(0.0)),
+                };
+                match off {
+                    Some(off) if off.abs() < 1.0 => in_place.set(in_place.get() + 1),
+                    Some(off) => {
+                        in_place.set(0);
+                        window.scroll_by_with_x_and_y(0.0, off);
+                    }
+                    None => {}
                 }
             }
-            if stop.get() || tries.get() * EVERY_MS >= PATIENCE_MS {
+            let settled = in_place.get() >= 2;
+            if settled || stop.get() || tries.get() * EVERY_MS >= PATIENCE_MS {
                 if let Some(id) = handle.take() {
                     window.clear_interval_with_handle(id);
                 }

@@ -42,7 +42,10 @@ pub fn CollabText(
         repo()
             .read(doc, |d| {
                 let obj = at.with_value(|at| at.locate(d));
-                let text = obj.as_ref().and_then(|t| d.text(t).ok()).unwrap_or_default();
+                let text = obj
+                    .as_ref()
+                    .and_then(|t| d.text(t).ok())
+                    .unwrap_or_default();
                 mine.set_value(obj);
                 (text, d.get_heads())
             })
