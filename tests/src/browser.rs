@@ -259,11 +259,28 @@ impl Browser {
 
     /// Clicks an element as a user would, after bringing it to the middle
     /// of the screen (the sticky status bar covers the top).
+    /// The page may still be scrolling itself (a reload brings its screen
+    /// back to where it was), so this waits until what is at the element's
+    /// middle is the element, as a user waits to see what they tap.
     pub fn click(&self, element: &Element) {
-        self.execute(
-            "arguments[0].scrollIntoView({ block: 'center' });",
-            json!([{ "element-6066-11e4-a52e-4f735466cecf": element.0 }]),
-        );
+        let reference = json!([{ "element-6066-11e4-a52e-4f735466cecf": element.0 }]);
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for(
+                "the element to be on the screen, uncovered",
+                Duration::from_secs(10),
+                || {
+                    let uncovered = self.execute(
+                    "const e = arguments[0];
+                     e.scrollIntoView({ block: 'center' });
+                     const r = e.getBoundingClientRect();
+                     const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                     return !!hit && (hit === e || e.contains(hit));",
+                    reference.clone(),
+                );
+                    (uncovered == json!(true)).then_some(())
+                },
+            )
+        }));
         self.command(
             "POST",
             &format!("/element/{}/click", element.0),

@@ -128,10 +128,10 @@ fn the_reporting_cycle_from_draft_to_dashboard() {
     office.click_on(".return-report");
     review_status(&office, "returned");
 
-    // The lead sees why, and submits again; the Office accepts.
+    // The lead sees why (a reload stays on the report), and submits again;
+    // the Office accepts.
     lead.reload();
-    lead.open_page("reports");
-    open_report(&lead, &period, false);
+    lead.find(RESULTS);
     review_status(&lead, "returned");
     lead.wait_for_text(&["Bổ sung số liệu quý II."], LIMIT);
     lead.type_into(&lead.find(RESULTS), " Quý II: 12 cuộc.");

@@ -18,7 +18,6 @@ mod proposals;
 pub mod repo;
 mod reports;
 mod safety;
-mod scroll;
 pub mod session;
 mod settings;
 mod shell;
