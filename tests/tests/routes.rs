@@ -56,10 +56,31 @@ fn the_back_button_steps_back_through_the_screens_and_a_reload_stays() {
     wait_for_path(&office, &report);
     office.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tiếp 40 lượt công dân.");
 
-    // A reload stays on the report.
+    // A reload stays on the report, where it was scrolled to: the text box
+    // at the top of the screen is in the same place again.
+    let where_box = "const r = document.querySelector(`textarea[data-field=\"${arguments[0]}\"]`);
+                     return r ? r.getBoundingClientRect().top : null;";
+    let in_view = office.execute(
+        "window.scrollTo(0, 900);
+         const box = [...document.querySelectorAll('article.report textarea')]
+           .find((t) => t.getBoundingClientRect().top >= 0);
+         return [window.scrollY, box.dataset.field];",
+        json!([]),
+    );
+    assert!(
+        in_view[0].as_f64().unwrap() > 100.0,
+        "the report is longer than the screen"
+    );
+    let field = in_view[1].as_str().unwrap().to_string();
+    assert_ne!(field, "s0/results", "scrolled past the first text");
+    let before = office.execute(where_box, json!([field])).as_f64().unwrap();
     office.reload();
     office.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tiếp 40 lượt công dân.");
     assert_eq!(path(&office), report);
+    wait_for("the same text box in the same place", LIMIT, || {
+        let now = office.execute(where_box, json!([field])).as_f64()?;
+        ((now - before).abs() < 10.0).then_some(())
+    });
 
     // Back: the list of reports, then the plan; forward again.
     office.back();

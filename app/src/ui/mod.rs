@@ -18,6 +18,7 @@ mod proposals;
 pub mod repo;
 mod reports;
 mod safety;
+mod scroll;
 pub mod session;
 mod settings;
 mod shell;

@@ -13,8 +13,8 @@ use super::repo::{self, Repo};
 use super::sign_in::{ChoosePassword, SignIn};
 use super::sign_out::SignOut;
 use super::{
-    admin, dashboard, early, http, i18n, outbox, proposals, reports, safety, session, settings,
-    status, update,
+    admin, dashboard, early, http, i18n, outbox, proposals, reports, safety, scroll, session,
+    settings, status, update,
 };
 use crate::access::{access, Access, Capability, DocKind, Role};
 use crate::api::PlanLocation;
@@ -94,6 +94,7 @@ impl Page {
 #[component]
 pub fn App() -> impl IntoView {
     early::take_over();
+    scroll::keep_and_restore();
     let identity = RwSignal::new(session::cached());
     let lang = RwSignal::new(i18n::saved());
     i18n::apply(&lang.get_untracked());
