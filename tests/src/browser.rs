@@ -339,6 +339,11 @@ impl Browser {
         old.as_str().expect("a tab handle").to_string()
     }
 
+    /// Makes the tab `handle` the current one.
+    pub fn switch_to_tab(&self, handle: &str) {
+        self.command("POST", "/window", Some(json!({ "handle": handle })));
+    }
+
     /// Closes the tab `handle`, then comes back to the current one.
     pub fn close_tab(&self, handle: &str) {
         let current = self.command("GET", "/window", None);

@@ -172,3 +172,40 @@ fn two_users_of_one_browser_never_see_or_send_each_others_device_data() {
         (results_on_server(&server, id) == format!("{ONLINE}{OFFLINE}")).then_some(())
     });
 }
+
+/// A tab left open as one user follows when another tab of the browser
+/// signs them out (and someone else in): it reloads, and nothing of the
+/// first user stays on its screen or works under the new session.
+#[test]
+fn a_tab_left_open_follows_a_change_of_user_in_another_tab() {
+    let server = Server::start();
+    let phone = Browser::signed_in(&server, "chuyenvien");
+    phone.wait_for_sync_state("saved");
+    let first_tab = phone.open_new_tab();
+    phone.goto(&server.url("/"));
+    phone.wait_until_signed_in();
+    phone.open_sign_out();
+    phone.click_on(".sign-out-keep");
+    phone.sign_in(
+        &server.url("/"),
+        "truongphong",
+        &server.password_of("truongphong"),
+    );
+
+    phone.switch_to_tab(&first_tab);
+    let shown = wait_for("the first tab to leave the first user", LIMIT, || {
+        let name = phone.execute(
+            "const n = document.querySelector('.menu-name');
+             return n ? n.textContent : (document.querySelector('#username') ? 'sign-in' : null);",
+            json!([]),
+        );
+        name.as_str()
+            .filter(|n| *n != "Chuyên viên Phòng Ngân sách")
+            .map(str::to_string)
+    });
+    assert!(
+        shown == "sign-in" || shown == "Trưởng phòng Ngân sách",
+        "{shown}"
+    );
+    assert!(!phone.text().contains("Chuyên viên Phòng Ngân sách"));
+}

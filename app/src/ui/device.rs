@@ -9,8 +9,11 @@
 
 use std::cell::Cell;
 
-use super::settings;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
 use super::store::{Store, StoreError};
+use super::{session, settings};
 
 /// The one database of the versions that kept every user's documents
 /// together.
@@ -27,13 +30,15 @@ pub fn database(user: i64) -> String {
     match settings::get::<i64>(SHARED_OWNER_KEY) {
         Some(owner) if owner == user => SHARED_DATABASE.to_string(),
         Some(_) => format!("{SHARED_DATABASE}.u{user}"),
-        None => {
-            adopt_shared_values(user);
-            // Without the mark the next user would take the database too;
-            // a device that cannot keep it cannot keep documents either.
-            let _ = settings::set(SHARED_OWNER_KEY, &user);
-            SHARED_DATABASE.to_string()
-        }
+        // Without the mark the next user would take the database too: a
+        // device that cannot keep it gives this user one of their own.
+        None => match settings::set(SHARED_OWNER_KEY, &user) {
+            Ok(()) => {
+                adopt_shared_values(user);
+                SHARED_DATABASE.to_string()
+            }
+            Err(_) => format!("{SHARED_DATABASE}.u{user}"),
+        },
     }
 }
 
@@ -63,8 +68,29 @@ thread_local! {
 /// Makes `user` the page's user. A page serves one user from the start of
 /// their workspace to its end: another user's sign-in reloads it, so that
 /// nothing of the first is still in memory or written under the second.
+///
+/// Another tab of the same browser may sign out and sign someone else in;
+/// this page then reloads as well, before it syncs or keeps anything under
+/// the new session.
 pub fn bind(user: i64) {
     PAGE_USER.with(|u| u.set(Some(user)));
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let watch =
+        Closure::<dyn FnMut(web_sys::StorageEvent)>::new(move |event: web_sys::StorageEvent| {
+            if event.key() != Some(settings::full(session::KEY)) {
+                return;
+            }
+            if session::cached().map(|who| who.id) != Some(user) {
+                if let Some(w) = web_sys::window() {
+                    let _ = w.location().reload();
+                }
+            }
+        });
+    let _ = window.add_event_listener_with_callback("storage", watch.as_ref().unchecked_ref());
+    // Lives as long as the page, as the binding does.
+    watch.forget();
 }
 
 /// The key under which the page's user keeps `key`; None before a

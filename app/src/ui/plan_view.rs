@@ -9,6 +9,13 @@ use crate::ids::DocId;
 use crate::report::TextAt;
 use crate::schema::{Measure, Plan, PlanEdit};
 
+thread_local! {
+    /// The dimension the page was last brought to: a plan drawn again (its
+    /// outline changed, someone else's edit perhaps) opens it again without
+    /// pulling the page back to it.
+    static SCROLLED_TO: std::cell::Cell<Option<u8>> = const { std::cell::Cell::new(None) };
+}
+
 /// The plan: its title and the eight PAPI dimensions with their measures.
 /// With `doc`, measures follow that document live, and are edited in place
 /// when `editable`: texts, order, retirement, the units that own them, and
@@ -61,10 +68,15 @@ pub fn PlanView(
                     let number = d.number;
                     let details = NodeRef::<leptos::html::Details>::new();
                     Effect::new(move |_| {
-                        let chosen = open_at.is_some_and(|d| d.get() == Some(number));
-                        if let (true, Some(el)) = (chosen, details.get()) {
+                        let wanted = open_at.map(|d| d.get());
+                        if wanted == Some(None) {
+                            SCROLLED_TO.set(None);
+                        }
+                        if let (true, Some(el)) = (wanted == Some(Some(number)), details.get()) {
                             el.set_open(true);
-                            el.scroll_into_view();
+                            if SCROLLED_TO.replace(Some(number)) != Some(number) {
+                                el.scroll_into_view();
+                            }
                         }
                     });
                     let toggled = move |_| {

@@ -145,6 +145,8 @@ enum Shown {
     Looking,
     /// Not in this user's lists: it does not exist, or is not theirs to see.
     Missing,
+    /// The lists could not be had (offline before any was kept).
+    Failed(String),
     Open(Opened),
 }
 
@@ -160,19 +162,20 @@ impl PartialEq for Shown {
     }
 }
 
-/// The report at `route`, looked up in the lists this user may see.
+/// The report at `route`, looked up in the lists this user may see; None
+/// when a list could not be read this time (the screen stays as it was).
 fn look_up(
     route: &Route,
     made: Option<Opened>,
     reports: Option<Result<Kept<Vec<ReportEntry>>, String>>,
     consolidated: Option<Result<Kept<Vec<Consolidated>>, String>>,
-) -> Shown {
+) -> Result<Shown, String> {
     if let Some(m) = made.filter(|m| m.route() == route.with_part(None)) {
-        return Shown::Open(m);
+        return Ok(Shown::Open(m));
     }
     let found = match route {
         Route::Report { period, unit, .. } => reports.map(|r| {
-            r.ok().and_then(|k| {
+            r.map(|k| {
                 k.value
                     .iter()
                     .find(|e| e.period == *period && e.unit == *unit)
@@ -180,19 +183,20 @@ fn look_up(
             })
         }),
         Route::Consolidated { period, .. } => consolidated.map(|c| {
-            c.ok().and_then(|k| {
+            c.map(|k| {
                 k.value
                     .iter()
                     .find(|e| e.period == *period)
                     .and_then(Opened::consolidated)
             })
         }),
-        _ => return Shown::List,
+        _ => return Ok(Shown::List),
     };
     match found {
-        None => Shown::Looking,
-        Some(None) => Shown::Missing,
-        Some(Some(o)) => Shown::Open(o),
+        None => Ok(Shown::Looking),
+        Some(Err(e)) => Err(e),
+        Some(Ok(None)) => Ok(Shown::Missing),
+        Some(Ok(Some(o))) => Ok(Shown::Open(o)),
     }
 }
 
@@ -363,8 +367,17 @@ pub fn ReportsPage(identity: Identity, plan: DocId, route: Memo<Route>, go: Go) 
     };
 
     let identity = StoredValue::new(identity);
-    let shown =
-        Memo::new(move |_| look_up(&route.get(), made.get(), reports.get(), consolidated.get()));
+    // A list that fails to come this time (a refresh while the server
+    // restarts) leaves the screen as it was.
+    let shown = Memo::new(move |before: Option<&Shown>| {
+        match look_up(&route.get(), made.get(), reports.get(), consolidated.get()) {
+            Ok(now) => now,
+            Err(e) => before
+                .filter(|b| !matches!(b, Shown::Looking))
+                .cloned()
+                .unwrap_or(Shown::Failed(e)),
+        }
+    });
     let part = Signal::derive(move || match route.get() {
         Route::Report { part, .. } | Route::Consolidated { part, .. } => part,
         _ => None,
@@ -383,6 +396,7 @@ pub fn ReportsPage(identity: Identity, plan: DocId, route: Memo<Route>, go: Go) 
                     }
                     Shown::Looking => view! { <p class="status-line" role="status">"…"</p> }.into_any(),
                     Shown::Missing => view! { <NotFound/> }.into_any(),
+                    Shown::Failed(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
                     Shown::Open(o) => view! {
                         <button type="button" class="back" on:click=move |_| {
                             refresh.update(|n| *n += 1);

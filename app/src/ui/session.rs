@@ -10,7 +10,7 @@ use super::settings;
 use crate::access::{Actor, Role};
 use crate::api::{LoginRequest, Me, PasswordChange, Session, UserInfo};
 
-const KEY: &str = "identity";
+pub const KEY: &str = "identity";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Identity {

@@ -11,7 +11,9 @@ use serde::Serialize;
 /// Every key of the app starts with it.
 const PREFIX: &str = "papi.";
 
-fn full(key: &str) -> String {
+/// The key as the browser's storage has it (another tab's `storage` event
+/// names it so).
+pub fn full(key: &str) -> String {
     format!("{PREFIX}{key}")
 }
 

@@ -35,6 +35,13 @@ pub fn SignOut(user: i64) -> impl IntoView {
         error.set(None);
         wasm_bindgen_futures::spawn_local(async move {
             session::sign_out().await;
+            // Looked at again: something may have been typed meanwhile.
+            let still = repo::try_repo().is_some_and(|r| may_remove(&r.status.get_untracked()));
+            if remove && !still {
+                error.set(Some(t!("sign_out.changed_meanwhile").to_string()));
+                busy.set(false);
+                return;
+            }
             if remove {
                 if let Err(e) = device::remove(user).await {
                     // Signed out all the same; the data stays until removed.

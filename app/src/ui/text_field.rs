@@ -47,6 +47,7 @@ pub fn CollabText(
                     .and_then(|t| d.text(t).ok())
                     .unwrap_or_default();
                 mine.set_value(obj);
+                read_at.set_value(signals.version.get_untracked());
                 (text, d.get_heads())
             })
             .unwrap_or_default()
@@ -89,8 +90,10 @@ pub fn CollabText(
                 && read_at.get_value() + 1 == version
                 && mine.with_value(|m| m.as_ref().is_some_and(|m| *m != text))
         });
-        read_at.set_value(version);
-        if !unchanged {
+        if unchanged {
+            read_at.set_value(version);
+        } else {
+            // Reads, and notes what it read, unless a composition holds it.
             show();
         }
     });
@@ -106,6 +109,8 @@ pub fn CollabText(
             return;
         };
         let Some(text) = mine.get_value() else {
+            // Nowhere to put it: the box goes back to the document's text.
+            show();
             return;
         };
         repo().type_into(doc, text, |d| {
