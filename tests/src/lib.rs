@@ -122,3 +122,17 @@ impl Rng {
         (0..n).map(|_| self.next() as u8).collect()
     }
 }
+
+/// A report's first "results" text as the server holds it, read by a
+/// separate protocol client signed in as `username`.
+pub fn first_results_on_server(server: &Server, username: &str, id: papi::ids::DocId) -> String {
+    use automerge::ReadDoc;
+    let mut client = SyncClient::connect_as(server, username);
+    assert!(client.open(id), "the server has the report");
+    let doc = client.doc(id);
+    let at = papi::report::TextAt::Section {
+        section: 0,
+        key: "results",
+    };
+    doc.text(at.locate(doc).expect("the results text")).unwrap()
+}

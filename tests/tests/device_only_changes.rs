@@ -6,28 +6,20 @@
 
 use std::time::{Duration, Instant};
 
-use automerge::ReadDoc;
 use base64::prelude::*;
 use papi::ids::DocId;
-use papi::report::TextAt;
-use papi_e2e::{current_period, seed, wait_for, Browser, Rng, Server, SyncClient};
+use papi_e2e::{
+    current_period, first_results_on_server, seed, wait_for, Browser, Rng, Server, SyncClient,
+};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(60);
 const RESULTS: &str = "article.report textarea[data-field=\"s0/results\"]";
 const PLAN_TEXT: &str = "Tham gia của người dân ở cấp cơ sở";
 
-/// The report's first "results" text as the server holds it, read by a
-/// separate protocol client.
+/// The report's first "results" text as the server holds it.
 fn results_on_server(server: &Server, id: DocId) -> String {
-    let mut client = SyncClient::connect_as(server, "chuyenvien");
-    assert!(client.open(id), "the server has the report");
-    let doc = client.doc(id);
-    let at = TextAt::Section {
-        section: 0,
-        key: "results",
-    };
-    doc.text(at.locate(doc).expect("the results text")).unwrap()
+    first_results_on_server(server, "chuyenvien", id)
 }
 
 /// Waits until everything typed is written to the device, and returns the

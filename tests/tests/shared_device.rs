@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-use automerge::ReadDoc;
 use papi::ids::DocId;
-use papi::report::TextAt;
-use papi_e2e::{current_period, wait_for, Browser, Server, SyncClient};
+use papi_e2e::{current_period, first_results_on_server, wait_for, Browser, Server};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -19,14 +17,7 @@ const OFFLINE: &str = " Bản nháp chỉ có trên máy của chuyên viên.";
 
 /// The report's first "results" text as the server holds it.
 fn results_on_server(server: &Server, id: DocId) -> String {
-    let mut client = SyncClient::connect_as(server, "truongphong");
-    assert!(client.open(id), "the server has the report");
-    let doc = client.doc(id);
-    let at = TextAt::Section {
-        section: 0,
-        key: "results",
-    };
-    doc.text(at.locate(doc).expect("the results text")).unwrap()
+    first_results_on_server(server, "truongphong", id)
 }
 
 /// The names of the IndexedDB databases of the page's origin.

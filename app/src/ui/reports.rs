@@ -696,16 +696,34 @@ fn unit_section(id: DocId, si: usize, s: SectionOutline, readonly: Signal<bool>)
                     </li>
                 }).collect_view()}
             </ol>
-            {SECTION_TEXTS.into_iter().map(|key| view! {
-                <div class="field">
-                    <p class="field-label">{t!(format!("section.{key}")).to_string()}</p>
-                    <CollabText doc=id at=TextAt::Section { section: si, key }
-                        label=format!("{} — {}", s.name, t!(format!("section.{key}"))) readonly/>
-                </div>
-            }).collect_view()}
+            {section_texts(id, si, &s.name, readonly, 4)}
         </section>
     }
     .into_any()
+}
+
+/// The four texts of a dimension (results, shortcomings, causes,
+/// proposals), in a unit's report and in the consolidated one alike.
+fn section_texts(
+    id: DocId,
+    si: usize,
+    name: &str,
+    readonly: Signal<bool>,
+    rows: u32,
+) -> impl IntoView {
+    SECTION_TEXTS
+        .into_iter()
+        .map(|key| {
+            let label = t!(format!("section.{key}")).to_string();
+            view! {
+                <div class="field">
+                    <p class="field-label">{label.clone()}</p>
+                    <CollabText doc=id at=TextAt::Section { section: si, key }
+                        label=format!("{name} — {label}") readonly rows/>
+                </div>
+            }
+        })
+        .collect_view()
 }
 
 /// The unit's own items, beside the plan's measures.
@@ -742,13 +760,7 @@ fn consolidated_form(
             view! {
                 <section class="report-section" data-section=s.number.to_string()>
                     <h3>{s.number} ". " {s.name.clone()}</h3>
-                    {SECTION_TEXTS.into_iter().map(|key| view! {
-                        <div class="field">
-                            <p class="field-label">{t!(format!("section.{key}")).to_string()}</p>
-                            <CollabText doc=id at=TextAt::Section { section: si, key }
-                                label=format!("{} — {}", s.name, t!(format!("section.{key}"))) readonly rows=6/>
-                        </div>
-                    }).collect_view()}
+                    {section_texts(id, si, &s.name, readonly, 6)}
                 </section>
             }
             .into_any()

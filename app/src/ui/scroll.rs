@@ -46,8 +46,8 @@ fn drawn(e: &web_sys::Element) -> bool {
 
 /// The marked elements of the page, each with its mark.
 fn marked(document: &web_sys::Document) -> Vec<(web_sys::Element, &'static str, String)> {
-    let Ok(all) = document.query_selector_all("[data-field], [data-section], [data-dimension]")
-    else {
+    let selector = MARKS.map(|m| format!("[{m}]")).join(", ");
+    let Ok(all) = document.query_selector_all(&selector) else {
         return Vec::new();
     };
     (0..all.length())
