@@ -43,6 +43,7 @@ pub mod calendar;
 pub mod ids;
 #[cfg(feature = "plan-file")]
 pub mod plan_file;
+pub mod presence;
 pub mod punctuality;
 pub mod report;
 pub mod route;

@@ -19,7 +19,7 @@
 //! more slowly, so that one flooding client cannot starve the others. The
 //! guard also answers the browser's keepalives and pings idle sockets.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::channel::mpsc;
+use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use papi::access::Access;
 use papi::ids::DocId;
@@ -253,10 +254,17 @@ impl Guard {
         let (doc, ask) = match message {
             Message::Request(m) | Message::Sync(m) => (m.document_id, true),
             Message::Ephemeral {
+                sender_id,
                 document_id,
                 session_id,
                 ..
             } => {
+                // The engine passes an ephemeral message on under the
+                // sender it names: it must be this connection's own peer,
+                // or one user could speak as another's presence.
+                if *sender_id != self.client_peer {
+                    return Verdict::Drop("an ephemeral message in another peer's name");
+                }
                 match &self.session {
                     None => self.session = Some(session_id.clone()),
                     Some(s) if s != session_id => {
@@ -588,8 +596,11 @@ fn check_frame(frame: Result<WsMessage, axum::Error>) -> Inbound {
     }
 }
 
-/// Sends the engine's messages in order, each once it is safe to, plus
-/// keepalive answers and pings; ends with a close frame.
+/// Sends the engine's messages, each once it is safe to, plus keepalive
+/// answers and pings; ends with a close frame. Sync messages go in the
+/// engine's order, each held until what it acknowledges is stored;
+/// ephemeral messages (presence) are never stored, so they pass the held
+/// ones and go at once.
 async fn write_loop(
     mut ws: futures::stream::SplitSink<WebSocket, WsMessage>,
     mut engine: mpsc::Receiver<Vec<u8>>,
@@ -599,15 +610,36 @@ async fn write_loop(
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
+    // Engine messages not sent yet, in order; the first waits on `storing`
+    // when it has one.
+    let mut held: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut storing: Option<BoxFuture<'static, ()>> = None;
     let close = loop {
-        tokio::select! {
-            next = engine.next() => match next {
-                Some(bytes) => {
-                    wait_if_it_acknowledges(&durable, &unconfirmed, &bytes).await;
+        // Send what need not wait, up to the first that must.
+        while storing.is_none() {
+            let Some(bytes) = held.pop_front() else { break };
+            match stored_first(&durable, &unconfirmed, &bytes) {
+                Some(wait) => {
+                    storing = Some(wait);
+                    held.push_front(bytes);
+                }
+                None => {
                     if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
                         return;
                     }
                 }
+            }
+        }
+        tokio::select! {
+            // While OUTBOX messages are held, the engine waits: one slow
+            // disk does not make a connection hoard messages.
+            next = engine.next(), if held.len() < OUTBOX => match next {
+                Some(bytes) if is_ephemeral(&bytes) => {
+                    if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(bytes) => held.push_back(bytes),
                 // The engine has dropped the connection: say why, if we know.
                 None => break std::iter::from_fn(|| control.try_recv().ok())
                     .find_map(|c| match c {
@@ -615,6 +647,14 @@ async fn write_loop(
                         Control::Keepalive => None,
                     }),
             },
+            () = async { storing.as_mut().expect("checked").await }, if storing.is_some() => {
+                storing = None;
+                if let Some(bytes) = held.pop_front() {
+                    if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
             next = control.next() => match next {
                 Some(Control::Keepalive) => {
                     if ws.send(WsMessage::Binary(Message::Keepalive.encode().into())).await.is_err() {
@@ -645,24 +685,31 @@ async fn write_loop(
     let _ = ws.close().await;
 }
 
-/// Holds a sync message that may acknowledge this client's own changes
-/// until the heads it announces are committed, with their history. A
+fn is_ephemeral(bytes: &[u8]) -> bool {
+    matches!(Message::decode(bytes), Ok(Message::Ephemeral { .. }))
+}
+
+/// For a sync message that may acknowledge this client's own changes, the
+/// wait until the heads it announces are committed, with their history. A
 /// message to a client with nothing unconfirmed — a relay of others'
-/// changes, an answer to a reader — goes at once.
-async fn wait_if_it_acknowledges(durable: &Durable, unconfirmed: &Unconfirmed, bytes: &[u8]) {
+/// changes, an answer to a reader — need not wait.
+fn stored_first(
+    durable: &Durable,
+    unconfirmed: &Unconfirmed,
+    bytes: &[u8],
+) -> Option<BoxFuture<'static, ()>> {
     let Ok(Message::Sync(m) | Message::Request(m)) = Message::decode(bytes) else {
-        return;
+        return None;
     };
-    let Ok(doc_id) = m.document_id.to_string().parse::<DocumentId>() else {
-        return;
-    };
+    let doc_id = m.document_id.to_string().parse::<DocumentId>().ok()?;
     if !unconfirmed.any(&m.document_id, &doc_id, durable) {
-        return;
+        return None;
     }
-    let Ok(sync) = automerge::sync::Message::decode(&m.data) else {
-        return;
-    };
-    durable.wait_for(&doc_id, &sync.heads).await;
+    let sync = automerge::sync::Message::decode(&m.data).ok()?;
+    let durable = durable.clone();
+    Some(Box::pin(async move {
+        durable.wait_for(&doc_id, &sync.heads).await
+    }))
 }
 
 fn truncate(text: &str, max: usize) -> &str {

@@ -25,9 +25,10 @@ pub struct SyncClient {
     unavailable: Vec<DocId>,
     /// Sync messages received, per document.
     pub received: HashMap<DocId, usize>,
-    /// Ephemeral messages received (presence and the like): the document
-    /// and the payload.
-    pub ephemeral: Vec<(DocId, Vec<u8>)>,
+    /// Ephemeral messages received (presence and the like): the document,
+    /// the sender and the payload.
+    pub ephemeral: Vec<(DocId, String, Vec<u8>)>,
+    ephemeral_count: u64,
     /// Bytes of WebSocket payload sent and received, over every connection.
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -153,6 +154,7 @@ impl SyncClient {
             unavailable: Vec::new(),
             received: HashMap::new(),
             ephemeral: Vec::new(),
+            ephemeral_count: 0,
             bytes_sent: 0,
             bytes_received: 0,
         };
@@ -273,6 +275,34 @@ impl SyncClient {
 
     pub fn send(&mut self, message: &Message) {
         self.send_raw(message.encode());
+    }
+
+    /// Sends an ephemeral message about `doc` (presence, say) in this
+    /// client's name, one session per connection as automerge-repo does.
+    pub fn broadcast(&mut self, doc: DocId, data: Vec<u8>) {
+        self.ephemeral_count += 1;
+        let message = Message::Ephemeral {
+            sender_id: self.peer_id.clone(),
+            target_id: self.server_id.clone(),
+            document_id: doc,
+            count: self.ephemeral_count,
+            session_id: format!("s-{}", self.peer_id),
+            data,
+        };
+        self.send(&message);
+    }
+
+    /// The presence messages received about `doc`, with their senders.
+    pub fn presence(&self, doc: DocId) -> Vec<(String, papi::presence::Presence)> {
+        self.ephemeral
+            .iter()
+            .filter(|(d, _, _)| *d == doc)
+            .filter_map(|(_, sender, data)| {
+                papi::presence::Presence::decode(data)
+                    .ok()
+                    .map(|p| (sender.clone(), p))
+            })
+            .collect()
     }
 
     /// Sends bytes as one binary message; a failed send marks the
@@ -459,8 +489,11 @@ impl SyncClient {
             }
             Message::DocUnavailable { document_id, .. } => self.unavailable.push(document_id),
             Message::Ephemeral {
-                document_id, data, ..
-            } => self.ephemeral.push((document_id, data)),
+                document_id,
+                sender_id,
+                data,
+                ..
+            } => self.ephemeral.push((document_id, sender_id, data)),
             _ => {}
         }
         Ok(())

@@ -179,7 +179,7 @@ fn ephemeral_messages_about_a_readable_document_still_reach_the_others() {
     b.until("the ephemeral message", LIMIT, |c| {
         c.ephemeral
             .iter()
-            .any(|(d, data)| *d == plan && data == &[0xa1, 0x61, 0x78, 0x01])
+            .any(|(d, _, data)| *d == plan && data == &[0xa1, 0x61, 0x78, 0x01])
     });
 }
 
