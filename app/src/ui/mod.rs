@@ -14,6 +14,7 @@ mod official;
 mod outbox;
 mod plan_page;
 mod plan_view;
+mod presence;
 mod proposals;
 pub mod repo;
 mod reports;

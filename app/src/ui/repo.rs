@@ -110,6 +110,14 @@ struct Entry {
 
 struct Inner {
     peer_id: String,
+    /// This page's ephemeral session and the count of its messages, as
+    /// automerge-repo numbers them.
+    ephemeral_session: String,
+    ephemeral_count: u64,
+    /// The documents the server has answered for on this connection: it
+    /// passes ephemeral messages about a document only once it has decided
+    /// who may read it.
+    joined: std::collections::HashSet<DocId>,
     /// Documents in memory.
     docs: HashMap<DocId, Entry>,
     /// What the device's storage says of every document on it, as of the
@@ -125,6 +133,18 @@ struct Inner {
     last_heard_ms: f64,
 }
 
+/// What a listener hears of a document's ephemeral traffic.
+pub enum Ephemeral<'a> {
+    /// The server has answered for the document on a new connection: from
+    /// now on, what is broadcast about it reaches the others.
+    Joined,
+    Message { sender: &'a str, data: &'a [u8] },
+    /// The connection is gone.
+    Left,
+}
+
+pub type Listener = Rc<dyn Fn(Ephemeral)>;
+
 /// The app's document repository; one per page.
 pub struct Repo {
     /// Owns the repository's signals for the life of the page, whatever
@@ -133,6 +153,8 @@ pub struct Repo {
     inner: RefCell<Inner>,
     store: Store,
     link: Box<dyn Link>,
+    /// Who hears each document's ephemeral traffic (see `listen`).
+    listeners: RefCell<HashMap<DocId, Listener>>,
     pub status: RwSignal<Status>,
     _timers: RefCell<Vec<Closure<dyn FnMut()>>>,
 }
@@ -204,6 +226,9 @@ impl Repo {
             owner,
             inner: RefCell::new(Inner {
                 peer_id,
+                ephemeral_session: automerge::ActorId::random().to_hex_string(),
+                ephemeral_count: 0,
+                joined: Default::default(),
                 docs: HashMap::new(),
                 device,
                 linked: false,
@@ -215,6 +240,7 @@ impl Repo {
             }),
             store,
             link,
+            listeners: RefCell::new(HashMap::new()),
             status,
             _timers: RefCell::new(Vec::new()),
         });
@@ -587,9 +613,13 @@ impl Repo {
             inner.linked = false;
             inner.server_id = None;
             inner.states.clear();
+            inner.joined.clear();
             done
         };
         self.link.close();
+        if handshake_done {
+            self.tell_all(|| Ephemeral::Left);
+        }
         self.refresh_status();
         if handshake_done {
             self.schedule_reconnect();
@@ -742,6 +772,7 @@ impl Repo {
                     let mut inner = self.inner.borrow_mut();
                     inner.server_id = Some(sender_id);
                     inner.states.clear();
+                    inner.joined.clear();
                     inner.retry_ms = FIRST_RETRY_MS;
                 }
                 // Whatever is only on this device goes first, open or not.
@@ -761,6 +792,18 @@ impl Repo {
                     }
                 }
             }
+            Message::Ephemeral {
+                sender_id,
+                document_id,
+                data,
+                ..
+            } => self.tell(
+                document_id,
+                Ephemeral::Message {
+                    sender: &sender_id,
+                    data: &data,
+                },
+            ),
             Message::Error { message } => leptos::logging::warn!("the server reported: {message}"),
             _ => {}
         }
@@ -805,6 +848,61 @@ impl Repo {
         }
         self.send_sync(id);
         self.refresh_status();
+        if self.inner.borrow_mut().joined.insert(id) {
+            self.tell(id, Ephemeral::Joined);
+        }
+    }
+
+    // ---- ephemeral messages ----------------------------------------------
+
+    /// Sends `data` to the others who have `id` open, if there is a
+    /// connection. Ephemeral: never stored, and lost if nobody listens.
+    pub fn broadcast(&self, id: DocId, data: Vec<u8>) {
+        let message = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(server_id) = inner.server_id.clone() else {
+                return;
+            };
+            inner.ephemeral_count += 1;
+            Message::Ephemeral {
+                sender_id: inner.peer_id.clone(),
+                target_id: server_id,
+                document_id: id,
+                count: inner.ephemeral_count,
+                session_id: inner.ephemeral_session.clone(),
+                data,
+            }
+        };
+        self.send(&message);
+    }
+
+    /// Hands what arrives about `id` to `listener` (one per document, the
+    /// last one set), with `Joined` at once if the server has answered for
+    /// it already.
+    pub fn listen(&self, id: DocId, listener: Listener) {
+        self.listeners.borrow_mut().insert(id, listener);
+        if self.inner.borrow().joined.contains(&id) {
+            self.tell(id, Ephemeral::Joined);
+        }
+    }
+
+    pub fn unlisten(&self, id: DocId) {
+        self.listeners.borrow_mut().remove(&id);
+    }
+
+    fn tell(&self, id: DocId, what: Ephemeral) {
+        // Called outside every borrow: a listener may broadcast.
+        let listener = self.listeners.borrow().get(&id).cloned();
+        if let Some(listener) = listener {
+            listener(what);
+        }
+    }
+
+    fn tell_all(&self, what: impl Fn() -> Ephemeral<'static>) {
+        let listeners: Vec<Listener> = self.listeners.borrow().values().cloned().collect();
+        for listener in listeners {
+            listener(what());
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use super::format::{action_label, date, date_time, period_name, status_label, ti
 use super::http::{get_kept, post, Failure, Kept};
 use super::official::OfficialPanel;
 use super::outbox::outbox;
+use super::presence::{Presence, PresenceList};
 use super::repo::{follow, repo, Phase};
 use super::session::Identity;
 use super::shell::{Go, NotFound};
@@ -504,6 +505,8 @@ fn ReportView(
         })
     };
     let unsynced = repo().open(id).unsynced;
+    let presence = Presence::start(id, identity.display_name.clone(), identity.unit.clone(), names);
+    provide_context(presence);
     let unit_name = {
         let unit = unit.clone();
         move || name_of(&names.get().unwrap_or_default(), &unit)
@@ -512,6 +515,7 @@ fn ReportView(
         <article class="report" data-doc=url.clone()>
             <h2>{unit_name} " — " {period_name(&period)}</h2>
             <DocBadge unsynced/>
+            <PresenceList presence/>
             <Review url=url.clone() unit=unit.clone() identity history status pending/>
             <OfficialPanel doc=id plan file_name=format!("bao-cao-{unit}-{period}") names readonly/>
             {when_ready(id, move |outline| report_form(id, outline, readonly, base.clone(), part))}
@@ -936,6 +940,8 @@ fn ConsolidatedView(
     });
     let url = id.url();
     let unsynced = repo().open(id).unsynced;
+    let presence = Presence::start(id, identity.display_name.clone(), identity.unit.clone(), names);
+    provide_context(presence);
     let assemble = {
         let period = period.clone();
         Callback::new(move |()| {
@@ -975,6 +981,7 @@ fn ConsolidatedView(
         <article class="report consolidated" data-doc=url>
             <h2>{t!("consolidated.title", period = period_name(&period)).to_string()}</h2>
             <DocBadge unsynced/>
+            <PresenceList presence/>
             <p class="report-status" data-status=move || status.get().key()>
                 {t!("review.status").to_string()} ": " <strong>{move || status_label(status.get())}</strong>
             </p>

@@ -2,6 +2,7 @@ use automerge::{ChangeHash, ObjId, ReadDoc};
 use leptos::html::Textarea;
 use leptos::prelude::*;
 
+use super::presence::{Presence, PresenceAt};
 use super::repo::repo;
 use crate::ids::DocId;
 use crate::report::TextAt;
@@ -37,6 +38,9 @@ pub fn CollabText(
     // This box's text object, and the document's version the box last read.
     let mine = StoredValue::new(None::<ObjId>);
     let read_at = StoredValue::new(0u64);
+    // Who else is in this text, when the screen shares presence in its
+    // document.
+    let presence = use_context::<Presence>().filter(|p| p.doc == doc);
 
     let current = move || {
         repo()
@@ -137,15 +141,29 @@ pub fn CollabText(
         show();
     };
 
+    let focus_field = field.clone();
     view! {
         <textarea
             class="collab-text"
             node_ref=node
-            data-field=field
+            data-field=field.clone()
             aria-label=label
             readonly=move || readonly.get()
             rows=rows
+            on:focus=move |_| {
+                if let Some(p) = presence {
+                    p.focus(Some(focus_field.clone()));
+                }
+            }
+            on:blur=move |_| {
+                if let Some(p) = presence {
+                    p.focus(None);
+                }
+            }
             on:input=move |_| {
+                if let Some(p) = presence {
+                    p.typed();
+                }
                 if !composing.get_value() {
                     apply();
                 }
@@ -156,5 +174,6 @@ pub fn CollabText(
                 apply();
             }
         ></textarea>
+        {presence.map(|presence| view! { <PresenceAt presence field/> })}
     }
 }
