@@ -278,6 +278,56 @@ pub struct History {
     pub events: Vec<ReviewEvent>,
 }
 
+/// `GET /api/reports/authors?url=…` (the query is a `HistoryQuery`): who
+/// the server saw deliver each actor's changes to a report, for whoever
+/// may read it. A change's author is its deliverer, whatever it claims.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Authorship {
+    pub actors: Vec<ActorAuthor>,
+    /// Changes first delivered by someone other than their actor's user.
+    pub borrowed: Vec<Borrowed>,
+}
+
+/// The user who first delivered changes of an actor (hex) to a document.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActorAuthor {
+    pub actor: String,
+    pub user_id: i64,
+    pub name: String,
+    pub unit: String,
+    pub first_seen_ms: i64,
+}
+
+/// A change of `actor`, its operations `start_op..end_op`, first delivered
+/// by this user rather than the actor's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Borrowed {
+    pub actor: String,
+    pub start_op: u64,
+    pub end_op: u64,
+    pub user_id: i64,
+    pub name: String,
+    pub unit: String,
+}
+
+impl Authorship {
+    /// The author of the operation `counter` of `actor` (hex): its change's
+    /// deliverer, as (user id, name, unit).
+    pub fn author_of(&self, actor: &str, counter: u64) -> Option<(i64, &str, &str)> {
+        if let Some(b) = self
+            .borrowed
+            .iter()
+            .find(|b| b.actor == actor && (b.start_op..b.end_op).contains(&counter))
+        {
+            return Some((b.user_id, &b.name, &b.unit));
+        }
+        self.actors
+            .iter()
+            .find(|a| a.actor == actor)
+            .map(|a| (a.user_id, a.name.as_str(), a.unit.as_str()))
+    }
+}
+
 // ---- consolidated reports ------------------------------------------------------
 
 /// `POST /api/consolidated` (make or find) and `POST

@@ -93,6 +93,25 @@ const MIGRATIONS: &[&str] = &[
     // 7: users made with a one-time password must choose their own at
     // their first sign-in.
     "ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;",
+    // 8: who first delivered the changes of each actor of a document, and
+    // the changes first delivered by someone else (see `authors`).
+    "CREATE TABLE authors (
+         doc_id TEXT NOT NULL,
+         actor TEXT NOT NULL,
+         user_id INTEGER NOT NULL REFERENCES users (id),
+         first_seen_ms INTEGER NOT NULL,
+         PRIMARY KEY (doc_id, actor)
+     ) WITHOUT ROWID;
+     CREATE TABLE delivered_by_other (
+         hash TEXT PRIMARY KEY NOT NULL,
+         doc_id TEXT NOT NULL,
+         actor TEXT NOT NULL,
+         start_op INTEGER NOT NULL,
+         end_op INTEGER NOT NULL,
+         user_id INTEGER NOT NULL REFERENCES users (id),
+         first_seen_ms INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE INDEX delivered_by_other_by_doc ON delivered_by_other (doc_id);",
 ];
 
 /// A handle on the database, cheap to clone. Calls run on tokio's blocking

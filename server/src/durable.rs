@@ -209,10 +209,16 @@ fn uleb(bytes: &[u8], at: &mut usize) -> Option<u64> {
 /// length.
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 
-/// The changes in a sync message's bytes (a run of change chunks, or a
-/// whole document): each one's hash and dependencies. Of a document chunk,
-/// only its heads, with no dependencies known.
-pub fn changes_in(bytes: &[u8]) -> Vec<(ChangeHash, Vec<ChangeHash>)> {
+/// One chunk of a sync message's changes.
+pub enum Chunk<'a> {
+    Change(automerge::Change),
+    /// A whole document (`Automerge::save`).
+    Document(&'a [u8]),
+}
+
+/// The chunks in a sync message's bytes (a run of change chunks, or a
+/// whole document); what does not parse is left out.
+pub fn chunks_in(bytes: &[u8]) -> Vec<Chunk<'_>> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
@@ -227,16 +233,30 @@ pub fn changes_in(bytes: &[u8]) -> Vec<(ChangeHash, Vec<ChangeHash>)> {
             break;
         };
         if *kind == 0 {
-            out.extend(
-                snapshot_heads(chunk)
+            out.push(Chunk::Document(chunk));
+        } else if let Ok(change) = automerge::Change::try_from(chunk) {
+            out.push(Chunk::Change(change));
+        }
+        at = stop;
+    }
+    out
+}
+
+/// The changes in a sync message's bytes: each one's hash and
+/// dependencies. Of a document chunk, only its heads, with no dependencies
+/// known.
+pub fn changes_in(bytes: &[u8]) -> Vec<(ChangeHash, Vec<ChangeHash>)> {
+    let mut out = Vec::new();
+    for chunk in chunks_in(bytes) {
+        match chunk {
+            Chunk::Document(doc) => out.extend(
+                snapshot_heads(doc)
                     .unwrap_or_default()
                     .into_iter()
                     .map(|h| (h, Vec::new())),
-            );
-        } else if let Ok(change) = automerge::Change::try_from(chunk) {
-            out.push((change.hash(), change.deps().to_vec()));
+            ),
+            Chunk::Change(change) => out.push((change.hash(), change.deps().to_vec())),
         }
-        at = stop;
     }
     out
 }

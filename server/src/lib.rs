@@ -5,6 +5,7 @@ mod admin;
 mod api;
 mod assets;
 mod auth;
+mod authors;
 mod consolidated;
 mod dashboard;
 mod db;
@@ -109,6 +110,7 @@ pub struct AppState {
     limiter: auth::Limiter,
     policy: policy::AccessPolicy,
     registry: registry::Registry,
+    authors: authors::Authors,
     connections: sync::Connections,
     panics: panics::Panics,
     /// Refusals not tied to one connection, logged at a limited rate.
@@ -157,6 +159,7 @@ impl AppState {
         let storage_health = storage::StorageHealth::default();
         let registry = registry::Registry::new(db.clone());
         let policy = policy::AccessPolicy::new(db.clone(), registry.clone());
+        let authors = authors::Authors::new(db.clone());
         let panics = panics::Panics::default();
         let pool = panics.thread_pool().map_err(|source| StartError::Io {
             what: "starting the document threads".into(),
@@ -195,6 +198,7 @@ impl AppState {
             limiter: auth::Limiter::default(),
             policy,
             registry,
+            authors,
             connections: sync::Connections::default(),
             panics,
             refusals: std::sync::Arc::new(logsafe::QuietKeys::new(std::time::Duration::from_secs(

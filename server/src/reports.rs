@@ -7,8 +7,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use papi::access::{access, may_start_report, Access};
 use papi::api::{
-    DocStatus, History, HistoryQuery, NewReport, ReportEntry, ReportMade, TransitionDone,
-    TransitionRequest,
+    Authorship, DocStatus, History, HistoryQuery, NewReport, ReportEntry, ReportMade,
+    TransitionDone, TransitionRequest,
 };
 use papi::calendar::Period;
 use papi::workflow;
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/reports", get(list).post(create))
         .route("/api/reports/transition", post(transition))
         .route("/api/reports/history", get(history))
+        .route("/api/reports/authors", get(authors))
 }
 
 /// The period a request names, such as `2026-h1`, or a clear refusal.
@@ -190,4 +191,15 @@ async fn history(
         first_submission: first.zip(deadline).map(|(f, d)| f.judged(d)),
         events: steps,
     }))
+}
+
+/// Who wrote a report (unit or consolidated), as the server saw the changes
+/// arrive; for whoever may read it.
+async fn authors(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Params(query): Params<HistoryQuery>,
+) -> Result<Json<Authorship>, ApiError> {
+    let doc = readable(&state, &user, &query.url).await?;
+    Ok(Json(state.authors.of(&doc.doc_id).await?))
 }

@@ -39,7 +39,8 @@ use papi::wire::Message;
 use samod::{AcceptorHandle, DocumentId, PeerId, Transport};
 use tracing::Instrument;
 
-use crate::durable::Durable;
+use crate::authors::{Authors, Delivered};
+use crate::durable::{Chunk, Durable};
 use crate::logsafe::{clean, Quiet};
 use crate::policy::AccessPolicy;
 use crate::{auth, AppState, Limits};
@@ -58,6 +59,7 @@ const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_INVALID: u16 = 1007;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_INTERNAL: u16 = 1011;
 /// More new changes than this, and the engine stores them as one snapshot.
 const SNAPSHOT_BATCH: usize = 10;
 /// How often one connection's refused messages are logged.
@@ -165,6 +167,7 @@ pub async fn endpoint(
             let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
             let guard = Guard {
                 policy: state.policy,
+                authors: state.authors,
                 user_id: user.id,
                 server_peer: state.repo.peer_id().to_string(),
                 client_peer: peer.to_string(),
@@ -194,6 +197,7 @@ pub async fn endpoint(
 /// What the guard holds for one connection.
 struct Guard {
     policy: AccessPolicy,
+    authors: Authors,
     user_id: i64,
     server_peer: String,
     client_peer: String,
@@ -339,6 +343,21 @@ impl Guard {
                     .any(|chunk| crate::durable::snapshot_heads(chunk).is_some());
                 if whole || changes.len() > SNAPSHOT_BATCH {
                     self.durable.settled(&id).await;
+                }
+                // Who delivered them is on record before the engine sees
+                // them; without the record, they do not pass (the client
+                // sends them again on its next connection).
+                let delivered = delivered_in(&sync.changes);
+                if let Err(error) = self
+                    .authors
+                    .delivered(&id, self.user_id, delivered, &self.durable)
+                    .await
+                {
+                    tracing::error!(%error, "could not record who delivered changes");
+                    return Verdict::Close(
+                        CLOSE_INTERNAL,
+                        "the server could not record these changes; try again".into(),
+                    );
                 }
                 for (hash, deps) in changes {
                     self.durable.arrived(&id, hash, deps);
@@ -683,6 +702,28 @@ async fn write_loop(
     });
     let _ = ws.send(WsMessage::Close(frame)).await;
     let _ = ws.close().await;
+}
+
+/// The changes in a sync message's chunks, a whole document's included.
+fn delivered_in(chunks: &automerge::sync::ChunkList) -> Vec<Delivered> {
+    let mut out = Vec::new();
+    for bytes in chunks.iter() {
+        for chunk in crate::durable::chunks_in(bytes) {
+            match chunk {
+                Chunk::Change(change) => out.push(Delivered::from(&change)),
+                Chunk::Document(doc) => {
+                    if let Ok(doc) = automerge::Automerge::load(doc) {
+                        out.extend(
+                            doc.get_changes(&[])
+                                .into_iter()
+                                .map(|c| Delivered::from(&c)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn is_ephemeral(bytes: &[u8]) -> bool {

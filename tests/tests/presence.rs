@@ -61,6 +61,14 @@ fn presence_passes_an_acknowledgement_that_waits_for_storage() {
     let mut staff = SyncClient::connect_as(&server, "chuyenvien");
     assert!(lead.open(report));
     assert!(staff.open(report));
+    // A first change, while the disk takes writes, puts the lead's actor
+    // on record (see `authors`).
+    lead.change(report, |tx| {
+        tx.put(ROOT, "note", "written before").unwrap();
+    });
+    lead.until("the first acknowledgement", LIMIT, |c| {
+        c.server_has_all(report)
+    });
 
     server.limit_file_size(Some(0));
     lead.change(report, |tx| {
@@ -196,7 +204,10 @@ fn text_of(browser: &Browser, css: &str) -> String {
 
 fn wait_for_text_in(browser: &Browser, css: &str, what: &str, present: bool) {
     wait_for(
-        &format!("{css} {} {what:?}", if present { "to show" } else { "to lose" }),
+        &format!(
+            "{css} {} {what:?}",
+            if present { "to show" } else { "to lose" }
+        ),
         LIMIT,
         || (text_of(browser, css).contains(what) == present).then_some(()),
     );
@@ -220,7 +231,12 @@ fn colleagues_see_who_is_in_a_report_and_where_they_type() {
     assert_eq!(text_of(&lead, AT_RESULTS), "", "nobody is in the text yet");
 
     staff.type_into(&staff.find(RESULTS), "Đã tiếp 40 lượt công dân.");
-    wait_for_text_in(&lead, &format!("{AT_RESULTS} .presence-typing"), STAFF, true);
+    wait_for_text_in(
+        &lead,
+        &format!("{AT_RESULTS} .presence-typing"),
+        STAFF,
+        true,
+    );
     // A moment without a keystroke: still there, no longer typing.
     wait_for_text_in(&lead, &format!("{AT_RESULTS} .presence-there"), STAFF, true);
     assert!(!text_of(&lead, AT_RESULTS).contains("đang gõ"));
@@ -319,9 +335,19 @@ fn a_javascript_clients_presence_shows_in_the_app_and_the_apps_in_it() {
     wait_for_text_in(&lead, ".presence-list", "Hoa Lê (JavaScript)", true);
 
     node.say("field s0/results");
-    wait_for_text_in(&lead, &format!("{AT_RESULTS} .presence-there"), "Hoa Lê", true);
+    wait_for_text_in(
+        &lead,
+        &format!("{AT_RESULTS} .presence-there"),
+        "Hoa Lê",
+        true,
+    );
     node.say("typing");
-    wait_for_text_in(&lead, &format!("{AT_RESULTS} .presence-typing"), "Hoa Lê", true);
+    wait_for_text_in(
+        &lead,
+        &format!("{AT_RESULTS} .presence-typing"),
+        "Hoa Lê",
+        true,
+    );
 
     lead.type_into(&lead.find(RESULTS), "Báo cáo");
     node.wait_for("the app typing in the first text", |p| {

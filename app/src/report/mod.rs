@@ -14,6 +14,7 @@ use automerge::{Automerge, ObjId, ObjType, ReadDoc, ROOT};
 use crate::schema::{Plan, SchemaError};
 
 mod consolidation;
+pub mod history;
 pub mod official;
 
 pub use consolidation::{

@@ -6,6 +6,7 @@ mod dashboard;
 mod device;
 mod early;
 mod format;
+mod history;
 mod http;
 mod i18n;
 mod imports;

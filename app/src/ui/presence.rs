@@ -186,8 +186,16 @@ pub fn PresenceAt(presence: Presence, field: String) -> impl IntoView {
                 .iter()
                 .filter(|p| p.field.as_deref() == Some(field.as_str()))
                 .collect();
-            let typing: Vec<String> = at.iter().filter(|p| p.typing).map(|p| presence.who(p)).collect();
-            let there: Vec<String> = at.iter().filter(|p| !p.typing).map(|p| presence.who(p)).collect();
+            let typing: Vec<String> = at
+                .iter()
+                .filter(|p| p.typing)
+                .map(|p| presence.who(p))
+                .collect();
+            let there: Vec<String> = at
+                .iter()
+                .filter(|p| !p.typing)
+                .map(|p| presence.who(p))
+                .collect();
             (typing, there)
         })
     };

@@ -138,7 +138,10 @@ pub enum Ephemeral<'a> {
     /// The server has answered for the document on a new connection: from
     /// now on, what is broadcast about it reaches the others.
     Joined,
-    Message { sender: &'a str, data: &'a [u8] },
+    Message {
+        sender: &'a str,
+        data: &'a [u8],
+    },
     /// The connection is gone.
     Left,
 }

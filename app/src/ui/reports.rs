@@ -9,6 +9,7 @@ use rust_i18n::t;
 
 use super::controls::{BusyButton, NoteField};
 use super::format::{action_label, date, date_time, period_name, status_label, timeliness_label};
+use super::history::HistoryPanel;
 use super::http::{get_kept, post, Failure, Kept};
 use super::official::OfficialPanel;
 use super::outbox::outbox;
@@ -505,7 +506,12 @@ fn ReportView(
         })
     };
     let unsynced = repo().open(id).unsynced;
-    let presence = Presence::start(id, identity.display_name.clone(), identity.unit.clone(), names);
+    let presence = Presence::start(
+        id,
+        identity.display_name.clone(),
+        identity.unit.clone(),
+        names,
+    );
     provide_context(presence);
     let unit_name = {
         let unit = unit.clone();
@@ -518,6 +524,7 @@ fn ReportView(
             <PresenceList presence/>
             <Review url=url.clone() unit=unit.clone() identity history status pending/>
             <OfficialPanel doc=id plan file_name=format!("bao-cao-{unit}-{period}") names readonly/>
+            <HistoryPanel doc=id readonly/>
             {when_ready(id, move |outline| report_form(id, outline, readonly, base.clone(), part))}
         </article>
     }
@@ -940,7 +947,12 @@ fn ConsolidatedView(
     });
     let url = id.url();
     let unsynced = repo().open(id).unsynced;
-    let presence = Presence::start(id, identity.display_name.clone(), identity.unit.clone(), names);
+    let presence = Presence::start(
+        id,
+        identity.display_name.clone(),
+        identity.unit.clone(),
+        names,
+    );
     provide_context(presence);
     let assemble = {
         let period = period.clone();
@@ -998,6 +1010,7 @@ fn ConsolidatedView(
                 })}
             </div>
             <OfficialPanel doc=id plan file_name=format!("bao-cao-tong-hop-{period}") names readonly/>
+            <HistoryPanel doc=id readonly/>
             {when_ready(id, move |outline| {
                 let names = names.get().unwrap_or_default();
                 let included: Vec<String> = outline.included_units.iter().map(|u| name_of(&names, u)).collect();

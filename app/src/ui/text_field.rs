@@ -123,10 +123,16 @@ pub fn CollabText(
                 let Some(text) = at.with_value(|at| at.locate(&*d)) else {
                     return;
                 };
-                let _ = d.transact::<_, _, automerge::AutomergeError>(|tx| {
-                    tx.splice_text(&text, splice.at, splice.delete as isize, &splice.insert)?;
-                    Ok(())
-                });
+                // The time, for the report's history (automerge takes
+                // seconds; it orders nothing).
+                let time = (js_sys::Date::now() / 1000.0) as i64;
+                let _ = d.transact_with::<_, _, automerge::AutomergeError, _>(
+                    |_| automerge::transaction::CommitOptions::default().with_time(time),
+                    |tx| {
+                        tx.splice_text(&text, splice.at, splice.delete as isize, &splice.insert)?;
+                        Ok(())
+                    },
+                );
             };
             if d.get_heads() == seen_heads {
                 edit(d);

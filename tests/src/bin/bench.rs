@@ -13,7 +13,8 @@
 //! Run it with `scripts/bench`, which installs the reference server from npm
 //! and builds our server with the `server` profile. Options: `--seconds N`
 //! for each latency run (default 10), `--runs N`, `--only
-//! latency,merge,cold,rush,large,idle`, `--servers ours,reference,memory`.
+//! latency,presence,merge,cold,rush,large,idle`, `--servers
+//! ours,reference,memory`.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -25,6 +26,7 @@ use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{Automerge, ChangeHash, ObjType, ReadDoc, ROOT};
 use futures::{SinkExt, StreamExt};
 use papi::ids::DocId;
+use papi::presence::{Channel, Presence, State};
 use papi::wire::{Message, PeerMetadata};
 use papi_e2e::{workspace_root, Server, Synced};
 use tokio::net::TcpStream;
@@ -47,7 +49,8 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     let runs: usize = option("--runs").and_then(|s| s.parse().ok()).unwrap_or(3);
-    let only = option("--only").unwrap_or_else(|| "latency,merge,cold,rush,large,idle".into());
+    let only =
+        option("--only").unwrap_or_else(|| "latency,presence,merge,cold,rush,large,idle".into());
     let wants = |w: &str| only.split(',').any(|o| o == w);
     let servers = option("--servers").unwrap_or_else(|| "ours,reference,memory".into());
     // The load on core 0; each server is moved to core 1 when it starts.
@@ -127,9 +130,9 @@ async fn measure(
                 );
                 let target = Target::start(kind);
                 let docs = target.typing_docs(20).await;
-                let (a, b) = latency(&target, &docs, clients, seconds).await;
-                p50.push(a);
-                p99.push(b);
+                let load = latency(&target, &docs, clients, seconds, false).await;
+                p50.push(load.p50);
+                p99.push(load.p99);
             }
             table.put(
                 &format!("keystroke to peer, {clients} clients, p50 (ms)"),
@@ -143,6 +146,42 @@ async fn measure(
             );
         }
     }
+    if wants("presence") {
+        // 20 people in one report, typing, without and then with presence.
+        let mut rows: [Vec<f64>; 7] = Default::default();
+        for run in 0..runs {
+            println!("{name}: 20 in one report with presence, run {}", run + 1);
+            let target = Target::start(kind);
+            let doc = target.typing_docs(1).await;
+            let without = latency(&target, &doc, 20, seconds, false).await;
+            let with = latency(&target, &doc, 20, seconds, true).await;
+            for (row, value) in rows.iter_mut().zip([
+                without.p50,
+                without.p99,
+                with.p50,
+                with.p99,
+                with.presence_p50,
+                with.presence_p99,
+                with.presence_bytes_per_second / 1024.0,
+            ]) {
+                row.push(value);
+            }
+        }
+        for (label, values) in [
+            "20 in one report: keystroke to peer, no presence, p50 (ms)",
+            "20 in one report: keystroke to peer, no presence, p99 (ms)",
+            "20 in one report: keystroke to peer, with presence, p50 (ms)",
+            "20 in one report: keystroke to peer, with presence, p99 (ms)",
+            "20 in one report: presence update to peer, p50 (ms)",
+            "20 in one report: presence update to peer, p99 (ms)",
+            "20 in one report: presence received by all, KiB/s",
+        ]
+        .iter()
+        .zip(&rows)
+        {
+            table.put(label, c, values);
+        }
+    }
     if wants("merge") {
         let (mut times, mut rss) = (Vec::new(), Vec::new());
         for run in 0..runs {
@@ -152,7 +191,7 @@ async fn measure(
             times.push(merge(&target, doc).await);
             // Then ten people typing for a while, as after a morning merge.
             let docs = target.typing_docs(20).await;
-            latency(&target, &docs, 10, seconds.min(5)).await;
+            latency(&target, &docs, 10, seconds.min(5), false).await;
             rss.push(target.rss_mb());
         }
         table.put("reconnect merge of 2 × 2,000 offline edits (ms)", c, &times);
@@ -524,6 +563,9 @@ struct Client {
     server_id: String,
     docs: HashMap<DocId, Synced>,
     unavailable: Vec<DocId>,
+    /// Ephemeral messages received (presence): when, and the payload.
+    ephemeral: Vec<(Instant, Vec<u8>)>,
+    ephemeral_sent: u64,
 }
 
 impl Client {
@@ -542,6 +584,8 @@ impl Client {
             server_id: String::new(),
             docs: HashMap::new(),
             unavailable: Vec::new(),
+            ephemeral: Vec::new(),
+            ephemeral_sent: 0,
         };
         client.handshake().await;
         client
@@ -597,6 +641,20 @@ impl Client {
             .send(WsMessage::Binary(message.encode().into()))
             .await
             .expect("send");
+    }
+
+    /// An ephemeral message about `doc`, as automerge-repo numbers them.
+    async fn broadcast(&mut self, doc: DocId, data: Vec<u8>) {
+        self.ephemeral_sent += 1;
+        let message = Message::Ephemeral {
+            sender_id: self.peer_id.clone(),
+            target_id: self.server_id.clone(),
+            document_id: doc,
+            count: self.ephemeral_sent,
+            session_id: format!("s-{}", self.peer_id),
+            data,
+        };
+        self.send(&message).await;
     }
 
     async fn sync_out(&mut self, id: DocId, request: bool) {
@@ -674,6 +732,7 @@ impl Client {
                 self.sync_out(m.document_id, false).await;
             }
             Message::DocUnavailable { document_id, .. } => self.unavailable.push(document_id),
+            Message::Ephemeral { .. } => self.ephemeral.push((Instant::now(), bytes.to_vec())),
             _ => {}
         }
         true
@@ -695,12 +754,34 @@ async fn together<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
 
 // ---------------------------------------------------------------- latency
 
+/// What one run of people typing measured.
+struct Load {
+    /// Keystroke to peer (ms).
+    p50: f64,
+    p99: f64,
+    /// Presence update to peer (ms), when presence was on.
+    presence_p50: f64,
+    presence_p99: f64,
+    /// Presence bytes (whole WebSocket messages) all clients received, a
+    /// second.
+    presence_bytes_per_second: f64,
+}
+
 /// Every client types about 5 characters a second into its own text field
 /// of its document; each keystroke carries its send time (in its change's
 /// message), and every other client on the document records its arrival.
 /// With 2 clients both share one document; otherwise they are spread over
-/// the documents. Returns p50 and p99 (ms).
-async fn latency(target: &Target, docs: &[DocId], clients: usize, seconds: u64) -> (f64, f64) {
+/// the documents. With `presence`, each client is also in the document's
+/// presence (`papi::presence`, as the app sends it): a snapshot at the
+/// start, then one update a second, as moving from text to text and
+/// starting and stopping typing make, each carrying its send time.
+async fn latency(
+    target: &Target,
+    docs: &[DocId],
+    clients: usize,
+    seconds: u64,
+    presence: bool,
+) -> Load {
     let epoch = Instant::now();
     let used = if clients <= 2 { 1 } else { docs.len() };
     let start = Instant::now() + Duration::from_secs(3);
@@ -722,12 +803,31 @@ async fn latency(target: &Target, docs: &[DocId], clients: usize, seconds: u64) 
     let typing = connected.into_iter().map(|(i, doc, mut c)| async move {
         let interval = Duration::from_millis(200);
         let mut next = start + interval.mul_f64((i % 40) as f64 / 40.0);
+        let every = Duration::from_secs(1);
+        let mut next_presence = start + every.mul_f64((i % 20) as f64 / 20.0);
         let mut seen = c.heads(doc);
         let mut seq = 0u64;
         let mut samples = Vec::new();
+        let mut presence_samples = Vec::new();
+        let mut presence_bytes = 0u64;
         let field = format!("typing-{i}");
+        if presence {
+            let hello = Presence::Snapshot(State {
+                name: format!("Cán bộ {i}"),
+                unit: UNITS[0].0.into(),
+                field: None,
+                typing: false,
+            });
+            c.broadcast(doc, hello.encode()).await;
+        }
         while Instant::now() < end + Duration::from_secs(2) {
             let now = Instant::now();
+            if presence && now >= next_presence && now < end {
+                let sent = now.duration_since(epoch).as_nanos();
+                let moved = Presence::Update(Channel::Field(Some(format!("s{}|{sent}", seq % 8))));
+                c.broadcast(doc, moved.encode()).await;
+                next_presence += every;
+            }
             if now >= next && now < end {
                 let sent = now.duration_since(epoch).as_nanos();
                 let d = c.doc_mut(doc);
@@ -750,6 +850,24 @@ async fn latency(target: &Target, docs: &[DocId], clients: usize, seconds: u64) 
                 .saturating_duration_since(Instant::now())
                 .clamp(Duration::from_millis(1), Duration::from_millis(100));
             c.read_one(wait).await;
+            for (arrived, frame) in std::mem::take(&mut c.ephemeral) {
+                let Ok(Message::Ephemeral { data, .. }) = Message::decode(&frame) else {
+                    continue;
+                };
+                let Ok(Presence::Update(Channel::Field(Some(field)))) = Presence::decode(&data)
+                else {
+                    continue;
+                };
+                let Some(sent) = field.rsplit('|').next().and_then(|s| s.parse::<u64>().ok())
+                else {
+                    continue;
+                };
+                let sent_at = epoch + Duration::from_nanos(sent);
+                if sent_at >= start && sent_at < end {
+                    presence_bytes += frame.len() as u64;
+                    presence_samples.push(arrived.duration_since(sent_at).as_secs_f64() * 1000.0);
+                }
+            }
             let heads = c.heads(doc);
             if heads != seen {
                 let arrived = Instant::now();
@@ -769,18 +887,35 @@ async fn latency(target: &Target, docs: &[DocId], clients: usize, seconds: u64) 
                 seen = heads;
             }
         }
-        samples
+        (samples, presence_samples, presence_bytes)
     });
-    let mut all: Vec<f64> = together(typing.collect())
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    all.sort_by(f64::total_cmp);
-    if all.is_empty() {
+    let results = together(typing.collect()).await;
+    let mut keys = Vec::new();
+    let mut presences = Vec::new();
+    let mut bytes = 0;
+    for (k, p, b) in results {
+        keys.extend(k);
+        presences.extend(p);
+        bytes += b;
+    }
+    let (p50, p99) = percentiles(&mut keys);
+    let (presence_p50, presence_p99) = percentiles(&mut presences);
+    Load {
+        p50,
+        p99,
+        presence_p50,
+        presence_p99,
+        presence_bytes_per_second: bytes as f64 / seconds as f64,
+    }
+}
+
+/// p50 and p99 of `samples`, or NaN for none.
+fn percentiles(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    if samples.is_empty() {
         return (f64::NAN, f64::NAN);
     }
-    let at = |q: f64| all[((all.len() as f64 - 1.0) * q).round() as usize];
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     (at(0.5), at(0.99))
 }
 
