@@ -43,6 +43,9 @@ pub enum DocKind {
 pub enum Access {
     None,
     Read,
+    /// Read, and write the document's comments only (`report::comments`):
+    /// a reviewer of a report, or its unit while it is under review.
+    Comment,
     Write,
 }
 
@@ -74,15 +77,22 @@ pub fn access(actor: &Actor, doc: &DocKind) -> Access {
             let own = &actor.unit == unit;
             let editable = matches!(status, ReportStatus::Draft | ReportStatus::Returned);
             match actor.role {
-                Coordinator | Director => Access::Read,
+                // The Office reviews: it points at the text, it does not
+                // write it.
+                Coordinator => Access::Comment,
+                Director => Access::Read,
                 UnitLead | Staff if own && editable => Access::Write,
-                UnitLead | Staff | Viewer if own => Access::Read,
+                // Under review, the unit answers the Office's comments.
+                UnitLead | Staff if own => Access::Comment,
+                Viewer if own => Access::Read,
                 Admin | UnitLead | Staff | Viewer => Access::None,
             }
         }
         DocKind::Consolidated { approved } => match actor.role {
             Coordinator if !approved => Access::Write,
-            Coordinator | Director => Access::Read,
+            // The Director reviews the consolidated report.
+            Director => Access::Comment,
+            Coordinator => Access::Read,
             Admin | UnitLead | Staff | Viewer => Access::None,
         },
     }
@@ -165,7 +175,7 @@ pub fn may_start_report(actor: &Actor, unit: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use Access::{None as N, Read as R, Write as W};
+    use Access::{Comment as C, None as N, Read as R, Write as W};
     use ReportStatus::*;
 
     fn report(unit: &str, status: ReportStatus) -> DocKind {
@@ -182,10 +192,10 @@ mod tests {
         // another unit's draft, consolidated (draft, approved)
         let rows: [(Role, [Access; 8]); 6] = [
             (Role::Admin, [W, N, N, N, N, N, N, N]),
-            (Role::Director, [R, R, R, R, R, R, R, R]),
-            (Role::Coordinator, [W, R, R, R, R, R, W, R]),
-            (Role::UnitLead, [R, W, R, W, R, N, N, N]),
-            (Role::Staff, [R, W, R, W, R, N, N, N]),
+            (Role::Director, [R, R, R, R, R, R, C, C]),
+            (Role::Coordinator, [W, C, C, C, C, C, W, R]),
+            (Role::UnitLead, [R, W, C, W, C, N, N, N]),
+            (Role::Staff, [R, W, C, W, C, N, N, N]),
             (Role::Viewer, [R, R, R, R, R, N, N, N]),
         ];
         for (role, expected) in rows {

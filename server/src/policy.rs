@@ -145,7 +145,9 @@ impl AccessPolicy {
         match self.access_of(&doc, user_id).await {
             Access::None => ShareConfig::none(),
             Access::Read => ShareConfig::read_only().with_announce(false),
-            Access::Write => ShareConfig::read_write().with_announce(false),
+            // One who may only comment writes too; the sync guard lets
+            // through only changes to the comments (`sync::Guard::judge`).
+            Access::Comment | Access::Write => ShareConfig::read_write().with_announce(false),
         }
     }
 

@@ -168,6 +168,7 @@ pub async fn endpoint(
             let guard = Guard {
                 policy: state.policy,
                 authors: state.authors,
+                repo: state.repo.clone(),
                 user_id: user.id,
                 server_peer: state.repo.peer_id().to_string(),
                 client_peer: peer.to_string(),
@@ -198,6 +199,9 @@ pub async fn endpoint(
 struct Guard {
     policy: AccessPolicy,
     authors: Authors,
+    /// The engine's documents, to check what someone who may only comment
+    /// sends.
+    repo: samod::Repo,
     user_id: i64,
     server_peer: String,
     client_peer: String,
@@ -323,11 +327,33 @@ impl Guard {
         // Changes from someone who may write are stored by the engine; note
         // them, so that the answer that acknowledges them waits until they
         // are (see `write_loop`).
-        if let (Message::Sync(m) | Message::Request(m), Access::Write) = (message, access) {
+        if let (Message::Sync(m) | Message::Request(m), Access::Comment | Access::Write) =
+            (message, access)
+        {
             if let (Ok(sync), Ok(id)) = (
                 automerge::sync::Message::decode(&m.data),
                 doc.to_string().parse::<DocumentId>(),
             ) {
+                // Access noted when the document was first named may be
+                // out of date (a report submitted meanwhile): changes are
+                // judged by the access of now.
+                let now = if sync.changes.is_empty() {
+                    access
+                } else {
+                    self.policy.access_of(&id, self.user_id).await
+                };
+                if !sync.changes.is_empty() && now < Access::Comment {
+                    // The engine refuses them too; nothing to record.
+                    return Verdict::Pass;
+                }
+                if now == Access::Comment && !sync.changes.is_empty() {
+                    if !self.only_comments(&id, &sync.changes).await {
+                        return Verdict::Close(
+                            CLOSE_POLICY,
+                            "this account may change only the comments of this document".into(),
+                        );
+                    }
+                }
                 let changes: Vec<_> = sync
                     .changes
                     .iter()
@@ -366,6 +392,27 @@ impl Guard {
             }
         }
         Verdict::Pass
+    }
+
+    /// Whether `chunks` change nothing of the document but its comments.
+    async fn only_comments(&self, id: &DocumentId, chunks: &automerge::sync::ChunkList) -> bool {
+        let mut changes = Vec::new();
+        for bytes in chunks.iter() {
+            for chunk in crate::durable::chunks_in(bytes) {
+                match chunk {
+                    Chunk::Change(change) => changes.push(change),
+                    // A whole document is never a comment.
+                    Chunk::Document(_) => return false,
+                }
+            }
+        }
+        let Ok(Some(handle)) = self.repo.find(id.clone()).await else {
+            return false;
+        };
+        handle
+            .with_document_async(move |doc| papi::report::comments::only_comments(doc, changes))
+            .await
+            .unwrap_or(false)
     }
 
     fn log_refusal(&mut self, why: &str, doc: Option<DocId>) {

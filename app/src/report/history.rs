@@ -117,24 +117,29 @@ pub fn sessions(doc: &Automerge, authors: &Authorship) -> Vec<Session> {
     out
 }
 
-/// Every text and status of a report, by place.
-fn fields(outline: &Outline) -> (Vec<TextAt>, Vec<ItemAt>) {
+/// Every text of a report, in the order of the form.
+pub fn texts(outline: &Outline) -> Vec<TextAt> {
     let mut texts = Vec::new();
-    let mut items = Vec::new();
     for (section, s) in outline.sections.iter().enumerate() {
         for key in SECTION_TEXTS {
             texts.push(TextAt::Section { section, key });
         }
         for measure in 0..s.measures.len() {
             texts.push(TextAt::Evidence { section, measure });
-            items.push(ItemAt::Measure { section, measure });
         }
     }
-    for i in 0..outline.extra_items.len() {
-        texts.push(TextAt::ExtraEvidence(i));
-        items.push(ItemAt::Extra(i));
+    texts.extend((0..outline.extra_items.len()).map(TextAt::ExtraEvidence));
+    texts
+}
+
+/// Every status of a report.
+fn items(outline: &Outline) -> Vec<ItemAt> {
+    let mut items = Vec::new();
+    for (section, s) in outline.sections.iter().enumerate() {
+        items.extend((0..s.measures.len()).map(|measure| ItemAt::Measure { section, measure }));
     }
-    (texts, items)
+    items.extend((0..outline.extra_items.len()).map(ItemAt::Extra));
+    items
 }
 
 /// Puts back one text as it was at `heads`, as one new change; answers
@@ -149,8 +154,7 @@ pub fn restore_report(doc: &mut Automerge, heads: &[ChangeHash]) -> bool {
     let Some(outline) = Outline::read(doc) else {
         return false;
     };
-    let (texts, items) = fields(&outline);
-    restore(doc, &texts, &items, heads)
+    restore(doc, &texts(&outline), &items(&outline), heads)
 }
 
 fn restore(doc: &mut Automerge, texts: &[TextAt], items: &[ItemAt], heads: &[ChangeHash]) -> bool {

@@ -14,6 +14,7 @@ use automerge::{Automerge, ObjId, ObjType, ReadDoc, ROOT};
 use crate::schema::{Plan, SchemaError};
 
 mod consolidation;
+pub mod comments;
 pub mod history;
 pub mod official;
 
@@ -35,6 +36,7 @@ fn begin<T: Transactable>(tx: &mut T, kind: &str, period: &str) -> Result<ObjId,
     tx.put(ROOT, "kind", kind)?;
     tx.put(ROOT, "schema", REPORT_SCHEMA)?;
     tx.put(ROOT, "period", period)?;
+    tx.put_object(ROOT, comments::KEY, ObjType::Map)?;
     Ok(tx.put_object(ROOT, "sections", ObjType::List)?)
 }
 

@@ -1,6 +1,7 @@
 //! The browser app.
 
 mod admin;
+mod comments;
 mod controls;
 mod dashboard;
 mod device;

@@ -9,6 +9,7 @@ use rust_i18n::t;
 
 use super::controls::{BusyButton, NoteField};
 use super::format::{action_label, date, date_time, period_name, status_label, timeliness_label};
+use super::comments::Comments;
 use super::history::HistoryPanel;
 use super::http::{get_kept, post, Failure, Kept};
 use super::official::OfficialPanel;
@@ -19,7 +20,7 @@ use super::session::Identity;
 use super::shell::{Go, NotFound};
 use super::status::DocBadge;
 use super::text_field::CollabText;
-use crate::access::{access, Access, Capability, DocKind};
+use crate::access::{access, Access, Capability, DocKind, Role};
 use crate::api::{
     Assembled, Consolidated, DocStatus, History, NewReport, PeriodRequest, ReportEntry, ReportMade,
     StatusNow, UnitInfo,
@@ -513,6 +514,24 @@ fn ReportView(
         names,
     );
     provide_context(presence);
+    let may_comment = {
+        let (unit, actor) = (unit.clone(), identity.actor());
+        Signal::derive(move || {
+            status.get().review().is_some_and(|status| {
+                let report = DocKind::UnitReport {
+                    unit: unit.clone(),
+                    status,
+                };
+                access(&actor, &report) >= Access::Comment
+            }) && pending.get().is_none()
+        })
+    };
+    provide_context(Comments::start(
+        id,
+        identity.writer(),
+        may_comment,
+        identity.role == Role::Coordinator,
+    ));
     let unit_name = {
         let unit = unit.clone();
         move || name_of(&names.get().unwrap_or_default(), &unit)
@@ -954,6 +973,21 @@ fn ConsolidatedView(
         names,
     );
     provide_context(presence);
+    let may_comment = {
+        let actor = identity.actor();
+        Signal::derive(move || {
+            let report = DocKind::Consolidated {
+                approved: status.get() == DocStatus::Approved,
+            };
+            access(&actor, &report) >= Access::Comment
+        })
+    };
+    provide_context(Comments::start(
+        id,
+        identity.writer(),
+        may_comment,
+        identity.role == Role::Director,
+    ));
     let assemble = {
         let period = period.clone();
         Callback::new(move |()| {

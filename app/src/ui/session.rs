@@ -28,6 +28,15 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// This user as a comment names them.
+    pub fn writer(&self) -> crate::report::comments::Writer {
+        crate::report::comments::Writer {
+            user_id: self.id,
+            name: self.display_name.clone(),
+            unit: self.unit.clone(),
+        }
+    }
+
     fn new(user: UserInfo, peer_prefix: String) -> Identity {
         Identity {
             id: user.id,

@@ -2,6 +2,7 @@ use automerge::{ChangeHash, ObjId, ReadDoc};
 use leptos::html::Textarea;
 use leptos::prelude::*;
 
+use super::comments::{Comments, CommentsAt};
 use super::presence::{Presence, PresenceAt};
 use super::repo::repo;
 use crate::ids::DocId;
@@ -41,6 +42,7 @@ pub fn CollabText(
     // Who else is in this text, when the screen shares presence in its
     // document.
     let presence = use_context::<Presence>().filter(|p| p.doc == doc);
+    let comments = use_context::<Comments>().filter(|c| c.doc == doc);
 
     let current = move || {
         repo()
@@ -181,5 +183,6 @@ pub fn CollabText(
             }
         ></textarea>
         {presence.map(|presence| view! { <PresenceAt presence field/> })}
+        {comments.map(|comments| view! { <CommentsAt comments at=at.get_value() node/> })}
     }
 }

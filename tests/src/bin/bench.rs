@@ -130,7 +130,7 @@ async fn measure(
                 );
                 let target = Target::start(kind);
                 let docs = target.typing_docs(20).await;
-                let load = latency(&target, &docs, clients, seconds, false).await;
+                let load = latency(&target, &docs, (clients, clients), seconds, false).await;
                 p50.push(load.p50);
                 p99.push(load.p99);
             }
@@ -147,14 +147,15 @@ async fn measure(
         }
     }
     if wants("presence") {
-        // 20 people in one report, typing, without and then with presence.
+        // 20 people in one report, 2 of them typing, without and then
+        // with everyone's presence.
         let mut rows: [Vec<f64>; 7] = Default::default();
         for run in 0..runs {
             println!("{name}: 20 in one report with presence, run {}", run + 1);
             let target = Target::start(kind);
             let doc = target.typing_docs(1).await;
-            let without = latency(&target, &doc, 20, seconds, false).await;
-            let with = latency(&target, &doc, 20, seconds, true).await;
+            let without = latency(&target, &doc, (20, 2), seconds, false).await;
+            let with = latency(&target, &doc, (20, 2), seconds, true).await;
             for (row, value) in rows.iter_mut().zip([
                 without.p50,
                 without.p99,
@@ -168,13 +169,13 @@ async fn measure(
             }
         }
         for (label, values) in [
-            "20 in one report: keystroke to peer, no presence, p50 (ms)",
-            "20 in one report: keystroke to peer, no presence, p99 (ms)",
-            "20 in one report: keystroke to peer, with presence, p50 (ms)",
-            "20 in one report: keystroke to peer, with presence, p99 (ms)",
-            "20 in one report: presence update to peer, p50 (ms)",
-            "20 in one report: presence update to peer, p99 (ms)",
-            "20 in one report: presence received by all, KiB/s",
+            "20 in one report, 2 typing: keystroke to peer, no presence, p50 (ms)",
+            "20 in one report, 2 typing: keystroke to peer, no presence, p99 (ms)",
+            "20 in one report, 2 typing: keystroke to peer, with presence, p50 (ms)",
+            "20 in one report, 2 typing: keystroke to peer, with presence, p99 (ms)",
+            "20 in one report, 2 typing: presence update to peer, p50 (ms)",
+            "20 in one report, 2 typing: presence update to peer, p99 (ms)",
+            "20 in one report, 2 typing: presence received by all, KiB/s",
         ]
         .iter()
         .zip(&rows)
@@ -191,7 +192,7 @@ async fn measure(
             times.push(merge(&target, doc).await);
             // Then ten people typing for a while, as after a morning merge.
             let docs = target.typing_docs(20).await;
-            latency(&target, &docs, 10, seconds.min(5), false).await;
+            latency(&target, &docs, (10, 10), seconds.min(5), false).await;
             rss.push(target.rss_mb());
         }
         table.put("reconnect merge of 2 × 2,000 offline edits (ms)", c, &times);
@@ -771,14 +772,15 @@ struct Load {
 /// of its document; each keystroke carries its send time (in its change's
 /// message), and every other client on the document records its arrival.
 /// With 2 clients both share one document; otherwise they are spread over
-/// the documents. With `presence`, each client is also in the document's
-/// presence (`papi::presence`, as the app sends it): a snapshot at the
-/// start, then one update a second, as moving from text to text and
-/// starting and stopping typing make, each carrying its send time.
+/// the documents. Only the first `typists` clients type; the others
+/// read. With `presence`, each client is also in the document's presence
+/// (`papi::presence`, as the app sends it): a snapshot at the start, then
+/// one update a second, as moving from text to text and starting and
+/// stopping typing make, each carrying its send time.
 async fn latency(
     target: &Target,
     docs: &[DocId],
-    clients: usize,
+    (clients, typists): (usize, usize),
     seconds: u64,
     presence: bool,
 ) -> Load {
@@ -828,7 +830,7 @@ async fn latency(
                 c.broadcast(doc, moved.encode()).await;
                 next_presence += every;
             }
-            if now >= next && now < end {
+            if i < typists && now >= next && now < end {
                 let sent = now.duration_since(epoch).as_nanos();
                 let d = c.doc_mut(doc);
                 let text = d
