@@ -80,7 +80,10 @@ fn comment_on(browser: &Browser, start: u32, end: u32, body: &str) {
         json!([RESULTS, start, end]),
     );
     browser.click_on(".comments[data-for=\"s0/results\"] .comment-start");
-    browser.type_into(&browser.find(".comments[data-for=\"s0/results\"] .comment-body"), body);
+    browser.type_into(
+        &browser.find(".comments[data-for=\"s0/results\"] .comment-body"),
+        body,
+    );
     browser.click_on(".comments[data-for=\"s0/results\"] .comment-send");
 }
 
@@ -99,10 +102,19 @@ fn the_office_comments_on_a_passage_and_the_unit_answers_at_the_text() {
     office.wait_for_value(RESULTS, LIMIT, |v| v == "Đã tiếp 40 lượt công dân.");
     comment_on(&office, 8, 15, "Số liệu lấy từ đâu?");
     office.wait_for_sync_state("saved");
-    step(&server, "vanphong", report, "return", "Xem bình luận ở phần kết quả.");
+    step(
+        &server,
+        "vanphong",
+        report,
+        "return",
+        "Xem bình luận ở phần kết quả.",
+    );
 
     let seen = wait_for_threads(&lead, "the Office's comment at the text", |t| t.len() == 1);
-    assert_eq!(seen[0], json!(["40 lượt", "Số liệu lấy từ đâu?", [], "false"]));
+    assert_eq!(
+        seen[0],
+        json!(["40 lượt", "Số liệu lấy từ đâu?", [], "false"])
+    );
     let writer = lead.execute(
         "return document.querySelector(arguments[0] + ' .comment-writer').textContent;",
         json!([THREADS]),
@@ -130,7 +142,8 @@ fn the_office_comments_on_a_passage_and_the_unit_answers_at_the_text() {
     );
     lead.click_on(&format!("{THREADS} .comment-reply-send"));
     wait_for_threads(&office, "the answer", |t| {
-        t.first().is_some_and(|c| c[2] == json!(["Theo sổ tiếp dân."]))
+        t.first()
+            .is_some_and(|c| c[2] == json!(["Theo sổ tiếp dân."]))
     });
     office.click_on(&format!("{THREADS} .comment-resolve"));
     for browser in [&office, &lead] {
@@ -139,7 +152,9 @@ fn the_office_comments_on_a_passage_and_the_unit_answers_at_the_text() {
         });
         assert_eq!(resolved[0][1], "Số liệu lấy từ đâu?", "still readable");
     }
-    assert!(lead.text().contains("Đã giải quyết (Chuyên viên Văn phòng)"));
+    assert!(lead
+        .text()
+        .contains("Đã giải quyết (Chuyên viên Văn phòng)"));
 }
 
 #[test]
@@ -186,7 +201,11 @@ fn the_server_lets_a_reviewer_change_only_the_comments() {
 
     let mut office = SyncClient::connect_as(&server, "vanphong");
     assert!(office.open(report));
-    assert_eq!(office.doc(report).text(&text).unwrap(), "", "the edit was not kept");
+    assert_eq!(
+        office.doc(report).text(&text).unwrap(),
+        "",
+        "the edit was not kept"
+    );
     let writer = Writer {
         user_id: 3,
         name: "Chuyên viên Văn phòng".into(),
@@ -197,7 +216,9 @@ fn the_server_lets_a_reviewer_change_only_the_comments() {
     lead.change(report, |tx| {
         tx.splice_text(&text, 0, 0, "Báo cáo.").unwrap();
     });
-    lead.until("the lead's text stored", LIMIT, |c| c.server_has_all(report));
+    lead.until("the lead's text stored", LIMIT, |c| {
+        c.server_has_all(report)
+    });
     office.until("the lead's text", LIMIT, |c| {
         c.doc(report).text(&text).unwrap() == "Báo cáo."
     });

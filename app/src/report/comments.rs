@@ -400,7 +400,10 @@ mod tests {
         reply(&mut doc, &id, "Đã sửa.", &lan(), 20).unwrap();
         resolve(&mut doc, &id, "Minh").unwrap();
         let c = &all(&doc)[0];
-        assert_eq!((c.body.as_str(), c.writer.name.as_str()), ("Sửa lại?", "Minh"));
+        assert_eq!(
+            (c.body.as_str(), c.writer.name.as_str()),
+            ("Sửa lại?", "Minh")
+        );
         assert_eq!(c.replies.len(), 1);
         assert_eq!(c.replies[0].body, "Đã sửa.");
         assert_eq!(c.resolved_by.as_deref(), Some("Minh"));
@@ -411,12 +414,27 @@ mod tests {
     fn bad_comments_are_refused_and_change_nothing() {
         let mut doc = report_with("abc");
         let heads = doc.get_heads();
-        assert_eq!(add(&mut doc, &RESULTS, (1, 1), "x", &lan(), 0), Err(CommentError::NoPassage));
-        assert_eq!(add(&mut doc, &RESULTS, (0, 9), "x", &lan(), 0), Err(CommentError::NoPassage));
-        assert_eq!(add(&mut doc, &RESULTS, (0, 1), "  ", &lan(), 0), Err(CommentError::Empty));
+        assert_eq!(
+            add(&mut doc, &RESULTS, (1, 1), "x", &lan(), 0),
+            Err(CommentError::NoPassage)
+        );
+        assert_eq!(
+            add(&mut doc, &RESULTS, (0, 9), "x", &lan(), 0),
+            Err(CommentError::NoPassage)
+        );
+        assert_eq!(
+            add(&mut doc, &RESULTS, (0, 1), "  ", &lan(), 0),
+            Err(CommentError::Empty)
+        );
         let long = "x".repeat(MAX_BODY + 1);
-        assert_eq!(add(&mut doc, &RESULTS, (0, 1), &long, &lan(), 0), Err(CommentError::TooLong));
-        assert_eq!(reply(&mut doc, "nope", "x", &lan(), 0), Err(CommentError::NotFound));
+        assert_eq!(
+            add(&mut doc, &RESULTS, (0, 1), &long, &lan(), 0),
+            Err(CommentError::TooLong)
+        );
+        assert_eq!(
+            reply(&mut doc, "nope", "x", &lan(), 0),
+            Err(CommentError::NotFound)
+        );
         assert_eq!(doc.get_heads(), heads);
     }
 
@@ -471,8 +489,18 @@ mod tests {
     fn the_size_comments_add() {
         // Varied words, as people write: repeated ones would compress away.
         const WORDS: [&str; 12] = [
-            "số liệu", "bổ sung", "đề nghị", "kết quả", "công dân", "thủ tục",
-            "hồ sơ", "đúng hạn", "trễ hạn", "phường", "xã", "minh chứng",
+            "số liệu",
+            "bổ sung",
+            "đề nghị",
+            "kết quả",
+            "công dân",
+            "thủ tục",
+            "hồ sơ",
+            "đúng hạn",
+            "trễ hạn",
+            "phường",
+            "xã",
+            "minh chứng",
         ];
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut sentence = |n: usize| {
@@ -490,7 +518,15 @@ mod tests {
         let bare = doc.save().len();
         for i in 0..100 {
             let body = sentence(12);
-            let id = add(&mut doc, &RESULTS, (i * 10, i * 10 + 8), &body, &lan(), i as i64).unwrap();
+            let id = add(
+                &mut doc,
+                &RESULTS,
+                (i * 10, i * 10 + 8),
+                &body,
+                &lan(),
+                i as i64,
+            )
+            .unwrap();
             let answer = sentence(6);
             reply(&mut doc, &id, &answer, &lan(), i as i64).unwrap();
         }

@@ -13,8 +13,8 @@ use automerge::{Automerge, ObjId, ObjType, ReadDoc, ROOT};
 
 use crate::schema::{Plan, SchemaError};
 
-mod consolidation;
 pub mod comments;
+mod consolidation;
 pub mod history;
 pub mod official;
 

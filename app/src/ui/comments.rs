@@ -105,7 +105,9 @@ pub fn CommentsAt(
     let draft = RwSignal::new(String::new());
     let at = StoredValue::new(at);
     let begin = move |_| {
-        let Some(el) = node.get_untracked() else { return };
+        let Some(el) = node.get_untracked() else {
+            return;
+        };
         let start = el.selection_start().ok().flatten().unwrap_or(0);
         let end = el.selection_end().ok().flatten().unwrap_or(0);
         if start == end {
@@ -116,12 +118,21 @@ pub fn CommentsAt(
         writing.set(Some(letters(&el.value(), start, end)));
     };
     let send = move |_| {
-        let Some(range) = writing.get_untracked() else { return };
+        let Some(range) = writing.get_untracked() else {
+            return;
+        };
         let body = draft.get_untracked();
         let mut result = Ok(String::new());
         repo().change(comments.doc, |d| {
             result = at.with_value(|at| {
-                comments::add(d, at, range, &body, &comments.me.get_value(), Comments::time())
+                comments::add(
+                    d,
+                    at,
+                    range,
+                    &body,
+                    &comments.me.get_value(),
+                    Comments::time(),
+                )
             });
         });
         match result {
@@ -192,14 +203,25 @@ fn Thread(comments: Comments, c: Comment) -> impl IntoView {
                 .into_iter()
                 .find(|at| at.key() == field)?;
             let text = automerge::ReadDoc::text(d, at.locate(d)?).ok()?;
-            Some(text.chars().skip(start).take(end.saturating_sub(start)).collect::<String>())
+            Some(
+                text.chars()
+                    .skip(start)
+                    .take(end.saturating_sub(start))
+                    .collect::<String>(),
+            )
         })
     };
     let send_reply = move |_| {
         let body = reply.get_untracked();
         let mut result = Ok(());
         repo().change(comments.doc, |d| {
-            result = comments::reply(d, &id.get_value(), &body, &comments.me.get_value(), Comments::time());
+            result = comments::reply(
+                d,
+                &id.get_value(),
+                &body,
+                &comments.me.get_value(),
+                Comments::time(),
+            );
         });
         match result {
             Ok(()) => {

@@ -135,7 +135,7 @@ fn History(doc: DocId, readonly: Signal<bool>) -> impl IntoView {
             </label>
             {move || message.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
             {move || written().map(|runs| view! {
-                <div class="authorship" aria-label=t!("history.who_wrote").to_string()>
+                <div class="authorship" role="group" aria-label=t!("history.who_wrote").to_string()>
                     {runs.into_iter().map(|p| {
                         let name = who(&p.author);
                         // Each author a colour of their own, the same on every screen.

@@ -7,9 +7,9 @@ use automerge::{Automerge, ReadDoc};
 use leptos::prelude::*;
 use rust_i18n::t;
 
+use super::comments::Comments;
 use super::controls::{BusyButton, NoteField};
 use super::format::{action_label, date, date_time, period_name, status_label, timeliness_label};
-use super::comments::Comments;
 use super::history::HistoryPanel;
 use super::http::{get_kept, post, Failure, Kept};
 use super::official::OfficialPanel;
