@@ -166,4 +166,16 @@ fn the_history_shows_who_wrote_what_and_restores_a_text() {
         (first_results_on_server(&server, "vanphong", report) == "Bản nháp đầu.").then_some(())
     });
     assert!(lead.text().contains("Đã khôi phục"));
+
+    // The whole report as the server made it: every text empty again.
+    lead.execute(
+        "const s = document.querySelector('.history-scope select');
+         s.value = '';
+         s.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    lead.click_on(".history-session:last-child .history-restore");
+    lead.wait_for_value(RESULTS, LIMIT, |v| v.is_empty());
+    lead.wait_for_sync_state("saved");
+    assert_eq!(first_results_on_server(&server, "vanphong", report), "");
 }

@@ -90,14 +90,15 @@ pub fn CommentsAt(
     let field = at.key();
     let here = {
         let field = field.clone();
+        // Every text box filters the report's one list, without copying it.
         Memo::new(move |_| {
-            comments
-                .all
-                .get()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|c| c.field == field)
-                .collect::<Vec<_>>()
+            comments.all.with(|all| {
+                all.iter()
+                    .flatten()
+                    .filter(|c| c.field == field)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
         })
     };
     let writing = RwSignal::new(None::<(usize, usize)>);
