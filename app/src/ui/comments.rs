@@ -25,7 +25,9 @@ pub struct Comments {
     /// Whether this user reviews the report, and so may resolve any thread.
     reviewer: bool,
     me: StoredValue<Writer>,
-    all: Memo<Option<Vec<Comment>>>,
+    /// Set only when the comments change: a keystroke elsewhere in the
+    /// report wakes none of the hundreds of text boxes that show them.
+    all: RwSignal<Vec<Comment>>,
     record: LocalResource<Result<Kept<Authorship>, String>>,
 }
 
@@ -36,12 +38,25 @@ impl Comments {
             let url = url.clone();
             async move { get_kept::<Authorship>(&format!("/api/reports/authors?url={url}")).await }
         });
+        let all = RwSignal::new(Vec::new());
+        let version = repo().open(doc).version;
+        Effect::new(move |_| {
+            version.track();
+            let now = repo().read(doc, comments::all).unwrap_or_default();
+            all.maybe_update(|list| {
+                let changed = *list != now;
+                if changed {
+                    *list = now;
+                }
+                changed
+            });
+        });
         Comments {
             doc,
             may,
             reviewer,
             me: StoredValue::new(me),
-            all: follow(doc, |d| Some(comments::all(d))),
+            all,
             record,
         }
     }
@@ -86,6 +101,10 @@ pub fn CommentsAt(
     comments: Comments,
     at: TextAt,
     node: NodeRef<leptos::html::Textarea>,
+    /// Whether the text box has the focus: the way to comment shows only
+    /// then, so that a report of hundreds of texts does not carry hundreds
+    /// of buttons.
+    focused: RwSignal<bool>,
 ) -> impl IntoView {
     let field = at.key();
     let here = {
@@ -94,7 +113,6 @@ pub fn CommentsAt(
         Memo::new(move |_| {
             comments.all.with(|all| {
                 all.iter()
-                    .flatten()
                     .filter(|c| c.field == field)
                     .cloned()
                     .collect::<Vec<_>>()
@@ -145,10 +163,15 @@ pub fn CommentsAt(
             Err(e) => problem.set(Some(comment_error(&e))),
         }
     };
+    // A memo, so that the form is drawn again only when it comes or goes,
+    // not when the focus moves from the text to the comment being written.
+    let shown = Memo::new(move |_| {
+        comments.may.get() && (focused.get() || writing.get().is_some() || problem.get().is_some())
+    });
     view! {
         <div class="comments" data-for=field>
             {move || here.get().into_iter().map(|c| view! { <Thread comments c/> }).collect_view()}
-            {move || comments.may.get().then(|| view! {
+            {move || shown.get().then(|| view! {
                 <div class="comment-new">
                     {move || match writing.get() {
                         None => view! {

@@ -43,6 +43,7 @@ pub fn CollabText(
     // document.
     let presence = use_context::<Presence>().filter(|p| p.doc == doc);
     let comments = use_context::<Comments>().filter(|c| c.doc == doc);
+    let focused = RwSignal::new(false);
 
     let current = move || {
         repo()
@@ -159,11 +160,13 @@ pub fn CollabText(
             readonly=move || readonly.get()
             rows=rows
             on:focus=move |_| {
+                focused.set(true);
                 if let Some(p) = presence {
                     p.focus(Some(focus_field.clone()));
                 }
             }
             on:blur=move |_| {
+                focused.set(false);
                 if let Some(p) = presence {
                     p.focus(None);
                 }
@@ -183,6 +186,6 @@ pub fn CollabText(
             }
         ></textarea>
         {presence.map(|presence| view! { <PresenceAt presence field/> })}
-        {comments.map(|comments| view! { <CommentsAt comments at=at.get_value() node/> })}
+        {comments.map(|comments| view! { <CommentsAt comments at=at.get_value() node focused/> })}
     }
 }
