@@ -327,26 +327,24 @@ impl Guard {
         // Changes from someone who may write are stored by the engine; note
         // them, so that the answer that acknowledges them waits until they
         // are (see `write_loop`).
-        if let (Message::Sync(m) | Message::Request(m), Access::Comment | Access::Write) =
-            (message, access)
-        {
+        if let Message::Sync(m) | Message::Request(m) = message {
             if let (Ok(sync), Ok(id)) = (
                 automerge::sync::Message::decode(&m.data),
                 doc.to_string().parse::<DocumentId>(),
             ) {
-                // Access noted when the document was first named may be
-                // out of date (a report submitted meanwhile): changes are
-                // judged by the access of now.
-                let now = if sync.changes.is_empty() {
-                    access
-                } else {
-                    self.policy.access_of(&id, self.user_id).await
-                };
-                if !sync.changes.is_empty() && now < Access::Comment {
+                if sync.changes.is_empty() {
+                    return Verdict::Pass;
+                }
+                // The access noted when the document was first named may be
+                // out of date (a report submitted, or returned, meanwhile):
+                // changes are judged by the access of now.
+                let now = self.policy.access_of(&id, self.user_id).await;
+                self.docs.insert(doc, now);
+                if now < Access::Comment {
                     // The engine refuses them too; nothing to record.
                     return Verdict::Pass;
                 }
-                if now == Access::Comment && !sync.changes.is_empty() {
+                if now == Access::Comment {
                     if !self.only_comments(&id, &sync.changes).await {
                         return Verdict::Close(
                             CLOSE_POLICY,
