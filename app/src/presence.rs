@@ -362,11 +362,6 @@ impl Peers {
         self.peers.len() != before
     }
 
-    /// Forgets everyone (the connection is gone: they will say hello again).
-    pub fn clear(&mut self) {
-        self.peers.clear();
-    }
-
     /// The people present, each once (one person may have the document open
     /// on two devices), in order of name: the state of the liveliest of
     /// their peers, typing before merely there.

@@ -222,7 +222,7 @@ const OFFICE: &str = "Chuyên viên Văn phòng";
 /// disappears from the others at once.
 #[test]
 fn colleagues_see_who_is_in_a_report_and_where_they_type() {
-    let server = Server::start();
+    let mut server = Server::start();
     let (_, address) = report_address(&server);
     let lead = in_report(&server, "truongphong", &address);
     let staff = in_report(&server, "chuyenvien", &address);
@@ -246,6 +246,16 @@ fn colleagues_see_who_is_in_a_report_and_where_they_type() {
     wait_for_text_in(&office, ".presence-list", LEAD, true);
     wait_for_text_in(&office, ".presence-list", STAFF, true);
     wait_for_text_in(&office, AT_RESULTS, STAFF, true);
+
+    // The server restarts: once connected again, everyone is still shown.
+    server.restart();
+    for browser in [&lead, &staff, &office] {
+        browser.network_back();
+        browser.wait_for_sync_state("saved");
+    }
+    wait_for_text_in(&lead, ".presence-list", STAFF, true);
+    wait_for_text_in(&lead, ".presence-list", OFFICE, true);
+    wait_for_text_in(&office, ".presence-list", LEAD, true);
 
     // The staff member goes to the plan: gone from both others at once.
     staff.open_page("plan");

@@ -22,6 +22,10 @@ pub struct Presence {
     pub doc: DocId,
     mine: StoredValue<State>,
     peers: RwSignal<Peers>,
+    /// Whether this page is connected: nobody is shown as here while it is
+    /// not. One memo, so that the text boxes do not follow every change of
+    /// the status bar.
+    connected: Memo<bool>,
     /// Unit ids and names, to say who is who.
     units: LocalResource<Vec<(String, String)>>,
     typing_ends: StoredValue<Option<TimeoutHandle>>,
@@ -48,10 +52,10 @@ impl Presence {
             peers: RwSignal::new(Peers::default()),
             units,
             typing_ends: StoredValue::new(None),
+            connected: Memo::new(|_| repo().status.with(|s| s.connected)),
         };
         let listener = move |event: Ephemeral| match event {
             Ephemeral::Joined => presence.send_state(),
-            Ephemeral::Left => presence.peers.update(Peers::clear),
             Ephemeral::Message { sender, data } => {
                 let Ok(message) = Message::decode(data) else {
                     return;
@@ -137,6 +141,9 @@ impl Presence {
 
     /// The others here, each once, in order of name.
     pub fn people(&self) -> Vec<State> {
+        if !self.connected.get() {
+            return Vec::new();
+        }
         self.peers.with(Peers::people)
     }
 

@@ -142,8 +142,6 @@ pub enum Ephemeral<'a> {
         sender: &'a str,
         data: &'a [u8],
     },
-    /// The connection is gone.
-    Left,
 }
 
 pub type Listener = Rc<dyn Fn(Ephemeral)>;
@@ -620,9 +618,6 @@ impl Repo {
             done
         };
         self.link.close();
-        if handshake_done {
-            self.tell_all(|| Ephemeral::Left);
-        }
         self.refresh_status();
         if handshake_done {
             self.schedule_reconnect();
@@ -898,13 +893,6 @@ impl Repo {
         let listener = self.listeners.borrow().get(&id).cloned();
         if let Some(listener) = listener {
             listener(what);
-        }
-    }
-
-    fn tell_all(&self, what: impl Fn() -> Ephemeral<'static>) {
-        let listeners: Vec<Listener> = self.listeners.borrow().values().cloned().collect();
-        for listener in listeners {
-            listener(what());
         }
     }
 }
