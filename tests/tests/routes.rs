@@ -203,6 +203,10 @@ fn a_report_opens_one_dimension_at_a_time_with_its_progress() {
     let server = Server::start();
     let report = report_with_text(&server, "Đã công khai 8 thủ tục.");
     let lead = Browser::signed_in(&server, "truongphong");
+    // A link opened within a moment of signing in can stay on "Đang mở…"
+    // (a known fault of the app, not yet explained); it is not what this
+    // test is about, so the workspace is ready first.
+    lead.wait_for_sync_state("saved");
     lead.goto(&server.url(&report));
     lead.wait_for_value(RESULTS, LIMIT, |v| v == "Đã công khai 8 thủ tục.");
 
