@@ -129,6 +129,8 @@ fn the_history_shows_who_wrote_what_and_restores_a_text() {
     lead.wait_for_value(RESULTS, LIMIT, |v| v == "Bản nháp đầu. Giả danh.");
 
     lead.click_on(".history-panel > summary");
+    // The panel draws its contents once opened.
+    lead.find(".history-scope select");
     lead.execute(
         "const s = document.querySelector('.history-scope select');
          s.value = 's0/results';
