@@ -268,41 +268,23 @@ fn read_value(d: &mut Decoder, depth: u32) -> Result<Value, PresenceError> {
         Type::Map | Type::MapIndef => {
             let len = d.map()?;
             let mut entries = Vec::new();
-            let mut i = 0u64;
-            loop {
-                match len {
-                    Some(n) if i >= n => break,
-                    None if d.datatype()? == Type::Break => {
-                        d.skip()?;
-                        break;
-                    }
-                    _ => {}
-                }
+            each(d, len, |d| {
                 let key = read_value(d, depth + 1)?;
                 let value = read_value(d, depth + 1)?;
                 if let Value::Text(key) = key {
                     entries.push((key, value));
                 }
-                i += 1;
-            }
+                Ok(())
+            })?;
             Value::Map(entries)
         }
         Type::Array | Type::ArrayIndef => {
             let len = d.array()?;
             let mut items = Vec::new();
-            let mut i = 0u64;
-            loop {
-                match len {
-                    Some(n) if i >= n => break,
-                    None if d.datatype()? == Type::Break => {
-                        d.skip()?;
-                        break;
-                    }
-                    _ => {}
-                }
+            each(d, len, |d| {
                 items.push(read_value(d, depth + 1)?);
-                i += 1;
-            }
+                Ok(())
+            })?;
             Value::List(items)
         }
         _ => {
@@ -310,6 +292,27 @@ fn read_value(d: &mut Decoder, depth: u32) -> Result<Value, PresenceError> {
             Value::Unread
         }
     })
+}
+
+/// Reads the items of a map or list: `len` of them, or up to the break
+/// when the length is not given.
+fn each(
+    d: &mut Decoder,
+    len: Option<u64>,
+    mut item: impl FnMut(&mut Decoder) -> Result<(), PresenceError>,
+) -> Result<(), PresenceError> {
+    let mut i = 0u64;
+    loop {
+        match len {
+            Some(n) if i >= n => return Ok(()),
+            None if d.datatype()? == Type::Break => {
+                d.skip()?;
+                return Ok(());
+            }
+            _ => item(d)?,
+        }
+        i += 1;
+    }
 }
 
 /// One other peer in a document.

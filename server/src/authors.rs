@@ -12,6 +12,7 @@
 //!   its actor's user (a change made in another's actor id, or, rarely, a
 //!   colleague's change passed on again after a server lost it), with its
 //!   range of operations and the user who delivered it.
+//!
 //! A passage is then the work of its change's deliverer, whatever the change
 //! claims.
 

@@ -35,7 +35,7 @@ use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use papi::access::Access;
 use papi::ids::DocId;
-use papi::wire::Message;
+use papi::wire::{DocMessage, Message};
 use samod::{AcceptorHandle, DocumentId, PeerId, Transport};
 use tracing::Instrument;
 
@@ -344,13 +344,11 @@ impl Guard {
                     // The engine refuses them too; nothing to record.
                     return Verdict::Pass;
                 }
-                if now == Access::Comment {
-                    if !self.only_comments(&id, &sync.changes).await {
-                        return Verdict::Close(
-                            CLOSE_POLICY,
-                            "this account may change only the comments of this document".into(),
-                        );
-                    }
+                if now == Access::Comment && !self.only_comments(&id, &sync.changes).await {
+                    return Verdict::Close(
+                        CLOSE_POLICY,
+                        "this account may change only the comments of this document".into(),
+                    );
                 }
                 let changes: Vec<_> = sync
                     .changes
@@ -674,18 +672,21 @@ async fn write_loop(
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    // Engine messages not sent yet, in order; the first waits on `storing`
-    // when it has one.
-    let mut held: VecDeque<Vec<u8>> = VecDeque::new();
+    // Engine messages not sent yet, in order, each decoded once (a sync
+    // message's document and data); the first waits on `storing` when it
+    // has one.
+    let mut held: VecDeque<(Vec<u8>, Option<DocMessage>)> = VecDeque::new();
     let mut storing: Option<BoxFuture<'static, ()>> = None;
     let close = loop {
         // Send what need not wait, up to the first that must.
         while storing.is_none() {
-            let Some(bytes) = held.pop_front() else { break };
-            match stored_first(&durable, &unconfirmed, &bytes) {
+            let Some((bytes, sync)) = held.pop_front() else {
+                break;
+            };
+            match sync.and_then(|m| stored_first(&durable, &unconfirmed, m)) {
                 Some(wait) => {
                     storing = Some(wait);
-                    held.push_front(bytes);
+                    held.push_front((bytes, None));
                 }
                 None => {
                     if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
@@ -698,12 +699,15 @@ async fn write_loop(
             // While OUTBOX messages are held, the engine waits: one slow
             // disk does not make a connection hoard messages.
             next = engine.next(), if held.len() < OUTBOX => match next {
-                Some(bytes) if is_ephemeral(&bytes) => {
-                    if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
-                        return;
+                Some(bytes) => match Message::decode(&bytes) {
+                    Ok(Message::Ephemeral { .. }) => {
+                        if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                            return;
+                        }
                     }
-                }
-                Some(bytes) => held.push_back(bytes),
+                    Ok(Message::Sync(m) | Message::Request(m)) => held.push_back((bytes, Some(m))),
+                    _ => held.push_back((bytes, None)),
+                },
                 // The engine has dropped the connection: say why, if we know.
                 None => break std::iter::from_fn(|| control.try_recv().ok())
                     .find_map(|c| match c {
@@ -711,9 +715,13 @@ async fn write_loop(
                         Control::Keepalive => None,
                     }),
             },
-            () = async { storing.as_mut().expect("checked").await }, if storing.is_some() => {
+            () = async {
+                if let Some(wait) = storing.as_mut() {
+                    wait.await;
+                }
+            }, if storing.is_some() => {
                 storing = None;
-                if let Some(bytes) = held.pop_front() {
+                if let Some((bytes, _)) = held.pop_front() {
                     if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
                         return;
                     }
@@ -757,7 +765,10 @@ fn delivered_in(chunks: &automerge::sync::ChunkList) -> Vec<Delivered> {
             match chunk {
                 Chunk::Change(change) => out.push(Delivered::from(&change)),
                 Chunk::Document(doc) => {
-                    if let Ok(doc) = automerge::Automerge::load(doc) {
+                    // Bytes from the network: a panic in loading them must
+                    // cost this message, not the connection's task.
+                    let loaded = std::panic::catch_unwind(|| automerge::Automerge::load(doc));
+                    if let Ok(Ok(doc)) = loaded {
                         out.extend(
                             doc.get_changes(&[])
                                 .into_iter()
@@ -771,10 +782,6 @@ fn delivered_in(chunks: &automerge::sync::ChunkList) -> Vec<Delivered> {
     out
 }
 
-fn is_ephemeral(bytes: &[u8]) -> bool {
-    matches!(Message::decode(bytes), Ok(Message::Ephemeral { .. }))
-}
-
 /// For a sync message that may acknowledge this client's own changes, the
 /// wait until the heads it announces are committed, with their history. A
 /// message to a client with nothing unconfirmed — a relay of others'
@@ -782,11 +789,8 @@ fn is_ephemeral(bytes: &[u8]) -> bool {
 fn stored_first(
     durable: &Durable,
     unconfirmed: &Unconfirmed,
-    bytes: &[u8],
+    m: DocMessage,
 ) -> Option<BoxFuture<'static, ()>> {
-    let Ok(Message::Sync(m) | Message::Request(m)) = Message::decode(bytes) else {
-        return None;
-    };
     let doc_id = m.document_id.to_string().parse::<DocumentId>().ok()?;
     if !unconfirmed.any(&m.document_id, &doc_id, durable) {
         return None;

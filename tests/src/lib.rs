@@ -53,6 +53,16 @@ pub fn seed_plan() -> papi::schema::Plan {
 }
 
 /// The key (`2026-year`, …) of the period due next under the demo plan.
+/// The Budget division's report of the current period, made by the
+/// Office.
+pub fn budget_report(server: &Server) -> papi::ids::DocId {
+    server.report(
+        &server.token("vanphong"),
+        "phong-ngan-sach",
+        &current_period(),
+    )
+}
+
 pub fn current_period() -> String {
     let plan = seed_plan();
     let now = std::time::SystemTime::now()

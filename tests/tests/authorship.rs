@@ -9,7 +9,9 @@ use papi::api::Authorship;
 use papi::ids::DocId;
 use papi::report::history::passages;
 use papi::report::TextAt;
-use papi_e2e::{current_period, first_results_on_server, wait_for, Browser, Server, SyncClient};
+use papi_e2e::{
+    budget_report, current_period, first_results_on_server, wait_for, Browser, Server, SyncClient,
+};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -20,14 +22,6 @@ const RESULTS_AT: TextAt = TextAt::Section {
 const RESULTS: &str = "article.report textarea[data-field=\"s0/results\"]";
 const LEAD: &str = "Trưởng phòng Ngân sách";
 const STAFF: &str = "Chuyên viên Phòng Ngân sách";
-
-fn budget_report(server: &Server) -> DocId {
-    server.report(
-        &server.token("vanphong"),
-        "phong-ngan-sach",
-        &current_period(),
-    )
-}
 
 fn append(client: &mut SyncClient, doc: DocId, words: &str) {
     let text = RESULTS_AT

@@ -11,7 +11,7 @@ use automerge::ReadDoc;
 use papi::ids::DocId;
 use papi::report::comments::{self, Writer};
 use papi::report::TextAt;
-use papi_e2e::{current_period, wait_for, Browser, Server, SyncClient};
+use papi_e2e::{budget_report, current_period, wait_for, Browser, Server, SyncClient};
 use serde_json::{json, Value};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -21,14 +21,6 @@ const RESULTS_AT: TextAt = TextAt::Section {
 };
 const RESULTS: &str = "article.report textarea[data-field=\"s0/results\"]";
 const THREADS: &str = ".comments[data-for=\"s0/results\"] .comment-thread";
-
-fn budget_report(server: &Server) -> DocId {
-    server.report(
-        &server.token("vanphong"),
-        "phong-ngan-sach",
-        &current_period(),
-    )
-}
 
 fn address() -> String {
     format!("/reports/{}/phong-ngan-sach", current_period())
@@ -225,10 +217,7 @@ fn the_server_lets_a_reviewer_change_only_the_comments() {
     let mut doc = office.doc(report).clone();
     comments::add(&mut doc, &RESULTS_AT, (0, 4), "Rõ hơn?", &writer, 1).unwrap();
     let mine = doc.get_changes(&office.doc(report).get_heads());
-    office
-        .doc_mut(report)
-        .apply_changes(mine.into_iter())
-        .unwrap();
+    office.doc_mut(report).apply_changes(mine).unwrap();
     office.offer(report);
     office.until("the comment stored", LIMIT, |c| c.server_has_all(report));
     lead.until("the comment at the lead", LIMIT, |c| {

@@ -11,7 +11,9 @@ use automerge::transaction::Transactable;
 use automerge::ROOT;
 use papi::ids::DocId;
 use papi::presence::{Presence, State};
-use papi_e2e::{current_period, wait_for, workspace_root, Browser, Server, SyncClient};
+use papi_e2e::{
+    budget_report, current_period, wait_for, workspace_root, Browser, Server, SyncClient,
+};
 use serde_json::{json, Value};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -31,14 +33,6 @@ fn said(client: &SyncClient, doc: DocId, name: &str) -> bool {
         .presence(doc)
         .iter()
         .any(|(_, p)| matches!(p, Presence::Snapshot(s) if s.name == name))
-}
-
-fn budget_report(server: &Server) -> DocId {
-    server.report(
-        &server.token("vanphong"),
-        "phong-ngan-sach",
-        &current_period(),
-    )
 }
 
 /// Reads from `client` for a while: for checking that something does not

@@ -48,7 +48,8 @@ pub struct Comment {
     /// Where its passage is now, in letters.
     pub start: usize,
     pub end: usize,
-    /// The passage as it was when commented on.
+    /// The passage as it reads now, and as it was when commented on.
+    pub passage: String,
     pub quote: String,
     pub writer: Writer,
     pub body: String,
@@ -239,7 +240,14 @@ pub fn all(doc: &Automerge) -> Vec<Comment> {
             let first = Cursor::try_from(string(doc, &c, "first").as_str()).ok()?;
             let last = Cursor::try_from(string(doc, &c, "last").as_str()).ok()?;
             let start = doc.get_cursor_position(&text, &first, None).ok()?;
-            let end = doc.get_cursor_position(&text, &last, None).ok()? + 1;
+            let end = (doc.get_cursor_position(&text, &last, None).ok()? + 1).max(start);
+            let passage = doc
+                .text(&text)
+                .ok()?
+                .chars()
+                .skip(start)
+                .take(end - start)
+                .collect();
             let replies = child(doc, &c, "replies")
                 .map(|list| {
                     (0..doc.length(&list))
@@ -258,7 +266,8 @@ pub fn all(doc: &Automerge) -> Vec<Comment> {
                 id: item.key.to_string(),
                 field,
                 start,
-                end: end.max(start),
+                end,
+                passage,
                 quote: string(doc, &c, "quote"),
                 writer: writer(doc, &c),
                 body: string(doc, &c, "body"),
@@ -351,9 +360,7 @@ mod tests {
     }
 
     fn passage(doc: &Automerge) -> String {
-        let c = &all(doc)[0];
-        let text = doc.text(RESULTS.locate(doc).unwrap()).unwrap();
-        text.chars().skip(c.start).take(c.end - c.start).collect()
+        all(doc)[0].passage.clone()
     }
 
     #[test]

@@ -10,7 +10,7 @@ use rust_i18n::t;
 
 use super::format::date_time;
 use super::http::{get_kept, Kept};
-use super::repo::{follow, repo};
+use super::repo::repo;
 use crate::api::Authorship;
 use crate::ids::DocId;
 use crate::report::comments::{self, author_object, Comment, Writer};
@@ -33,12 +33,24 @@ pub struct Comments {
 
 impl Comments {
     pub fn start(doc: DocId, me: Writer, may: Signal<bool>, reviewer: bool) -> Comments {
+        let all = RwSignal::new(Vec::<Comment>::new());
         let url = doc.url();
+        // Asked for once there are comments to name, not on every open
+        // (a memo: not again at every change of them).
+        let any = Memo::new(move |_| all.with(|a| !a.is_empty()));
         let record = LocalResource::new(move || {
             let url = url.clone();
-            async move { get_kept::<Authorship>(&format!("/api/reports/authors?url={url}")).await }
+            let wanted = any.get();
+            async move {
+                if !wanted {
+                    return Ok(Kept {
+                        value: Authorship::default(),
+                        offline: false,
+                    });
+                }
+                get_kept::<Authorship>(&format!("/api/reports/authors?url={url}")).await
+            }
         });
-        let all = RwSignal::new(Vec::new());
         let version = repo().open(doc).version;
         Effect::new(move |_| {
             version.track();
@@ -217,24 +229,6 @@ fn Thread(comments: Comments, c: Comment) -> impl IntoView {
     let open = resolved.is_none();
     let mine = c.writer.user_id == comments.me.with_value(|m| m.user_id);
     let may_resolve = comments.reviewer || mine;
-    // The passage as it reads now, beside the words first commented on.
-    let passage = {
-        let doc = comments.doc;
-        let (start, end, field) = (c.start, c.end, c.field.clone());
-        follow(doc, move |d| {
-            let outline = crate::report::Outline::read(d)?;
-            let at = crate::report::history::texts(&outline)
-                .into_iter()
-                .find(|at| at.key() == field)?;
-            let text = automerge::ReadDoc::text(d, at.locate(d)?).ok()?;
-            Some(
-                text.chars()
-                    .skip(start)
-                    .take(end.saturating_sub(start))
-                    .collect::<String>(),
-            )
-        })
-    };
     let send_reply = move |_| {
         let body = reply.get_untracked();
         let mut result = Ok(());
@@ -266,8 +260,8 @@ fn Thread(comments: Comments, c: Comment) -> impl IntoView {
     view! {
         <div class="comment-thread" data-comment=c.id.clone() data-resolved=(!open).to_string()>
             <p class="comment-passage">
-                "“" <span class="comment-now">{move || passage.get().unwrap_or_default()}</span> "”"
-                {move || (passage.get().as_deref() != Some(quote.as_str())).then(|| view! {
+                "“" <span class="comment-now">{c.passage.clone()}</span> "”"
+                {(c.passage != quote).then(|| view! {
                     " " <span class="comment-then">{t!("comments.then", quote = quote.clone()).to_string()}</span>
                 })}
             </p>

@@ -493,45 +493,26 @@ fn ReportView(
         let url = url.clone();
         Signal::derive(move || outbox.pending_for(&url))
     };
-    let readonly = {
+    // What this user may do with the report now: nothing but read while a
+    // review step of theirs waits to be sent.
+    let may = {
         let unit = unit.clone();
         Signal::derive(move || {
-            let writable = status.get().review().is_some_and(|status| {
+            if pending.get().is_some() {
+                return Access::Read;
+            }
+            status.get().review().map_or(Access::None, |status| {
                 let report = DocKind::UnitReport {
                     unit: unit.clone(),
                     status,
                 };
-                access(&actor, &report) == Access::Write
-            });
-            !writable || pending.get().is_some()
+                access(&actor, &report)
+            })
         })
     };
+    let readonly = Signal::derive(move || may.get() != Access::Write);
     let unsynced = repo().open(id).unsynced;
-    let presence = Presence::start(
-        id,
-        identity.display_name.clone(),
-        identity.unit.clone(),
-        names,
-    );
-    provide_context(presence);
-    let may_comment = {
-        let (unit, actor) = (unit.clone(), identity.actor());
-        Signal::derive(move || {
-            status.get().review().is_some_and(|status| {
-                let report = DocKind::UnitReport {
-                    unit: unit.clone(),
-                    status,
-                };
-                access(&actor, &report) >= Access::Comment
-            }) && pending.get().is_none()
-        })
-    };
-    provide_context(Comments::start(
-        id,
-        identity.writer(),
-        may_comment,
-        identity.role == Role::Coordinator,
-    ));
+    let presence = draft_together(id, &identity, names, may, Role::Coordinator);
     let unit_name = {
         let unit = unit.clone();
         move || name_of(&names.get().unwrap_or_default(), &unit)
@@ -547,6 +528,32 @@ fn ReportView(
             {when_ready(id, move |outline| report_form(id, outline, readonly, base.clone(), part))}
         </article>
     }
+}
+
+/// Shares who is in the report and its comments with its text boxes, for
+/// as long as the calling view lives; `reviewer` may resolve any thread.
+fn draft_together(
+    id: DocId,
+    identity: &Identity,
+    names: LocalResource<Vec<(String, String)>>,
+    may: Signal<Access>,
+    reviewer: Role,
+) -> Presence {
+    let presence = Presence::start(
+        id,
+        identity.display_name.clone(),
+        identity.unit.clone(),
+        names,
+    );
+    provide_context(presence);
+    let may_comment = Signal::derive(move || may.get() >= Access::Comment);
+    provide_context(Comments::start(
+        id,
+        identity.writer(),
+        may_comment,
+        identity.role == reviewer,
+    ));
+    presence
 }
 
 /// A part of a report: one dimension (its index among the sections), or the
@@ -958,36 +965,16 @@ fn ConsolidatedView(
     let message = RwSignal::new(None::<Result<String, String>>);
     let busy = RwSignal::new(false);
     let actor = identity.actor();
-    let readonly = Signal::derive(move || {
+    let may = Signal::derive(move || {
         let report = DocKind::Consolidated {
             approved: status.get() == DocStatus::Approved,
         };
-        access(&actor, &report) != Access::Write
+        access(&actor, &report)
     });
+    let readonly = Signal::derive(move || may.get() != Access::Write);
     let url = id.url();
     let unsynced = repo().open(id).unsynced;
-    let presence = Presence::start(
-        id,
-        identity.display_name.clone(),
-        identity.unit.clone(),
-        names,
-    );
-    provide_context(presence);
-    let may_comment = {
-        let actor = identity.actor();
-        Signal::derive(move || {
-            let report = DocKind::Consolidated {
-                approved: status.get() == DocStatus::Approved,
-            };
-            access(&actor, &report) >= Access::Comment
-        })
-    };
-    provide_context(Comments::start(
-        id,
-        identity.writer(),
-        may_comment,
-        identity.role == Role::Director,
-    ));
+    let presence = draft_together(id, &identity, names, may, Role::Director);
     let assemble = {
         let period = period.clone();
         Callback::new(move |()| {
