@@ -100,3 +100,26 @@ fn composed_vietnamese_letters_are_not_lost_or_doubled() {
     binh.wait_for_value(FIELD, LIMIT, |v| v == expected);
     assert_eq!(an.value(FIELD).matches("tiếng").count(), 1);
 }
+
+/// Letters go into the document after the frame that shows them: typed and
+/// followed at once, in the same task, by a move to another page, they are
+/// still put in, kept and sent.
+#[test]
+fn letters_typed_just_before_leaving_the_page_are_kept() {
+    let server = Server::start();
+    let an = Browser::on_the_first_dimension(&server, "vanphong");
+    let binh = Browser::on_the_first_dimension(&server, "vanphong");
+    an.execute(
+        "const e = document.querySelector(arguments[0]); e.focus();
+         e.value = e.value + ' Đã xong.';
+         e.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertText', data: ' Đã xong.' }));
+         document.querySelector('a[data-page=\"reports\"]').click();",
+        json!([FIELD]),
+    );
+    an.find("a[data-page=\"reports\"].active");
+    binh.wait_for_value(FIELD, LIMIT, |v| v.ends_with(" Đã xong."));
+    an.open_page("plan");
+    an.click_on("li.dimension:first-child summary");
+    an.wait_for_value(FIELD, LIMIT, |v| v.ends_with(" Đã xong."));
+    assert_eq!(an.value(FIELD).matches("Đã xong.").count(), 1);
+}

@@ -8,7 +8,7 @@ use rust_i18n::t;
 
 use super::format::date_time;
 use super::http::get_kept;
-use super::repo::{follow, repo};
+use super::repo::{follow_on, repo};
 use crate::api::Authorship;
 use crate::ids::DocId;
 use crate::report::history::{passages, restore_report, restore_text, sessions, Author};
@@ -62,7 +62,7 @@ fn History(doc: DocId, readonly: Signal<bool>) -> impl IntoView {
         let url = url.clone();
         async move { get_kept::<Authorship>(&format!("/api/reports/authors?url={url}")).await }
     });
-    let outline = follow(doc, |d| Outline::read(d));
+    let outline = follow_on(doc, repo().open(doc).shape, |d| Outline::read(d));
     // "" for the whole report, else a text's key.
     let chosen = RwSignal::new(String::new());
     let message = RwSignal::new(None::<String>);

@@ -1,6 +1,7 @@
 //! The browser app.
 
 mod admin;
+mod after_paint;
 mod comments;
 mod controls;
 mod dashboard;

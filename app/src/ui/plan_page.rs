@@ -42,7 +42,7 @@ pub fn PlanPage(
     // a measure does not rebuild the page (the text boxes follow the document
     // themselves).
     let plan = Memo::new(move |_| {
-        signals.version.track();
+        signals.shape.track();
         repo::repo().read(id, |doc| {
             crate::schema::Plan::read(doc)
                 .map(|mut plan| {

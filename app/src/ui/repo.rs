@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use automerge::sync::{self, SyncDoc};
-use automerge::{Automerge, ChangeHash, ObjId};
+use automerge::{Automerge, ChangeHash, ObjId, ReadDoc};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -89,11 +89,23 @@ impl Status {
 #[derive(Clone, Copy)]
 pub struct DocSignals {
     pub version: RwSignal<u64>,
+    /// Bumped with `version`, except by a keystroke that leaves its text as
+    /// empty or as non-empty as it was: what a report's outline and its
+    /// progress follow, so that typing does not read them again.
+    pub shape: RwSignal<u64>,
     pub phase: RwSignal<Phase>,
     pub unsynced: RwSignal<usize>,
     /// The version a keystroke made, and the one text it changed: the
     /// other text boxes need not read theirs again for it.
     pub typed: StoredValue<Option<(u64, ObjId)>>,
+}
+
+impl DocSignals {
+    /// Any change but a keystroke's (see `shape`).
+    fn changed(&self) {
+        self.version.update(|v| *v += 1);
+        self.shape.update(|v| *v += 1);
+    }
 }
 
 struct Entry {
@@ -106,6 +118,9 @@ struct Entry {
     writing: bool,
     dirty: bool,
     chunks_since_snapshot: usize,
+    /// The last count of `unsynced`, with the heads and server heads it was
+    /// counted at: the status asks after every keystroke.
+    counted: RefCell<Option<(Vec<ChangeHash>, Vec<ChangeHash>, usize)>>,
 }
 
 struct Inner {
@@ -277,6 +292,7 @@ impl Repo {
         }
         let signals = self.owner.with(|| DocSignals {
             version: RwSignal::new(0),
+            shape: RwSignal::new(0),
             phase: RwSignal::new(Phase::Loading),
             unsynced: RwSignal::new(0),
             typed: StoredValue::new(None),
@@ -291,6 +307,7 @@ impl Repo {
                 writing: false,
                 dirty: false,
                 chunks_since_snapshot: 0,
+                counted: RefCell::new(None),
             },
         );
         let repo = self.clone();
@@ -327,7 +344,7 @@ impl Repo {
                         entry.signals.phase.set(Phase::Fetching);
                     }
                 }
-                entry.signals.version.update(|v| *v += 1);
+                entry.signals.changed();
             }
             repo.send_sync(id);
             repo.refresh_status();
@@ -402,8 +419,14 @@ impl Repo {
             if entry.signals.phase.get_untracked() != Phase::Ready {
                 return;
             }
+            let filled = |doc: &Automerge| text.as_ref().map(|t| doc.length(t) > 0);
+            let was = filled(&entry.doc);
             f(&mut entry.doc);
-            entry.signals.version.update(|v| *v += 1);
+            if text.is_some() && filled(&entry.doc) == was {
+                entry.signals.version.update(|v| *v += 1);
+            } else {
+                entry.signals.changed();
+            }
             let version = entry.signals.version.get_untracked();
             entry
                 .signals
@@ -502,13 +525,21 @@ impl Repo {
     /// Changes on the device that the server has not confirmed. Server heads
     /// we have not received yet are left out, which can only over-count.
     fn unsynced(entry: &Entry) -> usize {
+        let heads = entry.doc.get_heads();
+        if let Some((at, server, n)) = &*entry.counted.borrow() {
+            if *at == heads && *server == entry.server_heads {
+                return *n;
+            }
+        }
         let known: Vec<ChangeHash> = entry
             .server_heads
             .iter()
             .filter(|h| entry.doc.get_change_meta_by_hash(h).is_some())
             .copied()
             .collect();
-        entry.doc.get_changes(&known).len()
+        let n = entry.doc.get_changes(&known).len();
+        *entry.counted.borrow_mut() = Some((heads, entry.server_heads.clone(), n));
+        n
     }
 
     fn refresh_status(&self) {
@@ -835,7 +866,7 @@ impl Repo {
                 entry.signals.phase.set(Phase::Ready);
             }
             if before != after {
-                entry.signals.version.update(|v| *v += 1);
+                entry.signals.changed();
             }
             before != after || heads_moved
         };
@@ -908,8 +939,21 @@ where
     R: PartialEq + Send + Sync + 'static,
 {
     let signals = repo().open(id);
+    follow_on(id, signals.version, read)
+}
+
+/// `follow`, read again only when `on` changes: a document's `shape` for a
+/// value that no keystroke changes (see `DocSignals::shape`).
+pub fn follow_on<R>(
+    id: DocId,
+    on: RwSignal<u64>,
+    read: impl Fn(&Automerge) -> Option<R> + Send + Sync + 'static,
+) -> Memo<Option<R>>
+where
+    R: PartialEq + Send + Sync + 'static,
+{
     Memo::new(move |_| {
-        signals.version.track();
+        on.track();
         repo().read(id, &read).flatten()
     })
 }

@@ -15,7 +15,7 @@ use super::http::{get_kept, post, Failure, Kept};
 use super::official::OfficialPanel;
 use super::outbox::outbox;
 use super::presence::{Presence, PresenceList};
-use super::repo::{follow, repo, Phase};
+use super::repo::{follow, follow_on, repo, Phase};
 use super::session::Identity;
 use super::shell::{Go, NotFound};
 use super::status::DocBadge;
@@ -423,7 +423,7 @@ fn when_ready(
     form: impl Fn(Outline) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView {
     let signals = repo().open(id);
-    let outline = follow(id, Outline::read);
+    let outline = follow_on(id, repo().open(id).shape, Outline::read);
     move || match signals.phase.get() {
         Phase::Loading => {
             view! { <p class="status-line" role="status">{t!("doc.loading").to_string()}</p> }
@@ -641,7 +641,9 @@ fn report_parts(
     let parts = parts_of(&outline);
     let done = {
         let parts = parts.clone();
-        follow(id, move |d| Some(progress(d, &outline, &parts)))
+        follow_on(id, repo().open(id).shape, move |d| {
+            Some(progress(d, &outline, &parts))
+        })
     };
     let contents = parts
         .iter()
@@ -811,7 +813,7 @@ fn consolidated_form(
 /// The status of a measure or item, following the document live.
 #[component]
 fn StatusSelect(doc: DocId, at: ItemAt, label: String, readonly: Signal<bool>) -> impl IntoView {
-    let status = follow(doc, move |d| at.status(d));
+    let status = follow_on(doc, repo().open(doc).shape, move |d| at.status(d));
     let value = move || {
         status
             .get()

@@ -2,6 +2,7 @@ use automerge::{ChangeHash, ObjId, ReadDoc};
 use leptos::html::Textarea;
 use leptos::prelude::*;
 
+use super::after_paint::after_paint;
 use super::comments::{Comments, CommentsAt};
 use super::presence::{Presence, PresenceAt};
 use super::repo::repo;
@@ -21,6 +22,11 @@ use crate::text::{diff, move_caret};
 /// last showed (its text and the document's heads then), and applied to that
 /// version. When others' edits arrived meanwhile, as during a composition,
 /// automerge merges the two; so neither side's letters are lost or doubled.
+///
+/// A keystroke is put into the document after the frame that shows it has
+/// been painted (a big report's reads and the device's write take longer
+/// than a frame on a phone), and several keystrokes in one frame as one
+/// change. Anything that reads the box's text first puts it in.
 #[component]
 pub fn CollabText(
     doc: DocId,
@@ -31,6 +37,8 @@ pub fn CollabText(
 ) -> impl IntoView {
     let node = NodeRef::<Textarea>::new();
     let composing = StoredValue::new(false);
+    // Typed, and not yet in the document.
+    let typed = StoredValue::new(false);
     // The text the box last showed, and the document's heads at that moment.
     let base = StoredValue::new((String::new(), Vec::<ChangeHash>::new()));
     let signals = repo().open(doc);
@@ -38,7 +46,8 @@ pub fn CollabText(
     let at = StoredValue::new(at);
     // This box's text object, and the document's version the box last read.
     let mine = StoredValue::new(None::<ObjId>);
-    let read_at = StoredValue::new(0u64);
+    // (None before the first read.)
+    let read_at = StoredValue::new(None::<u64>);
     // Who else is in this text, when the screen shares presence in its
     // document.
     let presence = use_context::<Presence>().filter(|p| p.doc == doc);
@@ -54,14 +63,14 @@ pub fn CollabText(
                     .and_then(|t| d.text(t).ok())
                     .unwrap_or_default();
                 mine.set_value(obj);
-                read_at.set_value(signals.version.get_untracked());
+                read_at.set_value(Some(signals.version.get_untracked()));
                 (text, d.get_heads())
             })
             .unwrap_or_default()
     };
 
     // Puts the document's text into the box, keeping the caret in place.
-    let show = move || {
+    let show_now = move || {
         let Some(el) = node.get_untracked() else {
             return;
         };
@@ -87,45 +96,31 @@ pub fn CollabText(
         base.set_value((text, heads));
     };
 
-    // A big report has hundreds of boxes: a keystroke in one of them, when
-    // this box has read everything before it, leaves this one as it is.
-    // Anything else (others' edits, a change of structure) reads it again.
-    Effect::new(move |_| {
-        let version = signals.version.get();
-        let unchanged = signals.typed.get_value().is_some_and(|(made, text)| {
-            made == version
-                && read_at.get_value() + 1 == version
-                && mine.with_value(|m| m.as_ref().is_some_and(|m| *m != text))
-        });
-        if unchanged {
-            read_at.set_value(version);
-        } else {
-            // Reads, and notes what it read, unless a composition holds it.
-            show();
-        }
-    });
-
     // What the person typed becomes a splice of the version they saw.
+    // A composition is left alone until it ends.
     let apply = move || {
+        if composing.get_value() {
+            return;
+        }
+        typed.set_value(false);
         let Some(el) = node.get_untracked() else {
             return;
         };
-        let typed = el.value();
+        let value = el.value();
         let (seen, seen_heads) = base.get_value();
-        let Some(splice) = diff(&seen, &typed) else {
+        let Some(splice) = diff(&seen, &value) else {
             return;
         };
         let Some(text) = mine.get_value() else {
             // Nowhere to put it: the box goes back to the document's text.
-            show();
+            show_now();
             return;
         };
-        repo().type_into(doc, text, |d| {
+        repo().type_into(doc, text.clone(), |d| {
             use automerge::transaction::Transactable;
+            // `text` is the box's text object in the version it last read,
+            // which is the one edited here.
             let edit = |d: &mut automerge::Automerge| {
-                let Some(text) = at.with_value(|at| at.locate(&*d)) else {
-                    return;
-                };
                 // The time, for the report's history (automerge takes
                 // seconds; it orders nothing).
                 let time = (js_sys::Date::now() / 1000.0) as i64;
@@ -147,8 +142,57 @@ pub fn CollabText(
             }
         });
         // The merged text, with the caret after what was typed.
-        show();
+        show_now();
     };
+    // What was typed goes into the document before the box shows it again.
+    let show = move || {
+        if typed.get_value() {
+            apply();
+        } else {
+            show_now();
+        }
+    };
+    // Once the keystroke's frame is painted; at once if the box goes first.
+    let typed_now = move || {
+        if typed.get_value() {
+            return;
+        }
+        typed.set_value(true);
+        after_paint(move || {
+            if typed.try_get_value() == Some(true) {
+                // (apply waits while a composition goes on.)
+                apply();
+            }
+        });
+    };
+    on_cleanup(move || {
+        if typed.try_get_value() == Some(true) {
+            apply();
+        }
+    });
+
+    // A big report has hundreds of boxes: a keystroke in one of them, when
+    // this box has read everything before it, leaves this one as it is.
+    // Anything else (others' edits, a change of structure) reads it again.
+    Effect::new(move |_| {
+        let version = signals.version.get();
+        let read = read_at.get_value();
+        // This box's own keystroke, read back as it was shown.
+        if read == Some(version) && !typed.get_value() {
+            return;
+        }
+        let unchanged = signals.typed.get_value().is_some_and(|(made, text)| {
+            made == version
+                && read.map(|r| r + 1) == Some(version)
+                && mine.with_value(|m| m.as_ref().is_some_and(|m| *m != text))
+        });
+        if unchanged {
+            read_at.set_value(Some(version));
+        } else {
+            // Reads, and notes what it read, unless a composition holds it.
+            show();
+        }
+    });
 
     let focus_field = field.clone();
     view! {
@@ -166,6 +210,9 @@ pub fn CollabText(
                 }
             }
             on:blur=move |_| {
+                if typed.get_value() {
+                    apply();
+                }
                 focused.set(false);
                 if let Some(p) = presence {
                     p.focus(None);
@@ -176,7 +223,7 @@ pub fn CollabText(
                     p.typed();
                 }
                 if !composing.get_value() {
-                    apply();
+                    typed_now();
                 }
             }
             on:compositionstart=move |_| composing.set_value(true)
