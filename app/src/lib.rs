@@ -49,6 +49,9 @@ pub mod report;
 pub mod route;
 pub mod schema;
 pub mod text;
+// The interface texts; only the browser app shows them.
+#[cfg(any(feature = "ui", test))]
+pub mod texts;
 pub mod wire;
 pub mod workflow;
 
@@ -57,7 +60,3 @@ mod fixtures;
 
 #[cfg(feature = "ui")]
 pub mod ui;
-
-// Interface texts, in `app/locales/app.yml`: Vietnamese first, English beside.
-#[cfg(feature = "ui")]
-rust_i18n::i18n!("locales", fallback = "vi");

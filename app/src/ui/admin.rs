@@ -1,8 +1,8 @@
 //! The admin page: users and units. The server checks that the caller is an
 //! admin on every request; this page only makes the work easy.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

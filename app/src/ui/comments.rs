@@ -5,8 +5,8 @@
 //! offline; who wrote each is taken from the server's record when it has
 //! one.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 
 use super::format::date_time;
 use super::http::{get_kept, Kept};

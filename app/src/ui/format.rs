@@ -2,7 +2,7 @@
 //! time, and the names of statuses, roles and kinds in the interface
 //! language.
 
-use rust_i18n::t;
+use super::i18n::t;
 
 use crate::access::Role;
 use crate::api::{DocStatus, UnitKind};

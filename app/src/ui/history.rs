@@ -3,8 +3,8 @@
 //! a chosen text; and restoring that text, or the whole report, as it was
 //! after a session (`report::history`).
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 
 use super::format::date_time;
 use super::http::get_kept;
@@ -62,7 +62,7 @@ fn History(doc: DocId, readonly: Signal<bool>) -> impl IntoView {
         let url = url.clone();
         async move { get_kept::<Authorship>(&format!("/api/reports/authors?url={url}")).await }
     });
-    let outline = follow_on(doc, repo().open(doc).shape, |d| Outline::read(d));
+    let outline = follow_on(doc, repo().open(doc).shape, Outline::read);
     // "" for the whole report, else a text's key.
     let chosen = RwSignal::new(String::new());
     let message = RwSignal::new(None::<String>);

@@ -1,6 +1,6 @@
 //! Requests to the server's API, decoded into the types of `papi::api`.
 
-use rust_i18n::t;
+use super::i18n::t;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsCast;

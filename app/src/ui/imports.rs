@@ -3,8 +3,8 @@
 //! all of it or nothing; this page shows what it did, or every problem with
 //! its place.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -82,7 +82,7 @@ fn send<T: serde::de::DeserializeOwned + Clone + Send + Sync + 'static>(
 /// Every problem of a refused file, in the interface language.
 #[component]
 fn ProblemList(problems: Vec<Problem>) -> impl IntoView {
-    let english = &*rust_i18n::locale() == "en";
+    let english = super::i18n::english();
     view! {
         <div class="problems" role="alert">
             <p class="error">{t!("imports.refused", n = problems.len()).to_string()}</p>

@@ -1,7 +1,7 @@
 //! The plan page: the plan document, live.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 
 use super::repo::{self, Phase};
 use super::shell::Go;

@@ -6,8 +6,8 @@
 //! context; each text box of that document tells it when it gains or loses
 //! the focus and when someone types, and shows who else is there.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 
 use super::repo::{repo, Ephemeral};
 use crate::ids::DocId;

@@ -2,8 +2,8 @@
 //! measure with a reason; the Director accepts or rejects each with a note,
 //! and the server changes the plan when one is accepted.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 
 use super::controls::NoteField;
 use super::format::date_time;

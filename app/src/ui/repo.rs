@@ -108,6 +108,10 @@ impl DocSignals {
     }
 }
 
+/// A document's heads, the server's heads, and the count of changes the
+/// server has not confirmed at those heads.
+type Counted = (Vec<ChangeHash>, Vec<ChangeHash>, usize);
+
 struct Entry {
     doc: Automerge,
     signals: DocSignals,
@@ -120,7 +124,7 @@ struct Entry {
     chunks_since_snapshot: usize,
     /// The last count of `unsynced`, with the heads and server heads it was
     /// counted at: the status asks after every keystroke.
-    counted: RefCell<Option<(Vec<ChangeHash>, Vec<ChangeHash>, usize)>>,
+    counted: RefCell<Option<Counted>>,
 }
 
 struct Inner {

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use super::i18n::t;
 use automerge::{Automerge, ReadDoc};
 use leptos::prelude::*;
-use rust_i18n::t;
 
 use super::comments::Comments;
 use super::controls::{BusyButton, NoteField};

@@ -1,8 +1,8 @@
 //! The data-safety panel: what is only on this device, when it last synced,
 //! whether the browser may evict the data, and how much room it takes.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 use wasm_bindgen_futures::JsFuture;
 
 use super::format::document_label;

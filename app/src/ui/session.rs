@@ -2,7 +2,7 @@
 //! that the app opens offline after one online sign-in; the server alone
 //! decides what that identity may read and write.
 
-use rust_i18n::t;
+use super::i18n::t;
 use serde::{Deserialize, Serialize};
 
 use super::http::{get, post, Failure};

@@ -1,7 +1,7 @@
 //! The sign-in form.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 
 use super::early::{self, Field};
 use super::session;

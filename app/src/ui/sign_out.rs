@@ -6,8 +6,8 @@
 //! document on the device, known for each of them. A user with changes only
 //! here is told how many; they stay and are sent at the next sign-in.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 
 use super::repo::{self, Status};
 use super::{device, session};

@@ -1,5 +1,5 @@
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 
 use super::format::clock;
 use super::repo::repo;

@@ -3,8 +3,8 @@
 //! update", and switches only when the person chooses to, after every write
 //! to the device has finished. Nothing reloads under someone typing.
 
+use super::i18n::t;
 use leptos::prelude::*;
-use rust_i18n::t;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
