@@ -24,6 +24,8 @@
 //! edit it at once. Readers also accept plain strings, which other
 //! automerge-repo clients may write.
 
+use std::collections::HashMap;
+
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use serde::{Deserialize, Serialize};
@@ -500,17 +502,47 @@ fn order_of<D: ReadDoc>(doc: &D, measure: &ObjId, index: usize) -> f64 {
 
 /// The map of the measure `measure_id`, with its dimension's list.
 fn find_measure<D: ReadDoc>(doc: &D, measure_id: &str) -> Option<(ObjId, ObjId)> {
+    let mut found = None;
+    each_measure(doc, |id, m, measures| {
+        let this = id == measure_id;
+        if this {
+            found = Some((m.clone(), measures.clone()));
+        }
+        !this
+    })?;
+    found
+}
+
+/// Every measure's text object by measure id, in one pass over the plan
+/// (`measure_text` searches the plan for one).
+pub fn measure_texts<D: ReadDoc>(doc: &D) -> Option<HashMap<String, ObjId>> {
+    let mut texts = HashMap::new();
+    each_measure(doc, |id, m, _| {
+        if let Ok(Some((Value::Object(ObjType::Text), text))) = doc.get(m, "text") {
+            texts.insert(id.to_string(), text);
+        }
+        true
+    })?;
+    Some(texts)
+}
+
+/// Calls `f` with each measure's id, map and dimension's list, in order,
+/// while it returns true; `None` if the plan is not as it should be.
+fn each_measure<D: ReadDoc>(
+    doc: &D,
+    mut f: impl FnMut(&str, &ObjId, &ObjId) -> bool,
+) -> Option<()> {
     let r = Reader { doc };
     let dims = r.object(&ROOT, "dimensions", "dimensions").ok()?;
     for d in r.item_objects(&dims, "dimension").ok()? {
         let measures = r.object(&d, "measures", "measures").ok()?;
         for m in r.item_objects(&measures, "measure").ok()? {
-            if r.string(&m, "id", "measure id").ok()? == measure_id {
-                return Some((m, measures));
+            if !f(&r.string(&m, "id", "measure id").ok()?, &m, &measures) {
+                return Some(());
             }
         }
     }
-    None
+    Some(())
 }
 
 /// Changes to the plan that coordinators make, offline as well as online.
@@ -1051,6 +1083,19 @@ mod tests {
             "Mới: Nâng cao chất lượng dịch vụ y tế"
         );
         assert!(measure_text(&doc, "nope").is_none());
+        // The index of every measure's text finds the same objects.
+        let texts = measure_texts(&doc).expect("a plan");
+        let plan = Plan::read(&doc).unwrap();
+        let ids: Vec<&String> = plan
+            .dimensions
+            .iter()
+            .flat_map(|d| d.measures.iter().map(|m| &m.id))
+            .collect();
+        assert_eq!(texts.len(), ids.len());
+        for id in ids {
+            assert_eq!(texts.get(id), measure_text(&doc, id).as_ref(), "{id}");
+        }
+        assert!(measure_texts(&Automerge::new()).is_none());
     }
 
     #[test]

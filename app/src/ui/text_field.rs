@@ -55,18 +55,18 @@ pub fn CollabText(
     let focused = RwSignal::new(false);
 
     let current = move || {
-        repo()
-            .read(doc, |d| {
-                let obj = at.with_value(|at| at.locate(d));
-                let text = obj
-                    .as_ref()
-                    .and_then(|t| d.text(t).ok())
-                    .unwrap_or_default();
-                mine.set_value(obj);
-                read_at.set_value(Some(signals.version.get_untracked()));
-                (text, d.get_heads())
-            })
-            .unwrap_or_default()
+        let repo = repo();
+        let obj = at.with_value(|at| repo.locate(doc, at));
+        repo.read(doc, |d| {
+            let text = obj
+                .as_ref()
+                .and_then(|t| d.text(t).ok())
+                .unwrap_or_default();
+            mine.set_value(obj);
+            read_at.set_value(Some(signals.version.get_untracked()));
+            (text, d.get_heads())
+        })
+        .unwrap_or_default()
     };
 
     // Puts the document's text into the box, keeping the caret in place.
