@@ -1,7 +1,6 @@
 //! The admin page: users and units. The server checks that the caller is an
 //! admin on every request; this page only makes the work easy.
 
-use super::i18n::t;
 use leptos::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -9,6 +8,7 @@ use serde::Serialize;
 use super::controls::{Choice, TextInput};
 use super::format::{role_label, unit_kind_label};
 use super::http::{get, post, Failure};
+use super::i18n::t;
 use crate::access::Role;
 use crate::api::{Done, IssuedPassword, NewUser, Unit, UnitKind, UserEntry};
 

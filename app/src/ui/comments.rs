@@ -5,11 +5,11 @@
 //! offline; who wrote each is taken from the server's record when it has
 //! one.
 
-use super::i18n::t;
 use leptos::prelude::*;
 
 use super::format::date_time;
 use super::http::{get_kept, Kept};
+use super::i18n::t;
 use super::repo::repo;
 use crate::api::Authorship;
 use crate::ids::DocId;

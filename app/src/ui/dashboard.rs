@@ -1,11 +1,11 @@
 //! The dashboard: who has reported for each period and whether on time,
 //! each unit's record, and the province's PAPI results against the targets.
 
-use super::i18n::t;
 use leptos::prelude::*;
 
 use super::format::{date, period_name, status_label, timeliness_label};
 use super::http::get_kept;
+use super::i18n::t;
 use super::repo::{follow, repo};
 use super::session::Identity;
 use crate::access::{access, Access, DocKind};

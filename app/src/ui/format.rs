@@ -3,7 +3,6 @@
 //! language.
 
 use super::i18n::t;
-
 use crate::access::Role;
 use crate::api::{DocStatus, UnitKind};
 use crate::calendar::{LocalDate, Period, PeriodKind, VIETNAM_OFFSET_MS};

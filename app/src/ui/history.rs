@@ -3,11 +3,11 @@
 //! a chosen text; and restoring that text, or the whole report, as it was
 //! after a session (`report::history`).
 
-use super::i18n::t;
 use leptos::prelude::*;
 
 use super::format::date_time;
 use super::http::get_kept;
+use super::i18n::t;
 use super::repo::{follow_on, repo};
 use crate::api::Authorship;
 use crate::ids::DocId;

@@ -1,11 +1,11 @@
 //! Requests to the server's API, decoded into the types of `papi::api`.
 
-use super::i18n::t;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use super::i18n::t;
 use super::{device, settings};
 use crate::api::ErrorBody;
 

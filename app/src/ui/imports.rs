@@ -3,12 +3,12 @@
 //! all of it or nothing; this page shows what it did, or every problem with
 //! its place.
 
-use super::i18n::t;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::http::{post_text, Failure};
+use super::i18n::t;
 use crate::api::{PlanImported, Problem, UsersImported, PLAN_FILE_TYPE, STAFF_FILE_TYPE};
 
 /// What came of sending a file.

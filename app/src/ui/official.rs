@@ -4,13 +4,13 @@
 //! module is fetched on the first export only); and a print view with the
 //! same layout, for "Print → Save as PDF" on a phone.
 
-use super::i18n::t;
 use leptos::prelude::*;
 use papi_official::{Day, OfficialDocument, MOTTO, NATIONAL_TITLE};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use super::i18n::t;
 use super::repo::{follow, repo};
 use crate::calendar::LocalDate;
 use crate::ids::DocId;

@@ -1,8 +1,8 @@
 //! The plan page: the plan document, live.
 
-use super::i18n::t;
 use leptos::prelude::*;
 
+use super::i18n::t;
 use super::repo::{self, Phase};
 use super::shell::Go;
 use super::status::DocBadge;

@@ -1,7 +1,7 @@
-use super::i18n::t;
 use leptos::prelude::*;
 
 use super::http::get_kept;
+use super::i18n::t;
 use super::repo::repo;
 use super::text_field::CollabText;
 use crate::api::UnitInfo;

@@ -6,9 +6,9 @@
 //! context; each text box of that document tells it when it gains or loses
 //! the focus and when someone types, and shows who else is there.
 
-use super::i18n::t;
 use leptos::prelude::*;
 
+use super::i18n::t;
 use super::repo::{repo, Ephemeral};
 use crate::ids::DocId;
 use crate::presence::{Channel, Peers, Presence as Message, State, HEARTBEAT_MS, PEER_TTL_MS};

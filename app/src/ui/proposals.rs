@@ -2,12 +2,12 @@
 //! measure with a reason; the Director accepts or rejects each with a note,
 //! and the server changes the plan when one is accepted.
 
-use super::i18n::t;
 use leptos::prelude::*;
 
 use super::controls::NoteField;
 use super::format::date_time;
 use super::http::{get_kept, post};
+use super::i18n::t;
 use super::repo::follow;
 use super::session::Identity;
 use crate::access::Capability;

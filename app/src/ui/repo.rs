@@ -113,6 +113,9 @@ impl DocSignals {
 /// server has not confirmed at those heads.
 type Counted = (Vec<ChangeHash>, Vec<ChangeHash>, usize);
 
+/// A plan's `shape`, and each measure's text object by measure id at it.
+type MeasureTexts = (u64, HashMap<String, ObjId>);
+
 struct Entry {
     doc: Automerge,
     signals: DocSignals,
@@ -179,7 +182,7 @@ pub struct Repo {
     pub status: RwSignal<Status>,
     /// A plan's measure texts by measure id, as of the plan's `shape`: its
     /// text boxes find their text through it, not one search each.
-    measure_texts: RefCell<HashMap<DocId, (u64, HashMap<String, ObjId>)>>,
+    measure_texts: RefCell<HashMap<DocId, MeasureTexts>>,
     _timers: RefCell<Vec<Closure<dyn FnMut()>>>,
 }
 

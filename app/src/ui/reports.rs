@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use super::i18n::t;
 use automerge::{Automerge, ReadDoc};
 use leptos::prelude::*;
 
@@ -12,6 +11,7 @@ use super::controls::{BusyButton, NoteField};
 use super::format::{action_label, date, date_time, period_name, status_label, timeliness_label};
 use super::history::HistoryPanel;
 use super::http::{get_kept, post, Failure, Kept};
+use super::i18n::t;
 use super::official::OfficialPanel;
 use super::outbox::outbox;
 use super::presence::{Presence, PresenceList};
@@ -423,7 +423,7 @@ fn when_ready(
     form: impl Fn(Outline) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView {
     let signals = repo().open(id);
-    let outline = follow_on(id, repo().open(id).shape, Outline::read);
+    let outline = follow_on(id, signals.shape, Outline::read);
     move || match signals.phase.get() {
         Phase::Loading => {
             view! { <p class="status-line" role="status">{t!("doc.loading").to_string()}</p> }

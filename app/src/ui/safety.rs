@@ -1,11 +1,11 @@
 //! The data-safety panel: what is only on this device, when it last synced,
 //! whether the browser may evict the data, and how much room it takes.
 
-use super::i18n::t;
 use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use super::format::document_label;
+use super::i18n::t;
 use super::repo::repo;
 
 /// Asks the browser to keep this site's data even when the phone runs short

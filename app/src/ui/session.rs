@@ -2,10 +2,10 @@
 //! that the app opens offline after one online sign-in; the server alone
 //! decides what that identity may read and write.
 
-use super::i18n::t;
 use serde::{Deserialize, Serialize};
 
 use super::http::{get, post, Failure};
+use super::i18n::t;
 use super::settings;
 use crate::access::{Actor, Role};
 use crate::api::{LoginRequest, Me, PasswordChange, Session, UserInfo};

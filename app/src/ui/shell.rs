@@ -1,13 +1,13 @@
 //! The frame of the app: the header, sign-in or the signed-in workspace
 //! with its pages, and the sync status.
 
-use super::i18n::t;
 use leptos::prelude::*;
 use leptos_router::components::{Route as Screen, Router, Routes};
 use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::path;
 use leptos_router::NavigateOptions;
 
+use super::i18n::t;
 use super::plan_page::PlanPage;
 use super::repo::{self, Repo};
 use super::sign_in::{ChoosePassword, SignIn};

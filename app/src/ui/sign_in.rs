@@ -1,9 +1,9 @@
 //! The sign-in form.
 
-use super::i18n::t;
 use leptos::prelude::*;
 
 use super::early::{self, Field};
+use super::i18n::t;
 use super::session;
 
 /// The sign-in form. The first one shown takes over what was typed into the

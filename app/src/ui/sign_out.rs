@@ -6,9 +6,9 @@
 //! document on the device, known for each of them. A user with changes only
 //! here is told how many; they stay and are sent at the next sign-in.
 
-use super::i18n::t;
 use leptos::prelude::*;
 
+use super::i18n::t;
 use super::repo::{self, Status};
 use super::{device, session};
 

@@ -1,7 +1,7 @@
-use super::i18n::t;
 use leptos::prelude::*;
 
 use super::format::clock;
+use super::i18n::t;
 use super::repo::repo;
 
 /// Always on screen: whether the user's changes are only on this device.

@@ -3,12 +3,13 @@
 //! update", and switches only when the person chooses to, after every write
 //! to the device has finished. Nothing reloads under someone typing.
 
-use super::i18n::t;
 use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ServiceWorkerContainer, ServiceWorkerRegistration, ServiceWorkerState};
+
+use super::i18n::t;
 
 /// How often to look for a new version while the app stays open.
 const CHECK_EVERY_MS: i32 = 30 * 60 * 1000;
