@@ -1,7 +1,6 @@
 //! The browser app.
 
 mod admin;
-mod after_paint;
 mod comments;
 mod controls;
 mod dashboard;
@@ -31,6 +30,7 @@ mod sign_out;
 mod status;
 pub mod store;
 mod text_field;
+mod typing_pause;
 mod update;
 
 pub use plan_view::PlanView;

@@ -61,7 +61,8 @@ pub struct Status {
     /// Review steps taken on this device that the server has not received
     /// (see `outbox`).
     pub pending_steps: usize,
-    /// Writes to the device still under way.
+    /// Writes to the device still under way, letters typed and not yet in
+    /// their document included.
     pub writing: bool,
     /// Documents on the device whose count is not known until they load.
     pub checking: bool,
@@ -579,10 +580,10 @@ impl Repo {
         n
     }
 
-    fn refresh_status(&self) {
+    pub(super) fn refresh_status(&self) {
         let inner = self.inner.borrow();
         let mut total = 0;
-        let mut writing = false;
+        let mut writing = super::typing_pause::letters_waiting();
         let mut checking = false;
         for (id, entry) in &inner.docs {
             writing |= entry.writing || entry.dirty;

@@ -13,8 +13,10 @@ pub fn StatusBar() -> impl IntoView {
         let main = if !s.connected {
             if s.device_only() > 0 {
                 t!("sync.offline_unsynced", n = s.device_only()).to_string()
-            } else if s.checking || s.writing {
+            } else if s.checking {
                 t!("sync.offline_checking").to_string()
+            } else if s.writing {
+                t!("sync.offline_writing").to_string()
             } else {
                 t!("sync.offline_saved").to_string()
             }

@@ -2,10 +2,10 @@ use automerge::{ChangeHash, ObjId, ReadDoc};
 use leptos::html::Textarea;
 use leptos::prelude::*;
 
-use super::after_paint::after_paint;
 use super::comments::{Comments, CommentsAt};
 use super::presence::{Presence, PresenceAt};
 use super::repo::repo;
+use super::typing_pause::{keystroke, when_typing_pauses};
 use crate::ids::DocId;
 use crate::report::TextAt;
 use crate::text::{diff, move_caret};
@@ -23,10 +23,10 @@ use crate::text::{diff, move_caret};
 /// version. When others' edits arrived meanwhile, as during a composition,
 /// automerge merges the two; so neither side's letters are lost or doubled.
 ///
-/// A keystroke is put into the document after the frame that shows it has
-/// been painted (a big report's reads and the device's write take longer
-/// than a frame on a phone), and several keystrokes in one frame as one
-/// change. Anything that reads the box's text first puts it in.
+/// Keystrokes are put into the document when typing pauses, several as one
+/// change (see `typing_pause`): a big report's reads and the device's write
+/// take longer than a frame on a phone. Anything that reads the box's text
+/// first puts them in.
 #[component]
 pub fn CollabText(
     doc: DocId,
@@ -152,13 +152,13 @@ pub fn CollabText(
             show_now();
         }
     };
-    // Once the keystroke's frame is painted; at once if the box goes first.
+    // Once typing pauses; at once if the box goes first.
     let typed_now = move || {
         if typed.get_value() {
             return;
         }
         typed.set_value(true);
-        after_paint(move || {
+        when_typing_pauses(move || {
             if typed.try_get_value() == Some(true) {
                 // (apply waits while a composition goes on.)
                 apply();
@@ -219,6 +219,7 @@ pub fn CollabText(
                 }
             }
             on:input=move |_| {
+                keystroke();
                 if let Some(p) = presence {
                     p.typed();
                 }
