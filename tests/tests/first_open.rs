@@ -163,3 +163,43 @@ fn what_was_typed_before_the_app_started_is_in_its_form_with_the_cursor() {
     browser.click_on("form.sign-in button[type=submit]");
     browser.wait_until_signed_in();
 }
+
+/// A connection that is up but carries nothing (a weak signal) does not
+/// leave the first open waiting for ever: the screen offers to load the
+/// page again, then says the server cannot be reached, and opens the plan
+/// when asked to try again with the connection back.
+#[test]
+fn a_first_open_whose_request_never_answers_says_so_and_opens_on_retry() {
+    let server = Server::start();
+    let browser = Browser::start();
+    // The request for the plan's address is held by the browser, unanswered.
+    browser.cdp(
+        "Fetch.enable",
+        json!({ "patterns": [{ "urlPattern": "*/api/plan" }] }),
+    );
+    browser.sign_in(
+        &server.url("/"),
+        "chuyenvien",
+        &server.password_of("chuyenvien"),
+    );
+    assert!(shown(&browser, ".status-line"), "the app is opening");
+    wait_for("the offer to load the page again", LIMIT, || {
+        shown(&browser, ".slow-open button.reload").then_some(())
+    });
+    browser.wait_for_text(&["Việc mở đang lâu hơn thường lệ."], LIMIT);
+    wait_for("the request to give up", LIMIT, || {
+        shown(&browser, "button.retry").then_some(())
+    });
+    browser.wait_for_text(&["Không kết nối được máy chủ"], LIMIT);
+    assert!(
+        !shown(&browser, "nav.tabs"),
+        "nothing of the workspace is shown without the plan"
+    );
+
+    browser.cdp("Fetch.disable", json!({}));
+    browser.click_on("button.retry");
+    wait_for("the plan", LIMIT, || {
+        shown(&browser, "li.dimension textarea[data-field]").then_some(())
+    });
+    assert!(!shown(&browser, ".slow-open"), "the offer is gone");
+}

@@ -2,6 +2,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -50,6 +51,12 @@ impl From<Failure> for String {
     }
 }
 
+/// How long a request waits for the whole answer, in milliseconds. A weak
+/// signal can leave a connection up that carries nothing; the screen that
+/// waits then says so and offers to try again, instead of waiting for ever.
+/// Generous, so that a file sent on a slow link still arrives.
+const ANSWER_WITHIN_MS: i32 = 30_000;
+
 /// Sends a request, with a body of the given content type; the answer's
 /// status and text.
 async fn send(
@@ -67,16 +74,32 @@ async fn send(
         let _ = headers.set("content-type", content_type);
         init.set_headers(&headers);
     }
-    let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
-        .await
-        .map_err(|_| Failure::NoConnection)?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| other("bad response"))?;
-    let status = response.status();
-    let text = match response.text() {
-        Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()),
-        Err(_) => None,
-    };
-    Ok((status, text.unwrap_or_default()))
+    // Aborting fails the request, or the reading of its answer, as if the
+    // connection had dropped.
+    let controller = web_sys::AbortController::new().map_err(|_| other("abort controller"))?;
+    init.set_signal(Some(&controller.signal()));
+    let abort = Closure::once(move || controller.abort());
+    let timer = window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            abort.as_ref().unchecked_ref(),
+            ANSWER_WITHIN_MS,
+        )
+        .map_err(|_| other("timer"))?;
+    let answer = async {
+        let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+            .await
+            .map_err(|_| Failure::NoConnection)?;
+        let response: web_sys::Response = response.dyn_into().map_err(|_| other("bad response"))?;
+        let status = response.status();
+        let text = JsFuture::from(response.text().map_err(|_| other("answer"))?)
+            .await
+            .map_err(|_| Failure::NoConnection)?;
+        Ok((status, text.as_string().unwrap_or_default()))
+    }
+    .await;
+    window.clear_timeout_with_handle(timer);
+    drop(abort);
+    answer
 }
 
 /// The answer decoded as `T`, or the server's refusal.

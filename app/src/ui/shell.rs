@@ -208,7 +208,7 @@ fn Workspace(identity: session::Identity) -> impl IntoView {
         }
     });
     view! {
-        <Suspense fallback=|| view! { <p class="status-line" role="status">{t!("app.opening").to_string()}</p> }>
+        <Suspense fallback=|| view! { <Opening/> }>
             {move || started.get().map(|r| match r {
                 Ok((repo, plan)) => {
                     let status = repo.status;
@@ -267,6 +267,43 @@ fn Workspace(identity: session::Identity) -> impl IntoView {
                 }.into_any(),
             })}
         </Suspense>
+    }
+}
+
+/// After this long, the opening screen offers to load the page again, in
+/// milliseconds. Opening reads the device and, the first time, asks the
+/// server (which fails with a message after `http`'s own time-out); should
+/// anything else never finish, the person is not left waiting without a way
+/// on.
+const SLOW_OPEN_MS: u64 = 10_000;
+
+/// "Opening…", and after a while a way to load the page again.
+#[component]
+fn Opening() -> impl IntoView {
+    let slow = RwSignal::new(false);
+    let timer = set_timeout_with_handle(
+        move || slow.set(true),
+        std::time::Duration::from_millis(SLOW_OPEN_MS),
+    )
+    .ok();
+    on_cleanup(move || {
+        if let Some(timer) = timer {
+            timer.clear();
+        }
+    });
+    let reload = |_| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().reload();
+        }
+    };
+    view! {
+        <p class="status-line" role="status">{t!("app.opening").to_string()}</p>
+        {move || slow.get().then(|| view! {
+            <p class="slow-open">
+                {t!("app.slow_open").to_string()}" "
+                <button type="button" class="reload" on:click=reload>{t!("app.reload").to_string()}</button>
+            </p>
+        })}
     }
 }
 
