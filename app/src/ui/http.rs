@@ -78,28 +78,48 @@ async fn send(
     // connection had dropped.
     let controller = web_sys::AbortController::new().map_err(|_| other("abort controller"))?;
     init.set_signal(Some(&controller.signal()));
-    let abort = Closure::once(move || controller.abort());
-    let timer = window
-        .set_timeout_with_callback_and_timeout_and_arguments_0(
-            abort.as_ref().unchecked_ref(),
-            ANSWER_WITHIN_MS,
-        )
-        .map_err(|_| other("timer"))?;
-    let answer = async {
-        let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
-            .await
-            .map_err(|_| Failure::NoConnection)?;
-        let response: web_sys::Response = response.dyn_into().map_err(|_| other("bad response"))?;
-        let status = response.status();
-        let text = JsFuture::from(response.text().map_err(|_| other("answer"))?)
-            .await
-            .map_err(|_| Failure::NoConnection)?;
-        Ok((status, text.as_string().unwrap_or_default()))
+    let _deadline = Deadline::arm(&window, controller).ok_or_else(|| other("timer"))?;
+    let response = JsFuture::from(window.fetch_with_str_and_init(path, &init))
+        .await
+        .map_err(|_| Failure::NoConnection)?;
+    let response: web_sys::Response = response.dyn_into().map_err(|_| other("bad response"))?;
+    let status = response.status();
+    let text = JsFuture::from(response.text().map_err(|_| other("answer"))?)
+        .await
+        .map_err(|_| Failure::NoConnection)?;
+    Ok((status, text.as_string().unwrap_or_default()))
+}
+
+/// Aborts a request after `ANSWER_WITHIN_MS`. Dropped with the request
+/// (answered, or no longer awaited by a screen that went away), it clears
+/// its timer, so that no timer calls into a freed closure.
+struct Deadline {
+    timer: i32,
+    _abort: Closure<dyn FnMut()>,
+}
+
+impl Deadline {
+    fn arm(window: &web_sys::Window, controller: web_sys::AbortController) -> Option<Deadline> {
+        let abort = Closure::once(move || controller.abort());
+        let timer = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(
+                abort.as_ref().unchecked_ref(),
+                ANSWER_WITHIN_MS,
+            )
+            .ok()?;
+        Some(Deadline {
+            timer,
+            _abort: abort,
+        })
     }
-    .await;
-    window.clear_timeout_with_handle(timer);
-    drop(abort);
-    answer
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            window.clear_timeout_with_handle(self.timer);
+        }
+    }
 }
 
 /// The answer decoded as `T`, or the server's refusal.
