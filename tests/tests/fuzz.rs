@@ -243,9 +243,21 @@ fn the_server_survives_mutated_messages() {
     bystander.change(doc, |tx| {
         tx.put(automerge::ROOT, "after", "fuzz").unwrap();
     });
-    bystander.until("the acknowledgement", Duration::from_secs(60), |c| {
-        c.server_has_all(doc)
-    });
+    let acknowledged = catch_unwind(AssertUnwindSafe(|| {
+        bystander.until("the acknowledgement", Duration::from_secs(60), |c| {
+            c.server_has_all(doc)
+        })
+    }));
+    if acknowledged.is_err() {
+        // What the server did last says where the document's work stopped.
+        let log = server.log();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        panic!(
+            "the bystander's edit was not acknowledged within 60 s, after \
+             {messages} messages over {connections} connections; the server's log ends:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
     assert!(server.is_running(), "the server is up");
     let log = server.log();
     assert!(!log.contains("panicked"), "a panic in the server:\n{log}");
