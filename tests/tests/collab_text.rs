@@ -123,3 +123,47 @@ fn letters_typed_just_before_leaving_the_page_are_kept() {
     an.wait_for_value(FIELD, LIMIT, |v| v.ends_with(" Đã xong."));
     assert_eq!(an.value(FIELD).matches("Đã xong.").count(), 1);
 }
+
+/// A word an input method is still composing is on screen but not yet in
+/// the document: for as long as the composition lasts, the status does not
+/// say "saved"; once it ends, the word is put in, saved and sent.
+#[test]
+fn a_word_still_being_composed_is_not_called_saved() {
+    let server = Server::start();
+    let (an, binh) = two_on_one_text(&server, "Xã .");
+    an.wait_for_sync_state("saved");
+    // Every state the status shows from here on.
+    an.execute(
+        "const s = document.querySelector('.sync-status');
+         window.__states = [];
+         new MutationObserver(() => window.__states.push(s.dataset.state))
+             .observe(s, { attributes: true, attributeFilter: ['data-state'] });",
+        json!([]),
+    );
+    place_caret(&an, 3);
+    an.cdp(
+        "Input.imeSetComposition",
+        json!({ "text": "tiê", "selectionStart": 3, "selectionEnd": 3 }),
+    );
+    an.wait_for_sync_state("syncing");
+    // The composition outlasts the longest wait for a pause in typing (1 s),
+    // after which typed letters would go in: these wait on.
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(an.sync_state(), "syncing", "while the word is composed");
+    an.cdp("Input.insertText", json!({ "text": "tiếng" }));
+    an.wait_for_sync_state("saved");
+    let states = an.execute("return window.__states;", json!([]));
+    let states: Vec<&str> = states
+        .as_array()
+        .expect("states")
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    let first_saved = states.iter().position(|s| *s == "saved");
+    assert_eq!(
+        first_saved,
+        Some(states.len() - 1),
+        "\"saved\" only once the word is in: {states:?}"
+    );
+    binh.wait_for_value(FIELD, LIMIT, |v| v == "Xã tiếng.");
+}

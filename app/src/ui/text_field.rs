@@ -10,6 +10,26 @@ use crate::ids::DocId;
 use crate::report::TextAt;
 use crate::text::{diff, move_caret};
 
+/// Runs `apply` once typing pauses, if letters are still waiting then. A
+/// word an input method is still composing is not the box's text yet: its
+/// letters wait on for the next pause (and count as not saved meanwhile).
+fn after_typing(
+    typed: StoredValue<bool>,
+    composing: StoredValue<bool>,
+    apply: impl Fn() + Copy + 'static,
+) {
+    when_typing_pauses(move || {
+        if typed.try_get_value() != Some(true) {
+            return;
+        }
+        if composing.try_get_value() == Some(true) {
+            after_typing(typed, composing, apply);
+        } else {
+            apply();
+        }
+    });
+}
+
 /// A person's text in a document (a measure, a report section, evidence
 /// notes), edited in place and merged live with other editors.
 ///
@@ -158,12 +178,7 @@ pub fn CollabText(
             return;
         }
         typed.set_value(true);
-        when_typing_pauses(move || {
-            if typed.try_get_value() == Some(true) {
-                // (apply waits while a composition goes on.)
-                apply();
-            }
-        });
+        after_typing(typed, composing, apply);
     };
     on_cleanup(move || {
         if typed.try_get_value() == Some(true) {
@@ -223,9 +238,7 @@ pub fn CollabText(
                 if let Some(p) = presence {
                     p.typed();
                 }
-                if !composing.get_value() {
-                    typed_now();
-                }
+                typed_now();
             }
             on:compositionstart=move |_| composing.set_value(true)
             on:compositionend=move |_| {
