@@ -1,5 +1,6 @@
-//! The first open on a slow phone: the page's plain-HTML frame can be used
-//! before the app has downloaded, and the app takes over what was typed.
+//! The first open on a slow phone: the page's plain-HTML frame signs in
+//! and shows how much of the app has arrived before the app has downloaded,
+//! and the app takes over what was typed and the sign-in's answer.
 
 use std::time::Duration;
 
@@ -43,8 +44,18 @@ fn start_loading(browser: &Browser, url: &str) {
     });
 }
 
+/// The sign-in button's state and text, and the frame's error if shown.
+fn frame_sign_in(browser: &Browser) -> serde_json::Value {
+    browser.execute(
+        "const b = document.querySelector('#early-sign-in button');
+         const e = document.getElementById('early-error');
+         return [b.disabled, b.textContent, e.hidden ? null : e.textContent];",
+        json!([]),
+    )
+}
+
 #[test]
-fn without_the_app_the_frame_takes_a_sign_in_and_sends_nothing_itself() {
+fn without_the_app_the_frame_signs_in_and_says_when_a_password_is_wrong() {
     let server = Server::start();
     let browser = Browser::start();
     browser.cdp("Network.enable", json!({}));
@@ -54,21 +65,40 @@ fn without_the_app_the_frame_takes_a_sign_in_and_sends_nothing_itself() {
     assert!(shown(&browser, "#early-sign-in"), "the sign-in form shows");
     assert!(!shown(&browser, "#early-opening"));
     browser.type_into(&browser.find("#early-username"), "chuyenvien");
-    browser.type_into(&browser.find("#early-password"), "chuyenvien-demo");
+    browser.type_into(&browser.find("#early-password"), "chuyenvien-sai");
     browser.click_on("#early-sign-in button[type=submit]");
-    let after = browser.execute(
-        "const b = document.querySelector('#early-sign-in button');
-         return [location.pathname + location.search, b.disabled, b.textContent,
-                 document.getElementById('early-password').value];",
+    wait_for("the frame to say the password is wrong", LIMIT, || {
+        frame_sign_in(&browser)[2].as_str().map(str::to_string)
+    });
+    let after = frame_sign_in(&browser);
+    assert_eq!(
+        after,
+        json!([false, "Đăng nhập", "Sai tên đăng nhập hoặc mật khẩu."]),
+        "the frame says so and can be sent again"
+    );
+    assert_eq!(
+        browser.execute("return location.pathname + location.search;", json!([])),
+        json!("/"),
+        "the browser's own form submission (the password in the address) was not used"
+    );
+
+    browser.execute(
+        "document.getElementById('early-password').value = '';",
         json!([]),
     );
-    assert_eq!(after[0], "/", "the browser itself sent nothing: {after}");
-    assert_eq!(after[1], true, "the button waits for the app: {after}");
-    assert!(
-        after[2].as_str().unwrap().contains("Đang mở ứng dụng"),
-        "{after}"
+    browser.type_into(&browser.find("#early-password"), "chuyenvien-demo");
+    browser.click_on("#early-sign-in button[type=submit]");
+    wait_for("the frame to say it signed in", LIMIT, || {
+        (frame_sign_in(&browser)[1] == json!("Đã đăng nhập. Đang mở ứng dụng…")).then_some(())
+    });
+    let after = frame_sign_in(&browser);
+    assert_eq!(after[0], true, "the button waits for the app: {after}");
+    assert_eq!(after[2], json!(null), "no error: {after}");
+    assert_eq!(
+        browser.value("#early-password"),
+        "chuyenvien-demo",
+        "what was typed is kept"
     );
-    assert_eq!(after[3], "chuyenvien-demo", "what was typed is kept");
     // The app could not be fetched: the page says so and offers a reload.
     wait_for("the frame to say the app did not load", LIMIT, || {
         shown(&browser, "#early-failed").then_some(())
@@ -112,7 +142,7 @@ fn a_frame_that_the_app_took_over_says_nothing_failed() {
 }
 
 #[test]
-fn a_sign_in_pressed_before_the_app_started_is_sent_by_the_app() {
+fn a_sign_in_answered_before_the_app_started_opens_the_app_without_asking_again() {
     let server = Server::start();
     let browser = Browser::start();
     slow_network(&browser);
@@ -120,14 +150,26 @@ fn a_sign_in_pressed_before_the_app_started_is_sent_by_the_app() {
     browser.type_into(&browser.find("#early-username"), "chuyenvien");
     browser.type_into(&browser.find("#early-password"), "chuyenvien-demo");
     browser.click_on("#early-sign-in button[type=submit]");
+    wait_for("the frame to say it signed in", LIMIT, || {
+        (frame_sign_in(&browser)[1] == json!("Đã đăng nhập. Đang mở ứng dụng…")).then_some(())
+    });
     assert!(
         !shown(&browser, "#username"),
-        "the app had not started when the sign-in was pressed"
+        "the app had not started when the sign-in was answered"
     );
 
     fast_network(&browser);
     browser.wait_until_signed_in();
     assert!(!shown(&browser, "#early"), "the frame is gone");
+    assert_eq!(
+        browser.execute(
+            "return performance.getEntriesByType('resource')
+                 .filter(e => new URL(e.name).pathname === '/api/login').length;",
+            json!([])
+        ),
+        json!(1),
+        "the app used the frame's sign-in and sent none of its own"
+    );
     assert_eq!(
         browser.execute(
             "return document.querySelectorAll('.topbar').length;",
@@ -136,6 +178,70 @@ fn a_sign_in_pressed_before_the_app_started_is_sent_by_the_app() {
         json!(1),
         "one header"
     );
+}
+
+/// A first open on a slow network shows how much of the app has arrived,
+/// and the app takes over the frame when all of it has.
+#[test]
+fn the_frame_shows_how_much_of_the_app_has_arrived() {
+    let server = Server::start();
+    let browser = Browser::start();
+    slow_network(&browser);
+    start_loading(&browser, &server.url("/"));
+    let progress = || {
+        browser.execute(
+            "const p = document.getElementById('early-progress');
+             return p && p.getClientRects().length > 0
+                 ? [p.value, document.getElementById('early-percent').textContent] : null;",
+            json!([]),
+        )
+    };
+    let part = wait_for("part of the app to have arrived", LIMIT, || {
+        let p = progress();
+        let value = p[0].as_f64()?;
+        (value > 0.0 && value < 100.0).then_some(p)
+    });
+    assert_eq!(
+        part[1],
+        json!(format!("{}%", part[0])),
+        "the share arrived is also said in figures"
+    );
+
+    fast_network(&browser);
+    browser.find("#username");
+    assert!(!shown(&browser, "#early"), "the frame is gone");
+}
+
+/// A sign-in the frame sent that was refused is the app's form's answer:
+/// the app takes over with the same error, and what was typed.
+#[test]
+fn a_sign_in_refused_before_the_app_started_is_told_by_the_app_too() {
+    let server = Server::start();
+    let browser = Browser::start();
+    slow_network(&browser);
+    start_loading(&browser, &server.url("/"));
+    browser.type_into(&browser.find("#early-username"), "chuyenvien");
+    browser.type_into(&browser.find("#early-password"), "sai");
+    browser.click_on("#early-sign-in button[type=submit]");
+    wait_for("the frame to say the password is wrong", LIMIT, || {
+        frame_sign_in(&browser)[2].as_str().map(str::to_string)
+    });
+    assert!(!shown(&browser, "#username"), "the app had not started");
+
+    fast_network(&browser);
+    let error = wait_for("the app's form to say the password is wrong", LIMIT, || {
+        browser
+            .execute(
+                "const e = document.querySelector('form.sign-in .error');
+                 return e && !document.getElementById('early') ? e.textContent : null;",
+                json!([]),
+            )
+            .as_str()
+            .map(str::to_string)
+    });
+    assert_eq!(error, "Sai tên đăng nhập hoặc mật khẩu.");
+    assert_eq!(browser.value("#username"), "chuyenvien");
+    assert_eq!(browser.value("#password"), "sai");
 }
 
 #[test]

@@ -1,9 +1,8 @@
 //! The frame of `index.html` in plain HTML, shown while the app downloads
 //! (the element `#early`). On a slow phone the wasm takes many seconds; the
-//! frame lets a first visit type its sign-in meanwhile. The app takes it over
-//! as it starts: the frame goes, and what was typed moves into the app's own
-//! sign-in form, which sends it at once if the person already pressed the
-//! button.
+//! frame lets a first visit sign in meanwhile. The app takes it over as it
+//! starts: the frame goes, what was typed moves into the app's own sign-in
+//! form, and the answer to a sign-in the frame sent is that form's answer.
 
 use std::cell::RefCell;
 
@@ -15,8 +14,9 @@ use web_sys::HtmlInputElement;
 pub struct Typed {
     pub username: String,
     pub password: String,
-    /// The person pressed "sign in" before the app had started.
-    pub submitted: bool,
+    /// The sign-in the frame sent (`window.papiSignIn`): a promise of the
+    /// answer's `[status, text]`, settled or not.
+    pub sent: Option<js_sys::Promise>,
     /// Where the cursor was.
     pub focus: Option<Field>,
 }
@@ -34,7 +34,10 @@ thread_local! {
 /// Removes the frame from the page and keeps what was typed into it for the
 /// first sign-in form. Called once, as the app starts.
 pub fn take_over() {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Some(document) = window.document() else {
         return;
     };
     let Some(frame) = document.get_element_by_id("early") else {
@@ -50,9 +53,9 @@ pub fn take_over() {
     let typed = Typed {
         username: username.map(|i| i.value()).unwrap_or_default(),
         password: password.map(|i| i.value()).unwrap_or_default(),
-        submitted: document
-            .get_element_by_id("early-sign-in")
-            .is_some_and(|f| f.has_attribute("data-submitted")),
+        sent: js_sys::Reflect::get(&window, &"papiSignIn".into())
+            .ok()
+            .and_then(|p| p.dyn_into::<js_sys::Promise>().ok()),
         focus: match active.as_deref() {
             Some("early-username") => Some(Field::Username),
             Some("early-password") => Some(Field::Password),
@@ -60,8 +63,10 @@ pub fn take_over() {
         },
     };
     frame.remove();
-    let anything =
-        !typed.username.is_empty() || !typed.password.is_empty() || typed.focus.is_some();
+    let anything = !typed.username.is_empty()
+        || !typed.password.is_empty()
+        || typed.focus.is_some()
+        || typed.sent.is_some();
     if anything {
         TYPED.with(|t| *t.borrow_mut() = Some(typed));
     }

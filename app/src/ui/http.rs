@@ -122,6 +122,18 @@ impl Drop for Deadline {
     }
 }
 
+/// The answer to a request the page sent before the app started
+/// (`early`): a promise of `[status, text]`, failed when the server could
+/// not be reached.
+pub async fn answer_to<T: DeserializeOwned>(sent: js_sys::Promise) -> Result<T, Failure> {
+    let answer = JsFuture::from(sent)
+        .await
+        .map_err(|_| Failure::NoConnection)?;
+    let answer = js_sys::Array::from(&answer);
+    let status = answer.get(0).as_f64().map_or(0, |s| s as u16);
+    decode(status, &answer.get(1).as_string().unwrap_or_default())
+}
+
 /// The answer decoded as `T`, or the server's refusal.
 fn decode<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, Failure> {
     if !(200..300).contains(&status) {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::http::{get, post, Failure};
+use super::http::{answer_to, get, post, Failure};
 use super::i18n::t;
 use super::settings;
 use crate::access::{Actor, Role};
@@ -71,7 +71,19 @@ pub async fn sign_in(username: &str, password: &str) -> Result<Identity, String>
         username: username.trim().to_string(),
         password: password.to_string(),
     };
-    match post::<Session>("/api/login", &request).await {
+    signed_in(post::<Session>("/api/login", &request).await)
+}
+
+/// Signs in with the answer to the sign-in the page's frame sent before the
+/// app started (`early`).
+pub async fn sent_sign_in(sent: js_sys::Promise) -> Result<Identity, String> {
+    signed_in(answer_to::<Session>(sent).await)
+}
+
+/// The server's answer to a sign-in: the identity, kept on the device, or
+/// why not, for the person.
+fn signed_in(answer: Result<Session, Failure>) -> Result<Identity, String> {
+    match answer {
         Ok(session) => keep(session),
         Err(Failure::Refused { status: 401, .. }) => {
             Err(t!("session.wrong_credentials").to_string())

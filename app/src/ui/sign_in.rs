@@ -7,7 +7,8 @@ use super::i18n::t;
 use super::session;
 
 /// The sign-in form. The first one shown takes over what was typed into the
-/// page's frame before the app started (`early`).
+/// page's frame before the app started, and the answer to a sign-in the
+/// frame sent (`early`).
 #[component]
 pub fn SignIn(on_done: Callback<session::Identity>) -> impl IntoView {
     let typed = early::typed().unwrap_or_default();
@@ -15,6 +16,16 @@ pub fn SignIn(on_done: Callback<session::Identity>) -> impl IntoView {
     let password = RwSignal::new(typed.password);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    let answered = move |answer: Result<session::Identity, String>| {
+        match answer {
+            Ok(who) => {
+                password.set(String::new());
+                on_done.run(who);
+            }
+            Err(message) => error.set(Some(message)),
+        }
+        busy.set(false);
+    };
     let send = move || {
         if busy.get_untracked() {
             return;
@@ -23,20 +34,13 @@ pub fn SignIn(on_done: Callback<session::Identity>) -> impl IntoView {
         error.set(None);
         let (u, p) = (username.get_untracked(), password.get_untracked());
         wasm_bindgen_futures::spawn_local(async move {
-            match session::sign_in(&u, &p).await {
-                Ok(who) => {
-                    password.set(String::new());
-                    on_done.run(who);
-                }
-                Err(message) => error.set(Some(message)),
-            }
-            busy.set(false);
+            answered(session::sign_in(&u, &p).await);
         });
     };
     let username_input = NodeRef::<leptos::html::Input>::new();
     let password_input = NodeRef::<leptos::html::Input>::new();
-    // Once the form is on the page: the cursor goes back where it was, and a
-    // sign-in pressed before the app started is sent.
+    // Once the form is on the page: the cursor goes back where it was, and
+    // the answer to the frame's sign-in is awaited as this form's own.
     Effect::new(move |done: Option<bool>| {
         if done == Some(true) {
             return true;
@@ -55,8 +59,11 @@ pub fn SignIn(on_done: Callback<session::Identity>) -> impl IntoView {
             let end = input.value().encode_utf16().count() as u32;
             let _ = input.set_selection_range(end, end);
         }
-        if typed.submitted {
-            send();
+        if let Some(sent) = typed.sent.clone() {
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                answered(session::sent_sign_in(sent).await);
+            });
         }
         true
     });

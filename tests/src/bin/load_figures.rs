@@ -193,6 +193,28 @@ fn quantiles(mut v: Vec<f64>) -> (f64, f64, f64) {
     (at(0.5), at(0.95), at(1.0))
 }
 
+/// What a page fetched and when, from the start of its navigation, with the
+/// page's own marks (see `main`), in time order.
+fn timeline(browser: &Browser) -> Vec<(f64, String)> {
+    let entries = browser.execute(
+        "const rows = performance.getEntriesByType('navigation')
+             .concat(performance.getEntriesByType('resource'))
+             .map(e => [e.responseEnd, new URL(e.name).pathname + ' received (' + e.transferSize + ' B, asked at ' + Math.round(e.startTime) + ' ms)']);
+         for (const [mark, what] of [['__submitted', 'sign-in submitted'], ['__started', 'the app started'], ['__plan', 'the plan on the page']])
+             if (window[mark]) rows.push([window[mark], what]);
+         return rows;",
+        json!([]),
+    );
+    let mut rows: Vec<(f64, String)> = entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| Some((row[0].as_f64()?, row[1].as_str()?.to_string())))
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    rows
+}
+
 fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
@@ -201,6 +223,20 @@ fn main() {
     let mut server = Server::start();
     let browser = Browser::start();
     slow_phone(&browser);
+
+    // Marks taken in the page itself, for where an open's time goes: the app
+    // started (Trunk's event, after the wasm is compiled and `main` has drawn
+    // the first frame), and the plan on the page.
+    browser.cdp(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": format!(
+            "addEventListener('TrunkApplicationStarted', () => {{ window.__started = performance.now(); }});
+             addEventListener('submit', () => {{ window.__submitted = window.__submitted || performance.now(); }}, true);
+             new MutationObserver(() => {{
+                 if (!window.__plan && document.querySelector({PLAN_SHOWN:?})) window.__plan = performance.now();
+             }}).observe(document, {{ childList: true, subtree: true }});"
+        ) }),
+    );
 
     // Cold: an empty browser profile opens the app and signs in.
     // Navigating from a script returns at once; WebDriver's own navigation
@@ -223,6 +259,7 @@ fn main() {
     wait_present(&browser, PLAN_SHOWN);
     let plan = signing_in.elapsed();
     let cold_bytes = transferred(&browser);
+    let cold_timeline = timeline(&browser);
 
     // Warm and offline: the server is gone; the app and the plan come from
     // the device.
@@ -231,18 +268,6 @@ fn main() {
             .then_some(())
     });
     assert!(server.stop(), "the server stops");
-    // Marks taken in the page itself, for where a warm open's time goes: the
-    // app started (Trunk's event, after the wasm is compiled and `main` has
-    // drawn the first frame), and the plan on the page.
-    browser.cdp(
-        "Page.addScriptToEvaluateOnNewDocument",
-        json!({ "source": format!(
-            "addEventListener('TrunkApplicationStarted', () => {{ window.__started = performance.now(); }});
-             new MutationObserver(() => {{
-                 if (!window.__plan && document.querySelector({PLAN_SHOWN:?})) window.__plan = performance.now();
-             }}).observe(document, {{ childList: true, subtree: true }});"
-        ) }),
-    );
     let start = Instant::now();
     browser.reload();
     wait_present(&browser, PLAN_SHOWN);
@@ -330,6 +355,10 @@ fn main() {
         "{:<58} {:>12}",
         "bytes over the network, warm offline load", warm_bytes
     );
+    println!("cold load, from the start of navigation (in the page):");
+    for (at, what) in &cold_timeline {
+        println!("  {:>7.0} ms  {what}", at);
+    }
     println!("warm offline load, from the start of navigation (in the page):");
     for (what, at) in [
         ("the page from the service worker", &marks[0]),
