@@ -54,6 +54,25 @@ fn frame_sign_in(browser: &Browser) -> serde_json::Value {
     )
 }
 
+/// Types a sign-in into the frame and sends it.
+fn sign_in_with_the_frame(browser: &Browser, username: &str, password: &str) {
+    browser.type_into(&browser.find("#early-username"), username);
+    browser.type_into(&browser.find("#early-password"), password);
+    browser.click_on("#early-sign-in button[type=submit]");
+}
+
+/// Waits until the frame says what became of its sign-in: the error it
+/// shows, or None once it says it signed in.
+fn frame_answer(browser: &Browser) -> Option<String> {
+    wait_for("the frame to tell the sign-in's answer", LIMIT, || {
+        let now = frame_sign_in(browser);
+        if now[1] == json!("Đã đăng nhập. Đang mở ứng dụng…") {
+            return Some(None);
+        }
+        now[2].as_str().map(|e| Some(e.to_string()))
+    })
+}
+
 #[test]
 fn without_the_app_the_frame_signs_in_and_says_when_a_password_is_wrong() {
     let server = Server::start();
@@ -64,12 +83,8 @@ fn without_the_app_the_frame_signs_in_and_says_when_a_password_is_wrong() {
 
     assert!(shown(&browser, "#early-sign-in"), "the sign-in form shows");
     assert!(!shown(&browser, "#early-opening"));
-    browser.type_into(&browser.find("#early-username"), "chuyenvien");
-    browser.type_into(&browser.find("#early-password"), "chuyenvien-sai");
-    browser.click_on("#early-sign-in button[type=submit]");
-    wait_for("the frame to say the password is wrong", LIMIT, || {
-        frame_sign_in(&browser)[2].as_str().map(str::to_string)
-    });
+    sign_in_with_the_frame(&browser, "chuyenvien", "chuyenvien-sai");
+    assert!(frame_answer(&browser).is_some(), "the sign-in is refused");
     let after = frame_sign_in(&browser);
     assert_eq!(
         after,
@@ -88,9 +103,7 @@ fn without_the_app_the_frame_signs_in_and_says_when_a_password_is_wrong() {
     );
     browser.type_into(&browser.find("#early-password"), "chuyenvien-demo");
     browser.click_on("#early-sign-in button[type=submit]");
-    wait_for("the frame to say it signed in", LIMIT, || {
-        (frame_sign_in(&browser)[1] == json!("Đã đăng nhập. Đang mở ứng dụng…")).then_some(())
-    });
+    assert_eq!(frame_answer(&browser), None, "the frame says it signed in");
     let after = frame_sign_in(&browser);
     assert_eq!(after[0], true, "the button waits for the app: {after}");
     assert_eq!(after[2], json!(null), "no error: {after}");
@@ -147,12 +160,8 @@ fn a_sign_in_answered_before_the_app_started_opens_the_app_without_asking_again(
     let browser = Browser::start();
     slow_network(&browser);
     start_loading(&browser, &server.url("/"));
-    browser.type_into(&browser.find("#early-username"), "chuyenvien");
-    browser.type_into(&browser.find("#early-password"), "chuyenvien-demo");
-    browser.click_on("#early-sign-in button[type=submit]");
-    wait_for("the frame to say it signed in", LIMIT, || {
-        (frame_sign_in(&browser)[1] == json!("Đã đăng nhập. Đang mở ứng dụng…")).then_some(())
-    });
+    sign_in_with_the_frame(&browser, "chuyenvien", "chuyenvien-demo");
+    assert_eq!(frame_answer(&browser), None, "the frame says it signed in");
     assert!(
         !shown(&browser, "#username"),
         "the app had not started when the sign-in was answered"
@@ -220,12 +229,11 @@ fn a_sign_in_refused_before_the_app_started_is_told_by_the_app_too() {
     let browser = Browser::start();
     slow_network(&browser);
     start_loading(&browser, &server.url("/"));
-    browser.type_into(&browser.find("#early-username"), "chuyenvien");
-    browser.type_into(&browser.find("#early-password"), "sai");
-    browser.click_on("#early-sign-in button[type=submit]");
-    wait_for("the frame to say the password is wrong", LIMIT, || {
-        frame_sign_in(&browser)[2].as_str().map(str::to_string)
-    });
+    sign_in_with_the_frame(&browser, "chuyenvien", "sai");
+    assert_eq!(
+        frame_answer(&browser).as_deref(),
+        Some("Sai tên đăng nhập hoặc mật khẩu.")
+    );
     assert!(!shown(&browser, "#username"), "the app had not started");
 
     fast_network(&browser);
