@@ -42,6 +42,21 @@ pub struct Health {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_panic: Option<String>,
     pub version: String,
+    /// Whether a browser may keep the app for offline use on the address
+    /// this request was sent to: HTTPS (the server's own, or a proxy's that
+    /// says so), or a loopback name.
+    #[serde(default)]
+    pub offline_capable: bool,
+    /// The address staff should open, when the server was told it
+    /// (`--public-url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    /// The last scheduled backup's failure, until one succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_error: Option<String>,
+    /// Why offline use is not possible on this address, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// `GET /api/plan`: where the plan document is.

@@ -186,6 +186,22 @@ impl LocalDate {
     }
 }
 
+/// `yyyymmdd-hhmmss` in Vietnam time: the name of a file made at an
+/// instant (a backup), so that names sort as the files were made.
+pub fn file_stamp(ms: i64) -> String {
+    let date = LocalDate::from_ms(ms);
+    let secs = (ms + VIETNAM_OFFSET_MS).rem_euclid(DAY_MS) / 1000;
+    format!(
+        "{:04}{:02}{:02}-{:02}{:02}{:02}",
+        date.year,
+        date.month,
+        date.day,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 fn is_leap(year: i32) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -227,6 +243,14 @@ fn civil_from_days(days: i64) -> (i32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_stamps_are_vietnam_time_and_sort_as_made() {
+        // 2026-12-07 17:05:09 UTC is 2026-12-08 00:05:09 in Vietnam.
+        let ms = (days_from_civil(2026, 12, 7) * DAY_MS) + ((17 * 3600 + 5 * 60 + 9) * 1000);
+        assert_eq!(file_stamp(ms), "20261208-000509");
+        assert!(file_stamp(ms) < file_stamp(ms + 1000));
+    }
 
     #[test]
     fn shows_past_periods_and_the_next_one_due() {

@@ -42,6 +42,10 @@ pub struct Assets {
     files: Arc<HashMap<String, Arc<Asset>>>,
 }
 
+/// The front end built into the binary (see `build.rs`): URL paths and
+/// bytes; empty when the binary was built before the front end.
+static EMBEDDED: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/embedded_dist.rs"));
+
 impl Assets {
     /// Reads every file under `dir`. A missing folder gives an empty set: the
     /// server still serves its API, and the page explains what is missing.
@@ -50,6 +54,20 @@ impl Assets {
         if dir.is_dir() {
             read_dir_into(dir, dir, &mut raw)?;
         }
+        Ok(Assets::from_files(raw))
+    }
+
+    /// The front end built into the binary.
+    pub fn embedded() -> Assets {
+        Assets::from_files(
+            EMBEDDED
+                .iter()
+                .map(|(url, bytes)| (url.to_string(), bytes.to_vec()))
+                .collect(),
+        )
+    }
+
+    fn from_files(mut raw: HashMap<String, Vec<u8>>) -> Assets {
         // A file's compressed copies are not files of their own.
         let mut copies = HashMap::new();
         for suffix in [".br", ".gz"] {
@@ -94,9 +112,9 @@ impl Assets {
                 (url, Arc::new(asset))
             })
             .collect();
-        Ok(Assets {
+        Assets {
             files: Arc::new(files),
-        })
+        }
     }
 
     pub fn is_empty(&self) -> bool {

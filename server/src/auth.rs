@@ -122,7 +122,7 @@ fn user_info(user: &User) -> UserInfo {
 
 /// Whether the client reached us over TLS (directly or through a proxy that
 /// says so), so that the cookie must be Secure.
-fn over_tls(state: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn over_tls(state: &AppState, headers: &HeaderMap) -> bool {
     state.secure_cookies
         || headers
             .get("x-forwarded-proto")
@@ -158,6 +158,7 @@ async fn login(
         if let Some(held_back) = state.refusals.allow(&pair) {
             tracing::warn!(username = %clean(&request.username), address = %ip, held_back, "sign-in refused: too many failures");
         }
+        metrics::counter!(crate::metrics::SIGN_IN_FAILURES).increment(1);
         return Err(ApiError::TooManyAttempts(wait.as_secs().max(1)));
     }
     if state.limiter.count(&account) >= ACCOUNT_SLOWDOWN_AFTER
@@ -169,6 +170,7 @@ async fn login(
         directory::check_password(&state.db, &request.username, &request.password).await?
     else {
         state.limiter.fail(&[&pair, &account, &address]);
+        metrics::counter!(crate::metrics::SIGN_IN_FAILURES).increment(1);
         if let Some(held_back) = state.refusals.allow(&format!("failed:{pair}")) {
             tracing::info!(username = %clean(&request.username), address = %ip, held_back, "sign-in failed");
         }
@@ -319,7 +321,7 @@ pub fn peer_prefix(user: &User) -> String {
 /// reverse proxy, the last address in `X-Forwarded-For` that is not itself
 /// a trusted proxy. Anyone else's `X-Forwarded-For` is ignored, so that a
 /// client cannot choose the address it is counted under.
-fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+pub(crate) fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;
     }

@@ -114,6 +114,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX delivered_by_other_by_doc ON delivered_by_other (doc_id);",
 ];
 
+/// The schema version this server writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
 /// A handle on the database, cheap to clone. Calls run on tokio's blocking
 /// pool so that a slow disk never stalls the async workers.
 #[derive(Clone)]

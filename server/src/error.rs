@@ -42,6 +42,8 @@ pub enum StartError {
         what: String,
         source: std::io::Error,
     },
+    #[error("cannot serve HTTPS: {0}. Check --tls-cert and --tls-key")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 type Source = Box<dyn std::error::Error + Send + Sync>;

@@ -6,6 +6,7 @@ mod api;
 mod assets;
 mod auth;
 mod authors;
+pub mod backup;
 mod consolidated;
 mod dashboard;
 mod db;
@@ -14,6 +15,7 @@ mod durable;
 mod error;
 mod extract;
 mod logsafe;
+pub mod metrics;
 mod panics;
 mod plan_import;
 mod policy;
@@ -23,6 +25,7 @@ mod reports;
 mod sessions;
 mod storage;
 mod sync;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,7 +51,9 @@ use storage::SqliteStorage;
 pub struct Config {
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
-    pub dist_dir: PathBuf,
+    /// The built front end to serve; None serves the one built into the
+    /// binary.
+    pub dist_dir: Option<PathBuf>,
     pub limits: Limits,
     /// How long a sign-in lasts.
     pub session_lifetime: std::time::Duration,
@@ -63,6 +68,17 @@ pub struct Config {
     /// Keep documents in memory only (for measuring what storing costs):
     /// nothing written to them survives a stop.
     pub in_memory: bool,
+    /// Serve HTTPS on `addr` with this certificate and key (HTTP/2 too).
+    pub tls: Option<tls::TlsFiles>,
+    /// With `tls`: a plain-HTTP address that only redirects to HTTPS.
+    pub http_redirect: Option<SocketAddr>,
+    /// The address staff open (`https://papi.so-tai-chinh.vn/`, say), when
+    /// it is not the one the server listens on: behind a proxy.
+    pub public_url: Option<String>,
+    /// Backups made while the server runs.
+    pub backups: Option<backup::Schedule>,
+    /// Who may read `/metrics`.
+    pub metrics_from: Vec<metrics::Network>,
 }
 
 /// Limits on what a client may send.
@@ -118,6 +134,12 @@ pub struct AppState {
     session_lifetime: std::time::Duration,
     secure_cookies: bool,
     trusted_proxies: std::sync::Arc<Vec<std::net::IpAddr>>,
+    public_url: Option<std::sync::Arc<str>>,
+    backup_health: backup::BackupHealth,
+    /// Turns true when the server begins to stop: sync connections close.
+    stopping: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+    metrics_from: std::sync::Arc<Vec<metrics::Network>>,
     /// Held while the state lives: one process at a time uses the data
     /// directory's documents.
     _lock: std::sync::Arc<std::fs::File>,
@@ -133,13 +155,19 @@ impl Config {
         Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
-            dist_dir: PathBuf::new(),
+            // Tools serve nothing.
+            dist_dir: Some(PathBuf::new()),
             limits: Limits::default(),
             session_lifetime: std::time::Duration::from_secs(3600),
             production: true,
             secure_cookies: false,
             trusted_proxies: Vec::new(),
             in_memory: false,
+            tls: None,
+            http_redirect: None,
+            public_url: None,
+            backups: None,
+            metrics_from: Vec::new(),
         }
     }
 }
@@ -167,6 +195,7 @@ impl AppState {
         })?;
         let builder = Repo::build_tokio()
             .with_share_policy(policy.clone())
+            .with_observer(metrics::EngineObserver)
             .with_concurrency(samod::ConcurrencyConfig::Threadpool(pool));
         let repo = if config.in_memory {
             builder
@@ -182,10 +211,13 @@ impl AppState {
             .map_err(|_| StartError::Stopped)?;
         let plan_id = plan_import::ensure_plan(&db, &repo).await?;
         policy.set_plan(plan_id.clone());
-        let assets = Assets::load(&config.dist_dir).map_err(|source| StartError::Io {
-            what: format!("front end in {}", config.dist_dir.display()),
-            source,
-        })?;
+        let assets = match &config.dist_dir {
+            Some(dir) => Assets::load(dir).map_err(|source| StartError::Io {
+                what: format!("front end in {}", dir.display()),
+                source,
+            })?,
+            None => Assets::embedded(),
+        };
         let state = AppState {
             db,
             repo,
@@ -205,8 +237,14 @@ impl AppState {
                 60,
             ))),
             session_lifetime: config.session_lifetime,
-            secure_cookies: config.secure_cookies,
+            // Over the server's own TLS every request is secure.
+            secure_cookies: config.secure_cookies || config.tls.is_some(),
             trusted_proxies: std::sync::Arc::new(config.trusted_proxies.clone()),
+            public_url: config.public_url.as_deref().map(Into::into),
+            backup_health: backup::BackupHealth::default(),
+            stopping: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
+            metrics: metrics::handle(),
+            metrics_from: std::sync::Arc::new(config.metrics_from.clone()),
             _lock: std::sync::Arc::new(lock),
             importing: std::sync::Arc::default(),
         };
@@ -298,7 +336,7 @@ pub async fn open_database(data_dir: &std::path::Path) -> Result<Db, StartError>
 
 /// Takes the data directory's lock, which the server holds while it runs:
 /// a second process writing the same documents would lose changes.
-fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+pub(crate) fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, StartError> {
     use std::os::fd::AsRawFd;
     let path = data_dir.join("papi.lock");
     let file = std::fs::OpenOptions::new()
@@ -349,33 +387,84 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    // The address first: a second server on the same port stops here,
-    // before it touches any data.
+    // The addresses and the certificate first: a second server on the same
+    // port, or a wrong certificate file, stops here, before any data is
+    // touched.
     let listener = listen(config.addr).await?;
+    let certificates = config
+        .tls
+        .clone()
+        .map(tls::Certificates::load)
+        .transpose()?;
+    let redirect = match config.http_redirect {
+        Some(addr) => Some(listen(addr).await?),
+        None => None,
+    };
     let state = AppState::open(&config).await?;
     let local = listener.local_addr().map_err(|source| StartError::Io {
         what: "reading the bound address".into(),
         source,
     })?;
-    tracing::info!(addr = %local, data_dir = %config.data_dir.display(), "serving");
+    tracing::info!(addr = %local, tls = certificates.is_some(), data_dir = %config.data_dir.display(), "serving");
     if state.assets.is_empty() {
-        tracing::warn!(dist = %config.dist_dir.display(), "no built front end found; serving the API only");
+        match &config.dist_dir {
+            Some(dir) => tracing::warn!(dist = %dir.display(), "no built front end found; serving the API only"),
+            None => tracing::warn!("this binary was built before the front end and holds none; serving the API only (build the front end, then the server, or give --dist-dir)"),
+        }
     }
     print_start(&config, local, &state).await?;
-
-    // A keystroke is one small frame: sent at once, not held back by
-    // Nagle's algorithm until the last one is acknowledged (up to 40 ms).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::warn!(%error, "could not turn off Nagle's algorithm on a connection");
-        }
+    let backing_up = config.backups.clone().map(|schedule| {
+        tracing::info!(dir = %schedule.dir.display(), every_secs = schedule.every.as_secs(), keep = schedule.keep, "scheduled backups");
+        schedule.start(config.data_dir.clone(), state.backup_health.clone())
     });
-    let served = axum::serve(
-        listener,
-        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+
+    let stopping = state.stopping.clone();
+    let shutdown = futures::FutureExt::shared(Box::pin(async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    }));
+    let redirecting = redirect.map(|listener| {
+        let app = tls::redirect(local.port());
+        let stop = shutdown.clone();
+        tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop).await })
+    });
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = match certificates {
+        Some(certificates) => {
+            let watching = certificates.watch();
+            let listener = tls::TlsListener::new(listener, certificates.server_config())
+                .map_err(|source| StartError::Io {
+                    what: format!("serving HTTPS on {local}"),
+                    source,
+                })?;
+            let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+                no_delay(stream.get_ref().0)
+            });
+            let served = drained(
+                axum::serve(listener, service).with_graceful_shutdown(shutdown.clone()),
+                shutdown,
+            )
+            .await;
+            watching.abort();
+            served
+        }
+        None => {
+            let listener = axum::serve::ListenerExt::tap_io(listener, |stream| no_delay(stream));
+            drained(
+                axum::serve(listener, service).with_graceful_shutdown(shutdown.clone()),
+                shutdown,
+            )
+            .await
+        }
+    };
+    if let Some(redirecting) = redirecting {
+        redirecting.abort();
+    }
+    if let Some(backing_up) = backing_up {
+        // A backup under way is a file named `.partial`, never taken for a
+        // finished one.
+        backing_up.abort();
+    }
     tracing::info!("shutting down: flushing storage");
     match tokio::time::timeout(STOP_LIMIT, state.stop()).await {
         Ok(stopped) => stopped?,
@@ -394,6 +483,40 @@ pub async fn run(
         what: "serving".into(),
         source,
     })
+}
+
+/// How long connections may take to finish once the server stops: sync
+/// connections are closed at once, but a client may be slow to answer.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves until `shutdown`, then waits at most `DRAIN_LIMIT` for the open
+/// connections to finish (an HTTP/2 connection lasts as long as any stream
+/// on it).
+async fn drained(
+    serving: impl std::future::IntoFuture<Output = std::io::Result<()>>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let serving = serving.into_future();
+    tokio::pin!(serving);
+    tokio::select! {
+        served = &mut serving => return served,
+        () = shutdown => {}
+    }
+    match tokio::time::timeout(DRAIN_LIMIT, serving).await {
+        Ok(served) => served,
+        Err(_) => {
+            tracing::warn!(limit_secs = DRAIN_LIMIT.as_secs(), "connections still open after the stop; closing them");
+            Ok(())
+        }
+    }
+}
+
+/// A keystroke is one small frame: sent at once, not held back by Nagle's
+/// algorithm until the last one is acknowledged (up to 40 ms).
+fn no_delay(stream: &tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::warn!(%error, "could not turn off Nagle's algorithm on a connection");
+    }
 }
 
 /// Tells the person who started the server what to open, where the data
@@ -418,8 +541,20 @@ async fn print_start(
     } else {
         "demo"
     };
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     println!("PAPI workspace ({mode})");
-    println!("  Open:  http://{open}/");
+    match &config.public_url {
+        Some(url) => println!("  Open:  {url}"),
+        None => println!("  Open:  {scheme}://{open}/"),
+    }
+    let secure = config.tls.is_some()
+        || config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+    if !secure && !local.ip().is_loopback() {
+        println!("  Warning: plain HTTP on a network address. Browsers keep the app for offline");
+        println!("  use only on HTTPS pages (or on this machine's own localhost), so phones that");
+        println!("  open http://THIS-MACHINE:{}/ will not open it without a network. Serve HTTPS", local.port());
+        println!("  with --tls-cert and --tls-key, or behind a proxy (docs/deploy.md).");
+    }
     println!("  Data:  {}", data.join(DB_FILE).display());
     let no_plan = state
         .plan()
@@ -460,7 +595,7 @@ async fn print_start(
         }
     }
     // The tests and the run script read this line to learn the address.
-    println!("Listening on http://{local}/");
+    println!("Listening on {scheme}://{local}/");
     Ok(())
 }
 
@@ -474,7 +609,12 @@ pub fn app(state: AppState) -> Router {
         .merge(consolidated::router())
         .merge(dashboard::router())
         .merge(proposals::router())
-        .route("/sync", axum::routing::get(sync::endpoint))
+        // A WebSocket opens with GET over HTTP/1.1, and with CONNECT over
+        // HTTP/2 (RFC 8441), which a browser uses when the server offers it.
+        .route(
+            "/sync",
+            axum::routing::get(sync::endpoint).connect(sync::endpoint),
+        )
         .fallback(static_files)
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {

@@ -7,6 +7,7 @@ use anyhow::{anyhow, Context};
 use clap::{Parser, Subcommand};
 use papi::access::Role;
 use papi::api::{Unit, UnitKind};
+use papi_server::backup;
 use papi_server::directory::{self, NewUser};
 use papi_server::{ApiError, AppState, Config};
 use tracing_subscriber::EnvFilter;
@@ -24,9 +25,10 @@ struct Cli {
     /// Folder for the database; created if missing.
     #[arg(long, env = "PAPI_DATA_DIR", default_value = "./data", global = true)]
     data_dir: PathBuf,
-    /// Folder of the built front end (Trunk's output).
-    #[arg(long, env = "PAPI_DIST_DIR", default_value = "./dist")]
-    dist_dir: PathBuf,
+    /// Serve the front end from this folder (Trunk's output, for
+    /// development) instead of the one built into the binary.
+    #[arg(long, env = "PAPI_DIST_DIR")]
+    dist_dir: Option<PathBuf>,
     /// The largest message a client may send on /sync, in bytes.
     #[arg(long, env = "PAPI_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     max_message_bytes: usize,
@@ -55,9 +57,42 @@ struct Cli {
     /// How many days a sign-in lasts.
     #[arg(long, env = "PAPI_SESSION_DAYS", default_value_t = 14)]
     session_days: u64,
-    /// Mark the session cookie Secure (set this when serving over TLS).
+    /// Mark the session cookie Secure (set this behind a TLS proxy that
+    /// sends no X-Forwarded-Proto; with --tls-cert it is always Secure).
     #[arg(long, env = "PAPI_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Serve HTTPS (and HTTP/2) on --addr with this certificate chain (PEM).
+    /// It is read again when it changes: a renewal needs no restart.
+    #[arg(long, env = "PAPI_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "PAPI_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// With --tls-cert: a plain-HTTP address (such as 0.0.0.0:80) that only
+    /// redirects browsers to the HTTPS address.
+    #[arg(long, env = "PAPI_HTTP_REDIRECT", requires = "tls_cert")]
+    http_redirect: Option<SocketAddr>,
+    /// The address staff open, when a proxy serves it (such as
+    /// https://papi.so-tai-chinh.vn/): printed at start and shown by a page
+    /// opened on an address that cannot work offline.
+    #[arg(long, env = "PAPI_PUBLIC_URL", value_parser = public_url)]
+    public_url: Option<String>,
+    /// Make a checked backup into this folder every --backup-every while
+    /// serving (files papi-YYYYMMDD-HHMMSS.sqlite3).
+    #[arg(long, env = "PAPI_BACKUP_DIR")]
+    backup_dir: Option<PathBuf>,
+    /// How often to back up: a number and s, m, h or d.
+    #[arg(long, env = "PAPI_BACKUP_EVERY", default_value = "6h", value_parser = papi_server::backup::parse_every)]
+    backup_every: std::time::Duration,
+    /// How many scheduled backups to keep; the oldest is removed only after
+    /// a new one is checked.
+    #[arg(long, env = "PAPI_BACKUP_KEEP", default_value_t = 28)]
+    backup_keep: usize,
+    /// Addresses or networks (10.0.0.0/8) that may read /metrics; by
+    /// default this machine only (127.0.0.0/8, ::1). Behind a proxy the
+    /// client's address is the one the proxy names (see --trusted-proxy).
+    #[arg(long, env = "PAPI_METRICS_FROM", value_delimiter = ',')]
+    metrics_from: Vec<papi_server::metrics::Network>,
     /// A reverse proxy in front of the server (repeat for several): only its
     /// `X-Forwarded-For` is taken as the client's address.
     #[arg(long, env = "PAPI_TRUSTED_PROXY", value_delimiter = ',')]
@@ -127,6 +162,23 @@ enum Command {
     },
     /// List the units.
     Units,
+    /// Copy the database into FILE while the server runs (or not), and
+    /// check the copy: SQLite's integrity check, every document loads.
+    Backup {
+        file: PathBuf,
+        /// Also print each document's id and heads.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Check a backup (or any database file) without changing it.
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        list: bool,
+    },
+    /// Put a backup in place as the data directory's database, with the
+    /// server stopped. The database it replaces is kept beside it.
+    Restore { file: PathBuf },
 }
 
 #[tokio::main]
@@ -178,6 +230,22 @@ async fn main() -> ExitCode {
                 secure_cookies: cli.secure_cookies,
                 trusted_proxies: cli.trusted_proxy,
                 in_memory: cli.in_memory,
+                tls: cli
+                    .tls_cert
+                    .zip(cli.tls_key)
+                    .map(|(cert, key)| papi_server::tls::TlsFiles { cert, key }),
+                http_redirect: cli.http_redirect,
+                public_url: cli.public_url,
+                metrics_from: if cli.metrics_from.is_empty() {
+                    papi_server::metrics::Network::loopback()
+                } else {
+                    cli.metrics_from
+                },
+                backups: cli.backup_dir.map(|dir| papi_server::backup::Schedule {
+                    dir,
+                    every: cli.backup_every,
+                    keep: cli.backup_keep,
+                }),
             };
             papi_server::run(config, papi_server::shutdown_signal())
                 .await
@@ -195,16 +263,76 @@ async fn main() -> ExitCode {
     }
 }
 
+/// A public address: an http(s) URL of a host, kept with one final slash.
+fn public_url(text: &str) -> Result<String, String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or("give the whole address, starting with https://")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let printable = |c: char| c.is_ascii_graphic() && !"\"<>\\^`{|}".contains(c);
+    if host.is_empty() || !text.chars().all(printable) {
+        return Err("not a web address".into());
+    }
+    Ok(format!("{}/", text.trim_end_matches('/')))
+}
+
 /// The directory and plan commands, run against the data in `data_dir`.
 async fn manage(data_dir: &std::path::Path, command: Command) -> anyhow::Result<()> {
     match command {
         Command::ImportPlan { file } => return import_plan(data_dir, &file).await,
         Command::ExportPlan { output } => return export_plan(data_dir, output.as_deref()).await,
+        Command::Backup { file, list } => {
+            let dir = data_dir.to_path_buf();
+            let made = tokio::task::spawn_blocking(move || backup::backup(&dir, &file)).await??;
+            println!(
+                "Backup written to {}: {} document(s), {} bytes; copied in {:.1} s, checked in {:.1} s (integrity, every document loads).",
+                made.file.display(),
+                made.checked.documents.len(),
+                made.checked.bytes,
+                made.copying.as_secs_f64(),
+                made.checking.as_secs_f64()
+            );
+            if list {
+                print!("{}", made.checked.heads_listing());
+            }
+            return Ok(());
+        }
+        Command::Check { file, list } => {
+            let checked = tokio::task::spawn_blocking(move || backup::check(&file)).await??;
+            println!(
+                "Sound: {} document(s) load, {} bytes.",
+                checked.documents.len(),
+                checked.bytes
+            );
+            if list {
+                print!("{}", checked.heads_listing());
+            }
+            return Ok(());
+        }
+        Command::Restore { file } => {
+            let dir = data_dir.to_path_buf();
+            let restored =
+                tokio::task::spawn_blocking(move || backup::restore(&dir, &file)).await??;
+            println!(
+                "Restored {} document(s) into {}.",
+                restored.checked.documents.len(),
+                data_dir.join(papi_server::DB_FILE).display()
+            );
+            if let Some(aside) = restored.kept_aside {
+                println!("The database it replaced is kept as {}.", aside.display());
+            }
+            return Ok(());
+        }
         _ => {}
     }
     let db = papi_server::open_database(data_dir).await?;
     match command {
-        Command::ImportPlan { .. } | Command::ExportPlan { .. } => {}
+        Command::ImportPlan { .. }
+        | Command::ExportPlan { .. }
+        | Command::Backup { .. }
+        | Command::Check { .. }
+        | Command::Restore { .. } => {}
         Command::CreateAdmin {
             username,
             name,

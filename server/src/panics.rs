@@ -37,6 +37,7 @@ impl Panics {
     pub fn record(&self, during: &str, payload: &(dyn Any + Send)) {
         let text = format!("{during}: {}", message(payload));
         tracing::error!(panic = %text, "a panic was contained");
+        metrics::counter!(crate::metrics::PANICS).increment(1);
         let mut r = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         r.count += 1;
         r.last = Some(text);

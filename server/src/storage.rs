@@ -91,6 +91,7 @@ impl StorageHealth {
                 }
                 Err(error) => {
                     failures += 1;
+                    metrics::counter!(crate::metrics::STORAGE_ERRORS).increment(1);
                     if failures == 1 {
                         self.started_failing(&error);
                     } else {
@@ -224,11 +225,13 @@ fn write_loop(db: Db, queue: mpsc::Receiver<Write>, durable: Durable, health: St
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         health.until_done(
             "commit",
             || db.blocking(|conn| commit(conn, &group)),
             std::thread::sleep,
         );
+        metrics::histogram!(crate::metrics::COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
         // Marked durable before any write is told it is done, so that a
         // writer that goes on never finds its own change unmarked.
         let mut marked: HashMap<DocumentId, Vec<ChangeHash>> = HashMap::new();

@@ -54,6 +54,7 @@ const READ_CHUNK: usize = 8 * 1024;
 const OUTBOX: usize = 64;
 
 /// WebSocket close codes (RFC 6455).
+const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_PROTOCOL: u16 = 1002;
 const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_INVALID: u16 = 1007;
@@ -99,6 +100,7 @@ impl Connections {
             return None;
         }
         *n += 1;
+        metrics::gauge!(crate::metrics::CONNECTIONS).increment(1);
         Some(Slot {
             connections: self.clone(),
             user_id,
@@ -108,6 +110,7 @@ impl Connections {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        metrics::gauge!(crate::metrics::CONNECTIONS).decrement(1);
         let mut map = self
             .connections
             .per_user
@@ -179,6 +182,7 @@ pub async fn endpoint(
                 session: None,
                 quiet: Quiet::new(REFUSAL_LOG_EVERY),
             };
+            let stopping = state.stopping.subscribe();
             async move {
                 serve(
                     socket,
@@ -187,6 +191,7 @@ pub async fn endpoint(
                     state.limits,
                     guard,
                     peer,
+                    stopping,
                 )
                 .await;
                 drop(slot);
@@ -434,6 +439,7 @@ async fn serve(
     limits: Limits,
     guard: Guard,
     peer: PeerId,
+    stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     tracing::info!("connected");
     let throttle = Arc::new(Mutex::new(Throttle::new(&limits)));
@@ -453,6 +459,7 @@ async fn serve(
             control_rx,
             replies_rx,
             (durable, unconfirmed),
+            stopping,
         )
         .instrument(tracing::Span::current()),
     );
@@ -477,6 +484,7 @@ async fn serve(
             }
             let refuse = |code: u16, reason: String| {
                 tracing::warn!(%reason, "refused a message; closing");
+                metrics::counter!(crate::metrics::REFUSALS).increment(1);
                 let _ = control.unbounded_send(Control::Close(code, reason.clone()));
                 Some(Err(Refused(reason)))
             };
@@ -624,6 +632,8 @@ enum Inbound {
 fn check_frame(frame: Result<WsMessage, axum::Error>) -> Inbound {
     match frame {
         Ok(WsMessage::Binary(bytes)) => {
+            metrics::counter!(crate::metrics::MESSAGES_IN).increment(1);
+            metrics::counter!(crate::metrics::BYTES_IN).increment(bytes.len() as u64);
             // Decoding runs on bytes from the network: a panic in it must
             // cost this connection, not the server.
             match std::panic::catch_unwind(AssertUnwindSafe(|| Message::decode_checked(&bytes))) {
@@ -669,6 +679,7 @@ async fn write_loop(
     mut control: mpsc::UnboundedReceiver<Control>,
     mut replies: mpsc::Receiver<Vec<u8>>,
     (durable, unconfirmed): (Durable, Unconfirmed),
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -689,7 +700,7 @@ async fn write_loop(
                     held.push_front((bytes, None));
                 }
                 None => {
-                    if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                    if !send(&mut ws, bytes).await {
                         return;
                     }
                 }
@@ -701,7 +712,7 @@ async fn write_loop(
             next = engine.next(), if held.len() < OUTBOX => match next {
                 Some(bytes) => match Message::decode(&bytes) {
                     Ok(Message::Ephemeral { .. }) => {
-                        if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                        if !send(&mut ws, bytes).await {
                             return;
                         }
                     }
@@ -722,14 +733,14 @@ async fn write_loop(
             }, if storing.is_some() => {
                 storing = None;
                 if let Some((bytes, _)) = held.pop_front() {
-                    if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                    if !send(&mut ws, bytes).await {
                         return;
                     }
                 }
             }
             next = control.next() => match next {
                 Some(Control::Keepalive) => {
-                    if ws.send(WsMessage::Binary(Message::Keepalive.encode().into())).await.is_err() {
+                    if !send(&mut ws, Message::Keepalive.encode()).await {
                         return;
                     }
                 }
@@ -737,13 +748,21 @@ async fn write_loop(
                 None => {}
             },
             Some(bytes) = replies.next() => {
-                if ws.send(WsMessage::Binary(bytes.into())).await.is_err() {
+                if !send(&mut ws, bytes).await {
                     return;
                 }
             }
             _ = ping.tick() => {
                 if ws.send(WsMessage::Ping(Vec::new().into())).await.is_err() {
                     return;
+                }
+            }
+            // The server is stopping: the client is told to come back (to
+            // this server once it is up again, or to another). What it sent
+            // and was not acknowledged, it sends again then.
+            Ok(()) = stopping.changed() => {
+                if *stopping.borrow_and_update() {
+                    break Some((CLOSE_GOING_AWAY, "the server is stopping".into()));
                 }
             }
         }
@@ -755,6 +774,13 @@ async fn write_loop(
     });
     let _ = ws.send(WsMessage::Close(frame)).await;
     let _ = ws.close().await;
+}
+
+/// Sends one protocol message; false once the connection is gone.
+async fn send(ws: &mut futures::stream::SplitSink<WebSocket, WsMessage>, bytes: Vec<u8>) -> bool {
+    metrics::counter!(crate::metrics::MESSAGES_OUT).increment(1);
+    metrics::counter!(crate::metrics::BYTES_OUT).increment(bytes.len() as u64);
+    ws.send(WsMessage::Binary(bytes.into())).await.is_ok()
 }
 
 /// The changes in a sync message's chunks, a whole document's included.

@@ -19,13 +19,18 @@ async fn api() -> Api {
     let config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),
-        dist_dir: dir.path().join("no-front-end"),
+        dist_dir: Some(dir.path().join("no-front-end")),
         limits: Limits::default(),
         session_lifetime: std::time::Duration::from_secs(3600),
         production: false,
         secure_cookies: false,
         trusted_proxies: Vec::new(),
         in_memory: false,
+        tls: None,
+        http_redirect: None,
+        public_url: None,
+        backups: None,
+        metrics_from: Vec::new(),
     };
     Api::open(&config, dir).await
 }

@@ -22,6 +22,12 @@ pub struct Browser {
 impl Browser {
     /// Starts ChromeDriver and a fresh Chromium profile, with a phone-sized window.
     pub fn start() -> Browser {
+        Browser::start_with(&[])
+    }
+
+    /// `start`, with more Chromium command-line switches (a host name
+    /// mapped to loopback, say).
+    pub fn start_with(switches: &[String]) -> Browser {
         let port = free_port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
@@ -55,6 +61,7 @@ impl Browser {
         .iter()
         .map(|a| a.to_string())
         .chain([format!("--user-data-dir={}", profile.path().display())])
+        .chain(switches.iter().cloned())
         .collect::<Vec<_>>();
         let capabilities = json!({
             "capabilities": { "alwaysMatch": {
@@ -101,6 +108,14 @@ impl Browser {
             "WebDriver {path} failed ({status}): {answer}"
         );
         answer["value"].clone()
+    }
+
+    /// The cookies of the current page, as WebDriver lists them.
+    pub fn cookies(&self) -> Vec<Value> {
+        self.command("GET", "/cookie", None)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn goto(&self, url: &str) {

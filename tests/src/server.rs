@@ -346,13 +346,17 @@ impl Server {
             let _ = std::io::copy(&mut stderr, &mut log);
         });
 
-        // The server prints "Listening on http://ADDR/" once it accepts connections.
+        // The server prints "Listening on http://ADDR/" (https with TLS)
+        // once it accepts connections.
         let stdout = child.stdout.take().expect("server stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.strip_prefix("Listening on http://") {
+                let address = line
+                    .strip_prefix("Listening on http://")
+                    .or_else(|| line.strip_prefix("Listening on https://"));
+                if let Some(rest) = address {
                     let port = rest
                         .trim_end_matches('/')
                         .rsplit(':')

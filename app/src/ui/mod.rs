@@ -11,6 +11,7 @@ mod history;
 mod http;
 mod i18n;
 mod imports;
+mod insecure;
 pub mod link;
 mod official;
 mod outbox;

@@ -13,7 +13,7 @@ use super::repo::{self, Repo};
 use super::sign_in::{ChoosePassword, SignIn};
 use super::sign_out::SignOut;
 use super::{
-    admin, dashboard, early, http, i18n, outbox, proposals, reports, safety, scroll, session,
+    admin, dashboard, early, http, i18n, insecure, outbox, proposals, reports, safety, scroll, session,
     settings, status, update,
 };
 use crate::access::{access, Access, Capability, DocKind, Role};
@@ -110,6 +110,7 @@ pub fn App() -> impl IntoView {
                 Some(who) => view! { <AccountMenu who lang/> }.into_any(),
             }}
         </header>
+        <insecure::InsecureNotice/>
         <update::UpdateBanner ready=update_ready/>
         // The workspace draws its screens from the address (`Route::parse`),
         // keeping the plan drawn under the others so that its text boxes

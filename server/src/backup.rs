@@ -1,0 +1,453 @@
+//! Backups of the database, taken while the server runs, and restoring one
+//! into a stopped data directory.
+//!
+//! A backup is SQLite's `VACUUM INTO`: one read transaction, so the copy is
+//! the database as it was at one instant, and with the write-ahead log the
+//! server goes on committing meanwhile. A backup is reported done only
+//! after it has been checked: SQLite's `integrity_check`, every document
+//! loads, and every registered document is there. The check lists each
+//! document's heads, which a restore compares with what it put in place.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use automerge::{Automerge, ChangeHash};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::DB_FILE;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("there is no database at {}", .0.display())]
+    NoDatabase(PathBuf),
+    #[error("{} already exists; choose a new file name", .0.display())]
+    Exists(PathBuf),
+    #[error("{}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is damaged: {detail}", path.display())]
+    Damaged { path: PathBuf, detail: String },
+    #[error("{} was written by a newer version of the server (schema {found}, this version knows {known}); use that version", path.display())]
+    Newer {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
+    #[error(transparent)]
+    Start(#[from] crate::StartError),
+}
+
+/// What a checked database holds.
+#[derive(Debug)]
+pub struct Checked {
+    /// Every document, by id, with its heads.
+    pub documents: BTreeMap<String, Vec<ChangeHash>>,
+    pub bytes: u64,
+}
+
+impl Checked {
+    /// One line per document: its id and its heads, sorted; the same
+    /// database always gives the same text.
+    pub fn heads_listing(&self) -> String {
+        let mut text = String::new();
+        for (id, heads) in &self.documents {
+            let mut heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+            heads.sort();
+            text.push_str(&format!("{id} {}\n", heads.join(",")));
+        }
+        text
+    }
+}
+
+/// A finished backup.
+#[derive(Debug)]
+pub struct Made {
+    pub file: PathBuf,
+    pub checked: Checked,
+    /// How long the copy took, and the check after it.
+    pub copying: Duration,
+    pub checking: Duration,
+}
+
+/// Copies the database of `data_dir` into `target`, which must not exist,
+/// and checks the copy. The server may be running. The copy is written
+/// beside the target and renamed into place only once checked, so a file
+/// at `target` is always a whole, checked backup.
+pub fn backup(data_dir: &Path, target: &Path) -> Result<Made, BackupError> {
+    let source = data_dir.join(DB_FILE);
+    if !source.exists() {
+        return Err(BackupError::NoDatabase(source));
+    }
+    if target.exists() {
+        return Err(BackupError::Exists(target.to_path_buf()));
+    }
+    let partial = with_suffix(target, ".partial");
+    let _ = std::fs::remove_file(&partial);
+    let started = Instant::now();
+    let sqlite = |source| BackupError::Sqlite {
+        path: partial.clone(),
+        source,
+    };
+    let conn = Connection::open_with_flags(
+        &source,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sqlite)?;
+    conn.busy_timeout(Duration::from_secs(30)).map_err(sqlite)?;
+    let copied = conn
+        .execute("VACUUM INTO ?1", [partial.to_string_lossy().as_ref()])
+        .map_err(sqlite);
+    drop(conn);
+    if let Err(error) = copied {
+        let _ = std::fs::remove_file(&partial);
+        return Err(error);
+    }
+    let copying = started.elapsed();
+    let started = Instant::now();
+    let checked = match check(&partial).and_then(|c| sync_file(&partial).map(|()| c)) {
+        Ok(checked) => checked,
+        Err(error) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(error);
+        }
+    };
+    std::fs::rename(&partial, target).map_err(|source| BackupError::Io {
+        path: target.to_path_buf(),
+        source,
+    })?;
+    sync_parent(target)?;
+    Ok(Made {
+        file: target.to_path_buf(),
+        checked,
+        copying,
+        checking: started.elapsed(),
+    })
+}
+
+/// Checks a database file without changing it: SQLite's integrity check,
+/// a schema this version knows, every document loads, and every
+/// registered document (and the plan) has stored data.
+pub fn check(path: &Path) -> Result<Checked, BackupError> {
+    let sqlite = |source| BackupError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let damaged = |detail: String| BackupError::Damaged {
+        path: path.to_path_buf(),
+        detail,
+    };
+    if !path.exists() {
+        return Err(BackupError::NoDatabase(path.to_path_buf()));
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqlite)?;
+    let integrity: Vec<String> = conn
+        .prepare("PRAGMA integrity_check")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| damaged(e.to_string()))?;
+    if integrity != ["ok"] {
+        return Err(damaged(integrity.join("; ")));
+    }
+    let version: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sqlite)?;
+    let known = crate::db::SCHEMA_VERSION;
+    if version > known {
+        return Err(BackupError::Newer {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+
+    // Rows come in the order of their keys, so each document's chunks (its
+    // snapshots and incremental changes) come together: loaded one
+    // document at a time, a large database is never all in memory.
+    let mut documents = BTreeMap::new();
+    let mut load = |id: &str, bytes: &[u8]| -> Result<(), BackupError> {
+        let doc = Automerge::load(bytes)
+            .map_err(|e| damaged(format!("document {id} does not load: {e}")))?;
+        documents.insert(id.to_string(), doc.get_heads());
+        Ok(())
+    };
+    {
+        let mut rows = conn
+            .prepare("SELECT key, data FROM docs ORDER BY key")
+            .map_err(sqlite)?;
+        let mut rows = rows.query([]).map_err(sqlite)?;
+        let mut current: Option<(String, Vec<u8>)> = None;
+        while let Some(row) = rows.next().map_err(sqlite)? {
+            let key: String = row.get(0).map_err(sqlite)?;
+            let mut parts = key.split('/');
+            let (Some(doc), Some("snapshot" | "incremental")) = (parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let data: Vec<u8> = row.get(1).map_err(sqlite)?;
+            match &mut current {
+                Some((id, bytes)) if id == doc => bytes.extend(data),
+                _ => {
+                    if let Some((id, bytes)) = current.take() {
+                        load(&id, &bytes)?;
+                    }
+                    current = Some((doc.to_string(), data));
+                }
+            }
+        }
+        if let Some((id, bytes)) = current {
+            load(&id, &bytes)?;
+        }
+    }
+    let mut expected: Vec<String> = conn
+        .prepare("SELECT doc_id FROM documents")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(sqlite)?;
+    let plan: Option<String> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE name = 'plan_doc'",
+            [],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })
+        .map_err(sqlite)?;
+    expected.extend(plan);
+    if let Some(missing) = expected.iter().find(|id| !documents.contains_key(*id)) {
+        return Err(damaged(format!("document {missing} is registered but has no data")));
+    }
+    let bytes = std::fs::metadata(path)
+        .map_err(|source| BackupError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    Ok(Checked { documents, bytes })
+}
+
+/// A restored data directory.
+#[derive(Debug)]
+pub struct Restored {
+    pub checked: Checked,
+    /// Where the database it replaced was put, if there was one.
+    pub kept_aside: Option<PathBuf>,
+}
+
+/// Puts the backup `from` in place as the database of `data_dir`, which no
+/// server may be using. The backup is checked first; the database it
+/// replaces is renamed, never deleted.
+pub fn restore(data_dir: &Path, from: &Path) -> Result<Restored, BackupError> {
+    let checked = check(from)?;
+    std::fs::create_dir_all(data_dir).map_err(|source| BackupError::Io {
+        path: data_dir.to_path_buf(),
+        source,
+    })?;
+    let _lock = crate::lock_data_dir(data_dir)?;
+    let live = data_dir.join(DB_FILE);
+    let incoming = with_suffix(&live, ".restoring");
+    std::fs::copy(from, &incoming).map_err(|source| BackupError::Io {
+        path: incoming.clone(),
+        source,
+    })?;
+    sync_file(&incoming)?;
+    let kept_aside = if live.exists() {
+        let stamp = papi::calendar::file_stamp(now_ms());
+        let aside = with_suffix(&live, &format!(".replaced-{stamp}"));
+        // The write-ahead log and its index go with their database.
+        for suffix in ["-wal", "-shm", ""] {
+            let from = with_suffix(&live, suffix);
+            if from.exists() {
+                let to = with_suffix(&aside, suffix);
+                std::fs::rename(&from, &to).map_err(|source| BackupError::Io {
+                    path: from.clone(),
+                    source,
+                })?;
+            }
+        }
+        Some(aside)
+    } else {
+        None
+    };
+    std::fs::rename(&incoming, &live).map_err(|source| BackupError::Io {
+        path: live.clone(),
+        source,
+    })?;
+    sync_parent(&live)?;
+    Ok(Restored {
+        checked,
+        kept_aside,
+    })
+}
+
+/// Backups made on a schedule by a running server: one every `every` into
+/// `dir`, keeping the newest `keep`.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub dir: PathBuf,
+    pub every: Duration,
+    pub keep: usize,
+}
+
+/// The prefix and suffix of a scheduled backup's file name; the middle is
+/// its time, so that names sort as the backups were made.
+const SCHEDULED: (&str, &str) = ("papi-", ".sqlite3");
+
+impl Schedule {
+    /// Makes a backup now, then removes the oldest beyond `keep`: only once
+    /// the new one is checked, so that a failing backup removes nothing.
+    pub fn run_once(&self, data_dir: &Path) -> Result<Made, BackupError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| BackupError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let name = format!(
+            "{}{}{}",
+            SCHEDULED.0,
+            papi::calendar::file_stamp(now_ms()),
+            SCHEDULED.1
+        );
+        let made = backup(data_dir, &self.dir.join(name))?;
+        let mut kept = self.backups()?;
+        kept.sort();
+        let excess = kept.len().saturating_sub(self.keep.max(1));
+        for old in &kept[..excess] {
+            if let Err(error) = std::fs::remove_file(old) {
+                tracing::warn!(file = %old.display(), %error, "could not remove an old backup");
+            }
+        }
+        Ok(made)
+    }
+
+    /// The scheduled backups in the folder (not other files).
+    fn backups(&self) -> Result<Vec<PathBuf>, BackupError> {
+        let entries = std::fs::read_dir(&self.dir).map_err(|source| BackupError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        Ok(entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(SCHEDULED.0) && n.ends_with(SCHEDULED.1))
+            })
+            .collect())
+    }
+
+    /// Runs for as long as the server does. A failed backup is logged as an
+    /// error (and counted by health) and tried again at the next time.
+    pub fn start(self, data_dir: PathBuf, failures: BackupHealth) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval_at(
+                tokio::time::Instant::now() + self.every,
+                self.every,
+            );
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let schedule = self.clone();
+                let dir = data_dir.clone();
+                let outcome = tokio::task::spawn_blocking(move || schedule.run_once(&dir)).await;
+                match outcome {
+                    Ok(Ok(made)) => {
+                        failures.succeeded();
+                        metrics::gauge!(crate::metrics::BACKUP_LAST_SUCCESS).set(now_ms() as f64 / 1000.0);
+                        tracing::info!(
+                            file = %made.file.display(),
+                            documents = made.checked.documents.len(),
+                            bytes = made.checked.bytes,
+                            copy_ms = made.copying.as_millis() as u64,
+                            check_ms = made.checking.as_millis() as u64,
+                            "backup made and checked"
+                        );
+                    }
+                    Ok(Err(error)) => {
+                        metrics::counter!(crate::metrics::BACKUP_FAILURES).increment(1);
+                        failures.failed(error.to_string());
+                        tracing::error!(%error, "scheduled backup failed; the older backups are kept");
+                    }
+                    Err(error) => {
+                        metrics::counter!(crate::metrics::BACKUP_FAILURES).increment(1);
+                        failures.failed(error.to_string());
+                        tracing::error!(%error, "scheduled backup failed");
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// The last scheduled backup's failure, until one succeeds.
+#[derive(Clone, Default)]
+pub struct BackupHealth(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl BackupHealth {
+    fn failed(&self, error: String) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+    }
+
+    fn succeeded(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    pub fn failing(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A duration written as a number and a unit: `90s`, `30m`, `6h`, `1d`.
+pub fn parse_every(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or("give a unit: s, m, h or d (such as 6h)")?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| "start with a number, such as 6h")?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    };
+    if n == 0 {
+        return Err("the time must be more than zero".into());
+    }
+    Ok(Duration::from_secs(n.saturating_mul(seconds)))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn sync_file(path: &Path) -> Result<(), BackupError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| BackupError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Makes a rename in `path`'s folder survive a power cut.
+fn sync_parent(path: &Path) -> Result<(), BackupError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    sync_file(dir)
+}
