@@ -451,3 +451,60 @@ fn sync_parent(path: &Path) -> Result<(), BackupError> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     sync_file(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_schedule_keeps_the_newest_and_a_failed_backup_removes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        crate::open_database(&data).await.unwrap();
+        let backups = dir.path().join("backups");
+        std::fs::create_dir_all(&backups).unwrap();
+        for old in ["papi-20200101-000000.sqlite3", "papi-20210101-000000.sqlite3"] {
+            std::fs::write(backups.join(old), "an old backup").unwrap();
+        }
+        std::fs::write(backups.join("notes.txt"), "kept").unwrap();
+        let schedule = Schedule {
+            dir: backups.clone(),
+            every: Duration::from_secs(3600),
+            keep: 2,
+        };
+
+        // No database to copy: the older backups all stay.
+        let empty = dir.path().join("empty");
+        assert!(matches!(schedule.run_once(&empty), Err(BackupError::NoDatabase(_))));
+        assert_eq!(names(&backups).len(), 3);
+
+        let made = schedule.run_once(&data).unwrap();
+        let now = names(&backups);
+        assert_eq!(now.len(), 3, "{now:?}");
+        assert_eq!(now[0], "notes.txt");
+        assert_eq!(now[1], "papi-20210101-000000.sqlite3");
+        assert_eq!(backups.join(&now[2]), made.file);
+        assert!(check(&made.file).unwrap().documents.is_empty());
+        assert!(!with_suffix(&made.file, ".partial").exists());
+    }
+
+    #[test]
+    fn times_are_a_number_and_a_unit() {
+        assert_eq!(parse_every("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_every("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_every("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse_every("1d"), Ok(Duration::from_secs(86400)));
+        for bad in ["6", "h", "0h", "6w", "-1h", ""] {
+            assert!(parse_every(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -609,6 +609,7 @@ pub fn app(state: AppState) -> Router {
         .merge(consolidated::router())
         .merge(dashboard::router())
         .merge(proposals::router())
+        .route("/metrics", axum::routing::get(metrics::endpoint))
         // A WebSocket opens with GET over HTTP/1.1, and with CONNECT over
         // HTTP/2 (RFC 8441), which a browser uses when the server offers it.
         .route(

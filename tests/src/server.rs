@@ -274,6 +274,13 @@ impl Server {
         }
     }
 
+    /// Starts the server again on the same port and data directory, with
+    /// other extra command-line options.
+    pub fn restart_with(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|a| a.to_string()).collect();
+        self.restart();
+    }
+
     /// Starts the server again on the same port and data directory.
     pub fn restart(&mut self) {
         self.kill();

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use papi_e2e::{wait_for, workspace_root, Browser, Server};
+use papi::ids::DocId;
+use papi::schema::measure_text;
+use papi_e2e::{http, wait_for, workspace_root, Browser, Server, SyncClient};
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -36,10 +38,25 @@ fn shell_caches(browser: &Browser) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_new_version_is_offered_and_taken_only_when_asked() {
+/// A copy of the built front end, which a test may change into a "new
+/// version".
+fn dist_copy() -> tempfile::TempDir {
     let dist = tempfile::tempdir().unwrap();
     copy_dir(&workspace_root().join("dist"), dist.path());
+    dist
+}
+
+/// Makes the copy a new version: the service worker's version `old`
+/// changes.
+fn new_version(dist: &Path, old: &str) {
+    let sw = dist.join("sw.js");
+    let text = std::fs::read_to_string(&sw).unwrap();
+    std::fs::write(&sw, text.replace(old, &format!("{old}next"))).unwrap();
+}
+
+#[test]
+fn a_new_version_is_offered_and_taken_only_when_asked() {
+    let dist = dist_copy();
     let mut server = Server::start_serving(dist.path(), &[]);
     let browser = Browser::signed_in(&server, "vanphong");
     wait_for("the service worker to control the page", LIMIT, || {
@@ -54,10 +71,8 @@ fn a_new_version_is_offered_and_taken_only_when_asked() {
     assert_eq!(before.len(), 1, "{before:?}");
 
     // A new build: the worker's version changes.
-    let sw = dist.path().join("sw.js");
-    let text = std::fs::read_to_string(&sw).unwrap();
     let old = before[0].trim_start_matches("papi-shell-").to_string();
-    std::fs::write(&sw, text.replace(&old, &format!("{old}next"))).unwrap();
+    new_version(dist.path(), &old);
     server.restart();
 
     // Someone is typing when the new version arrives: nothing reloads.
@@ -88,4 +103,66 @@ fn a_new_version_is_offered_and_taken_only_when_asked() {
         (now == vec![format!("papi-shell-{old}next")]).then_some(())
     });
     browser.wait_for_text(&["Tham gia của người dân ở cấp cơ sở"], LIMIT);
+}
+
+/// Edits that have not reached the server when a new version of the app
+/// takes over stay on the device, and are sent by the new version.
+#[test]
+fn edits_waiting_on_the_device_are_kept_across_an_app_update() {
+    let dist = dist_copy();
+    let mut server = Server::start_serving(dist.path(), &[]);
+    let browser = Browser::on_the_first_dimension(&server, "vanphong");
+    browser.wait_for_service_worker();
+    browser.wait_for_sync_state("saved");
+    let old = shell_caches(&browser)[0].trim_start_matches("papi-shell-").to_string();
+
+    // The edit is made offline, and waits on the device.
+    assert!(server.stop());
+    browser.wait_for_sync_state("offline");
+    let field = "textarea[data-field=\"plan/d1-m1\"]";
+    browser.type_into(&browser.find(field), " (viết trước khi cập nhật)");
+    let typed = browser.value(field);
+    wait_for("the edit to wait on the device", LIMIT, || {
+        (browser.device_only().unwrap_or(0) > 0 && !browser.writing_to_device()).then_some(())
+    });
+
+    // The new version arrives and the person takes it, while the server
+    // takes no sync connection of this user (the app loads, its edits
+    // cannot be sent).
+    new_version(dist.path(), &old);
+    server.restart_with(&["--max-connections-per-user", "0"]);
+    browser.execute(
+        "navigator.serviceWorker.getRegistration().then((r) => r.update());",
+        json!([]),
+    );
+    browser.click_on(".reload-to-update");
+    wait_for("the new version to run", LIMIT, || {
+        (shell_caches(&browser) == vec![format!("papi-shell-{old}next")]).then_some(())
+    });
+    // The reload stays on the open dimension (its address).
+    browser.wait_for_value(field, LIMIT, |v| v == typed);
+    // The new version counts what waits on the device once it has read it.
+    wait_for("the edit to be counted as waiting on the device", LIMIT, || {
+        (browser.device_only().unwrap_or(0) > 0).then_some(())
+    });
+    assert_eq!(browser.sync_state(), "offline");
+
+    // Sync comes back: the new version sends it.
+    server.restart_with(&[]);
+    browser.network_back();
+    browser.wait_for_sync_state("saved");
+    assert_eq!(server_text(&server), typed);
+}
+
+/// The first measure's text as the server holds it.
+fn server_text(server: &Server) -> String {
+    let mut r = http().get(server.url("/api/plan")).call().unwrap();
+    let body: serde_json::Value = r.body_mut().read_json().unwrap();
+    let id = DocId::parse(body["url"].as_str().unwrap()).unwrap();
+    let mut client = SyncClient::connect_as(server, "vanphong");
+    assert!(client.open(id));
+    client.until("the whole plan", LIMIT, |c| c.server_has_all(id));
+    let doc = client.doc(id);
+    let text = measure_text(doc, "d1-m1").expect("the measure exists");
+    automerge::ReadDoc::text(doc, &text).unwrap()
 }

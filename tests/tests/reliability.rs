@@ -6,7 +6,7 @@
 //! `PAPI_SOAK=1` runs the storms longer (more kills, more time).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use automerge::transaction::Transactable;
 use automerge::{ChangeHash, ReadDoc, ROOT};
 use papi::ids::DocId;
 use papi::wire::{DocMessage, Message};
-use papi_e2e::{http, seed, wait_for, Rng, Server, SyncClient};
+use papi_e2e::{http, seed, server_command, wait_for, Rng, Server, SyncClient};
 
 const LIMIT: Duration = Duration::from_secs(120);
 /// A staff member writes the draft reports of their own unit.
@@ -44,6 +44,8 @@ struct Editor {
     client: SyncClient,
     doc: DocId,
     made: usize,
+    /// How many of its edits the server has acknowledged, as last seen.
+    acked: Arc<AtomicUsize>,
 }
 
 impl Editor {
@@ -63,6 +65,9 @@ impl Editor {
             if !self.client.pump() && !self.client.reconnect() {
                 // The server is down: try again shortly.
                 thread::sleep(Duration::from_millis(100));
+            }
+            if self.client.server_has_all(self.doc) {
+                self.acked.store(self.made, Ordering::SeqCst);
             }
         }
     }
@@ -102,6 +107,7 @@ fn editors(server: &Server, clients: usize, docs: usize) -> Vec<Editor> {
                 client,
                 doc,
                 made: 0,
+                acked: Arc::default(),
             }
         })
         .collect()
@@ -229,6 +235,66 @@ fn crash_storm_loses_no_edit() {
     let editors: Vec<Editor> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     assert!(editors.iter().all(|e| e.made > 0));
     check_everything_arrived(&mut server, editors);
+}
+
+/// A backup taken while 30 people edit holds every edit acknowledged
+/// before it started, and restores into a server that serves them.
+#[test]
+fn a_backup_during_an_edit_storm_restores_every_edit_acknowledged_before_it() {
+    let seed = seed();
+    let server = Server::start();
+    let editors = editors(&server, 30, 6);
+    let acked: Vec<(usize, DocId, Arc<AtomicUsize>)> = editors
+        .iter()
+        .map(|e| (e.index, e.doc, e.acked.clone()))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = run_editors(editors, stop.clone(), seed, false);
+    wait_for("every editor to have edits acknowledged", LIMIT, || {
+        acked
+            .iter()
+            .all(|(_, _, n)| n.load(Ordering::SeqCst) >= 3)
+            .then_some(())
+    });
+    let before: Vec<usize> = acked.iter().map(|(_, _, n)| n.load(Ordering::SeqCst)).collect();
+    let copy = tempfile::tempdir().unwrap();
+    let file = copy.path().join("papi-backup.sqlite3");
+    let made = server_command(server.data_dir(), &["backup", file.to_str().unwrap()], None);
+    let said = String::from_utf8_lossy(&made.stdout);
+    assert!(made.status.success(), "{said}{}", String::from_utf8_lossy(&made.stderr));
+    assert!(said.contains("Backup written to") && said.contains("checked"), "{said}");
+    // The storm goes on a while after the backup, then ends.
+    thread::sleep(Duration::from_secs(1));
+    stop.store(true, Ordering::Relaxed);
+    let editors: Vec<Editor> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let total: usize = editors.iter().map(|e| e.made).sum();
+    assert!(total > before.iter().sum::<usize>(), "edits went on during the backup");
+
+    // Restored into another data directory (its server stopped), the
+    // backup serves every edit acknowledged before it was started.
+    let mut restored = Server::start();
+    restored.kill();
+    let put = server_command(restored.data_dir(), &["restore", file.to_str().unwrap()], None);
+    let said = String::from_utf8_lossy(&put.stdout);
+    assert!(put.status.success(), "{said}{}", String::from_utf8_lossy(&put.stderr));
+    assert!(said.contains("kept as"), "the replaced database is kept: {said}");
+    restored.restart();
+    let mut reader = SyncClient::connect_as(&restored, STAFF);
+    for ((index, doc, _), acked) in acked.iter().zip(&before) {
+        if !reader.arrived(*doc) {
+            assert!(reader.open(*doc));
+            reader.until("the whole document", LIMIT, |c| c.server_has_all(*doc));
+        }
+        let kept = edits_by(reader.doc(*doc), *index);
+        assert!(
+            kept >= *acked,
+            "client {index}: {acked} edits acknowledged before the backup, {kept} in it"
+        );
+    }
+    println!(
+        "backup during a storm: {} edits acknowledged before it, all in it; {total} made in all",
+        before.iter().sum::<usize>()
+    );
 }
 
 #[test]
