@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use automerge::{Automerge, ChangeHash};
+use automerge::{Automerge, ChangeHash, LoadOptions, VerificationMode};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::DB_FILE;
@@ -44,6 +44,9 @@ pub enum BackupError {
     #[error(transparent)]
     Start(#[from] crate::StartError),
 }
+
+/// How many bytes of documents are loaded at once while checking.
+const CHECK_BATCH_BYTES: usize = 64 << 20;
 
 /// What a checked database holds.
 #[derive(Debug)]
@@ -96,23 +99,31 @@ pub fn backup(data_dir: &Path, target: &Path) -> Result<Made, BackupError> {
         path: partial.clone(),
         source,
     };
-    let conn = Connection::open_with_flags(
-        &source,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(sqlite)?;
-    conn.busy_timeout(Duration::from_secs(30)).map_err(sqlite)?;
-    let copied = conn
-        .execute("VACUUM INTO ?1", [partial.to_string_lossy().as_ref()])
-        .map_err(sqlite);
-    drop(conn);
-    if let Err(error) = copied {
+    let copied = std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                lower_priority();
+                let conn = Connection::open_with_flags(
+                    &source,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                conn.busy_timeout(Duration::from_secs(30))?;
+                conn.execute("VACUUM INTO ?1", [partial.to_string_lossy().as_ref()])
+            })
+            .join()
+            .unwrap_or_else(|_| Err(rusqlite::Error::InvalidQuery))
+    })
+    .map_err(sqlite);
+    // Written to the disk at once, in one burst: left to the kernel, the
+    // copy is written back slowly while the check runs, and every commit
+    // of the server meanwhile waits behind part of it.
+    if let Err(error) = copied.and_then(|_| sync_file(&partial)) {
         let _ = std::fs::remove_file(&partial);
         return Err(error);
     }
     let copying = started.elapsed();
     let started = Instant::now();
-    let checked = match check(&partial).and_then(|c| sync_file(&partial).map(|()| c)) {
+    let checked = match check(&partial) {
         Ok(checked) => checked,
         Err(error) => {
             let _ = std::fs::remove_file(&partial);
@@ -168,13 +179,34 @@ pub fn check(path: &Path) -> Result<Checked, BackupError> {
     }
 
     // Rows come in the order of their keys, so each document's chunks (its
-    // snapshots and incremental changes) come together: loaded one
-    // document at a time, a large database is never all in memory.
+    // snapshots and incremental changes) come together. Documents are
+    // loaded a batch at a time on every core: a large database is never
+    // all in memory, and the check takes the time of the slowest core.
     let mut documents = BTreeMap::new();
-    let mut load = |id: &str, bytes: &[u8]| -> Result<(), BackupError> {
-        let doc = Automerge::load(bytes)
-            .map_err(|e| damaged(format!("document {id} does not load: {e}")))?;
-        documents.insert(id.to_string(), doc.get_heads());
+    let mut batch: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut batch_bytes = 0;
+    let mut load = |batch: &mut Vec<(String, Vec<u8>)>| -> Result<(), BackupError> {
+        use rayon::prelude::*;
+        let loaded: Vec<(String, Result<Vec<ChangeHash>, String>)> = check_pool().install(|| {
+            batch
+                .par_drain(..)
+                .map(|(id, bytes)| {
+                    // Every chunk's checksum is checked and every change
+                    // decoded; the hashes of the changes are not computed
+                    // again (the chunks' checksums already cover their bytes).
+                    let options = LoadOptions::new().verification_mode(VerificationMode::DontCheck);
+                    let heads = Automerge::load_with_options(&bytes, options)
+                        .map(|d| d.get_heads())
+                        .map_err(|e| e.to_string());
+                    (id, heads)
+                })
+                .collect()
+        });
+        for (id, heads) in loaded {
+            let heads =
+                heads.map_err(|e| damaged(format!("document {id} does not load: {e}")))?;
+            documents.insert(id, heads);
+        }
         Ok(())
     };
     {
@@ -182,7 +214,6 @@ pub fn check(path: &Path) -> Result<Checked, BackupError> {
             .prepare("SELECT key, data FROM docs ORDER BY key")
             .map_err(sqlite)?;
         let mut rows = rows.query([]).map_err(sqlite)?;
-        let mut current: Option<(String, Vec<u8>)> = None;
         while let Some(row) = rows.next().map_err(sqlite)? {
             let key: String = row.get(0).map_err(sqlite)?;
             let mut parts = key.split('/');
@@ -191,19 +222,20 @@ pub fn check(path: &Path) -> Result<Checked, BackupError> {
                 continue;
             };
             let data: Vec<u8> = row.get(1).map_err(sqlite)?;
-            match &mut current {
+            batch_bytes += data.len();
+            match batch.last_mut() {
                 Some((id, bytes)) if id == doc => bytes.extend(data),
                 _ => {
-                    if let Some((id, bytes)) = current.take() {
-                        load(&id, &bytes)?;
+                    // A batch ends only between documents.
+                    if batch_bytes > CHECK_BATCH_BYTES {
+                        load(&mut batch)?;
+                        batch_bytes = data.len();
                     }
-                    current = Some((doc.to_string(), data));
+                    batch.push((doc.to_string(), data));
                 }
             }
         }
-        if let Some((id, bytes)) = current {
-            load(&id, &bytes)?;
-        }
+        load(&mut batch)?;
     }
     let mut expected: Vec<String> = conn
         .prepare("SELECT doc_id FROM documents")
@@ -423,6 +455,32 @@ pub fn parse_every(text: &str) -> Result<Duration, String> {
         return Err("the time must be more than zero".into());
     }
     Ok(Duration::from_secs(n.saturating_mul(seconds)))
+}
+
+/// The threads that load documents to check them, one a core.
+fn check_pool() -> &'static rayon::ThreadPool {
+    static POOL: std::sync::OnceLock<rayon::ThreadPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("backup-check-{i}"))
+            .start_handler(|_| lower_priority())
+            .build()
+            .expect("start the backup check threads")
+    })
+}
+
+/// A backup runs beside a server that people are typing into: its
+/// threads run only when no other thread wants the processor (Linux's
+/// SCHED_IDLE; a lower niceness still let a server thread wait a whole
+/// time slice, about 100 ms, behind a check).
+fn lower_priority() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: changes the calling thread's own scheduling policy (pid 0
+    // is the calling thread on Linux); `param` outlives the call.
+    let set = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if set != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower the backup's priority");
+    }
 }
 
 fn now_ms() -> i64 {
