@@ -262,8 +262,10 @@ fn last_segment(path: &str) -> &str {
 fn has_content_hash(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or(name);
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    // Trunk writes its 64-bit hash in hex without leading zeros: 16 digits,
+    // or fewer for one build in sixteen.
     stem.rsplit_once('-')
-        .is_some_and(|(_, hash)| hash.len() >= 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .is_some_and(|(_, hash)| hash.len() >= 12 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn content_type(name: &str) -> &'static str {
@@ -338,6 +340,9 @@ mod tests {
     #[test]
     fn recognises_trunk_hashed_names() {
         assert!(has_content_hash("papi-app-1a2b3c4d5e6f7a8b_bg.wasm"));
+        // A hash whose first hex digit was 0 is written one digit shorter.
+        assert!(has_content_hash("papi-app-20ab15ad6ae1afd_bg.wasm"));
+        assert!(!has_content_hash("papi-official-worker_bg.wasm"));
         assert!(has_content_hash("papi-app-1a2b3c4d5e6f7a8b.js"));
         assert!(has_content_hash("main-00112233445566ff.css"));
         assert!(!has_content_hash("index.html"));

@@ -41,6 +41,8 @@ pub enum BackupError {
         found: usize,
         known: usize,
     },
+    #[error("a papi-server is using the data directory {}; stop it first (systemctl stop papi)", .0.display())]
+    Running(PathBuf),
     #[error(transparent)]
     Start(#[from] crate::StartError),
 }
@@ -283,7 +285,10 @@ pub fn restore(data_dir: &Path, from: &Path) -> Result<Restored, BackupError> {
         path: data_dir.to_path_buf(),
         source,
     })?;
-    let _lock = crate::lock_data_dir(data_dir)?;
+    let _lock = crate::lock_data_dir(data_dir).map_err(|e| match e {
+        crate::StartError::InUse(path) => BackupError::Running(path),
+        other => other.into(),
+    })?;
     let live = data_dir.join(DB_FILE);
     let incoming = with_suffix(&live, ".restoring");
     std::fs::copy(from, &incoming).map_err(|source| BackupError::Io {
@@ -359,6 +364,24 @@ impl Schedule {
         Ok(made)
     }
 
+    /// How long until the first backup after a start: one interval after
+    /// the newest scheduled backup, so that a restart does not put the next
+    /// backup off (a server restarted every few hours would otherwise make
+    /// none); at once when there is none yet, or it is overdue.
+    fn first_in(&self) -> Duration {
+        let newest = self
+            .backups()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .max();
+        let age = newest.and_then(|at| at.elapsed().ok());
+        match age {
+            Some(age) => self.every.saturating_sub(age),
+            None => Duration::ZERO,
+        }
+    }
+
     /// The scheduled backups in the folder (not other files).
     fn backups(&self) -> Result<Vec<PathBuf>, BackupError> {
         let entries = std::fs::read_dir(&self.dir).map_err(|source| BackupError::Io {
@@ -380,10 +403,10 @@ impl Schedule {
     /// error (and counted by health) and tried again at the next time.
     pub fn start(self, data_dir: PathBuf, failures: BackupHealth) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut every = tokio::time::interval_at(
-                tokio::time::Instant::now() + self.every,
-                self.every,
-            );
+            let first = self.first_in();
+            tracing::info!(in_secs = first.as_secs(), "the next scheduled backup");
+            let mut every =
+                tokio::time::interval_at(tokio::time::Instant::now() + first, self.every);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
@@ -553,6 +576,30 @@ mod tests {
         assert_eq!(backups.join(&now[2]), made.file);
         assert!(check(&made.file).unwrap().documents.is_empty());
         assert!(!with_suffix(&made.file, ".partial").exists());
+    }
+
+    #[test]
+    fn the_first_backup_after_a_start_comes_one_interval_after_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let schedule = Schedule {
+            dir: dir.path().to_path_buf(),
+            every: Duration::from_secs(6 * 3600),
+            keep: 28,
+        };
+        assert_eq!(schedule.first_in(), Duration::ZERO, "none yet: at once");
+        let newest = dir.path().join("papi-20261207-120000.sqlite3");
+        std::fs::write(&newest, "a backup").unwrap();
+        let file = std::fs::File::options().write(true).open(&newest).unwrap();
+        file.set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
+        let wait = schedule.first_in();
+        assert!(
+            wait > Duration::from_secs(5 * 3600 - 60) && wait <= Duration::from_secs(5 * 3600),
+            "{wait:?}"
+        );
+        file.set_modified(std::time::SystemTime::now() - Duration::from_secs(7 * 3600))
+            .unwrap();
+        assert_eq!(schedule.first_in(), Duration::ZERO, "overdue: at once");
     }
 
     #[test]

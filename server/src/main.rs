@@ -52,14 +52,14 @@ struct Cli {
     max_connections_per_user: usize,
     /// Production: never create the demo accounts (create the first admin
     /// with `create-admin`).
-    #[arg(long, env = "PAPI_PRODUCTION")]
+    #[arg(long, env = "PAPI_PRODUCTION", value_parser = clap::builder::BoolishValueParser::new())]
     production: bool,
     /// How many days a sign-in lasts.
     #[arg(long, env = "PAPI_SESSION_DAYS", default_value_t = 14)]
     session_days: u64,
     /// Mark the session cookie Secure (set this behind a TLS proxy that
     /// sends no X-Forwarded-Proto; with --tls-cert it is always Secure).
-    #[arg(long, env = "PAPI_SECURE_COOKIES")]
+    #[arg(long, env = "PAPI_SECURE_COOKIES", value_parser = clap::builder::BoolishValueParser::new())]
     secure_cookies: bool,
     /// Serve HTTPS (and HTTP/2) on --addr with this certificate chain (PEM).
     /// It is read again when it changes: a renewal needs no restart.
@@ -102,7 +102,7 @@ struct Cli {
     #[arg(long, hide = true)]
     in_memory: bool,
     /// Write logs as JSON lines instead of text.
-    #[arg(long, env = "PAPI_LOG_JSON")]
+    #[arg(long, env = "PAPI_LOG_JSON", value_parser = clap::builder::BoolishValueParser::new())]
     log_json: bool,
 }
 
@@ -173,6 +173,7 @@ enum Command {
     /// Check a backup (or any database file) without changing it.
     Check {
         file: PathBuf,
+        /// Also print each document's id and heads.
         #[arg(long)]
         list: bool,
     },
@@ -398,11 +399,22 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> anyhow::Result<
         }
         Command::ImportUsers { file, passwords } => {
             let text = read_file(&file)?;
+            // The passwords' file is made before anyone is imported: one
+            // that cannot be written must not cost the passwords.
+            let mut passwords = passwords
+                .map(|path| create_private(&path).map(|file| (path, file)))
+                .transpose()?;
             let imported = match directory::import_users(&db, &text).await {
-                Err(directory::DirectoryError::Problems(problems)) => {
-                    return Err(refused(&problems))
+                Err(error) => {
+                    if let Some((path, _)) = passwords.take() {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return match error {
+                        directory::DirectoryError::Problems(problems) => Err(refused(&problems)),
+                        other => Err(other.into()),
+                    };
                 }
-                other => other?,
+                Ok(imported) => imported,
             };
             println!(
                 "{} user(s) created, {} updated, {} unchanged.",
@@ -410,14 +422,21 @@ async fn manage(data_dir: &std::path::Path, command: Command) -> anyhow::Result<
                 imported.updated.len(),
                 imported.unchanged
             );
-            if !imported.created.is_empty() {
+            if imported.created.is_empty() {
+                if let Some((path, _)) = passwords {
+                    let _ = std::fs::remove_file(path);
+                }
+            } else {
                 let mut rows = String::from("username,password\n");
                 for p in &imported.created {
                     rows.push_str(&format!("{},{}\n", p.username, p.password));
                 }
                 match passwords {
-                    Some(path) => {
-                        write_private(&path, &rows)?;
+                    Some((path, mut file)) => {
+                        use std::io::Write;
+                        file.write_all(rows.as_bytes())
+                            .and_then(|()| file.sync_all())
+                            .with_context(|| format!("writing {}", path.display()))?;
                         println!("One-time passwords written to {}.", path.display());
                     }
                     None => print!("{rows}"),
@@ -556,16 +575,13 @@ fn refused(problems: &[papi::api::Problem]) -> anyhow::Error {
     )
 }
 
-/// Writes a file only its owner can read, refusing to replace one.
-fn write_private(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
+/// Creates a file only its owner can read, refusing to replace one.
+fn create_private(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
+        .with_context(|| format!("creating {} (nobody was imported)", path.display()))
 }

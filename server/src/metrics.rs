@@ -61,6 +61,17 @@ pub fn handle() -> PrometheusHandle {
                 tracing::warn!("another metrics recorder is installed; /metrics will be empty");
             }
             describe();
+            // Every figure is there from the start, at zero: an alert on a
+            // failure count has something to watch before the first one.
+            for counter in [
+                MESSAGES_IN, MESSAGES_OUT, BYTES_IN, BYTES_OUT, REFUSALS, STORAGE_ERRORS,
+                SIGN_IN_FAILURES, PANICS, BACKUP_FAILURES,
+            ] {
+                metrics::counter!(counter).increment(0);
+            }
+            for gauge in [CONNECTIONS, DOCUMENTS_LOADED, USERS_SIGNED_IN] {
+                metrics::gauge!(gauge).increment(0.0);
+            }
             // Histograms are kept in buffers that upkeep folds in; without it
             // they grow between scrapes.
             let upkeep = handle.clone();

@@ -85,7 +85,7 @@ fn a_backup_never_overwrites_and_a_restore_never_runs_under_a_server() {
     let restore = server_command(server.data_dir(), &["restore", file.to_str().unwrap()], None);
     assert!(!restore.status.success());
     assert!(
-        stderr(&restore).contains("another papi-server is using"),
+        stderr(&restore).contains("a papi-server is using the data directory"),
         "{}",
         stderr(&restore)
     );
@@ -268,4 +268,46 @@ fn the_documented_service_runs_this_binary_with_options_it_knows() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// A service file sets switches as `1`, `yes` or `true`; each starts the
+/// server as it says.
+#[test]
+fn switches_in_the_environment_take_the_usual_words() {
+    let server = Server::start_with_env(&[], &[("PAPI_LOG_JSON", "1"), ("PAPI_PRODUCTION", "yes")]);
+    let (status, _) = server.post(
+        "/api/login",
+        None,
+        serde_json::json!({ "username": "vanphong", "password": "vanphong-demo" }),
+    );
+    assert_eq!(status, 401, "a production server has no demo accounts");
+    server.wait_for_log("\"level\":");
+}
+
+/// The one-time passwords' file is made before anyone is imported.
+#[test]
+fn staff_are_not_imported_when_their_passwords_cannot_be_written() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("can-bo.csv");
+    std::fs::write(&csv, "username,full_name,unit,role\nlan.tran,Trần Thị Lan,van-phong,staff\n").unwrap();
+    let nowhere = dir.path().join("no-such-folder/mat-khau.csv");
+    let refused = server_command(
+        server.data_dir(),
+        &["import-users", csv.to_str().unwrap(), "--passwords", nowhere.to_str().unwrap()],
+        None,
+    );
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("nobody was imported"), "{}", stderr(&refused));
+    let users = server_command(server.data_dir(), &["users"], None);
+    assert!(!stdout(&users).contains("lan.tran"), "{}", stdout(&users));
+
+    let passwords = dir.path().join("mat-khau.csv");
+    let done = server_command(
+        server.data_dir(),
+        &["import-users", csv.to_str().unwrap(), "--passwords", passwords.to_str().unwrap()],
+        None,
+    );
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(std::fs::read_to_string(&passwords).unwrap().starts_with("username,password\nlan.tran,"));
 }
