@@ -28,7 +28,10 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) {
     let entries = std::fs::read_dir(dir).expect("read dist/");
     for entry in entries {
         let path = entry.expect("read dist/").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if name.starts_with('.') {
             continue;
         }

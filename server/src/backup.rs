@@ -160,7 +160,8 @@ pub fn check(path: &Path) -> Result<Checked, BackupError> {
     if !path.exists() {
         return Err(BackupError::NoDatabase(path.to_path_buf()));
     }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqlite)?;
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(sqlite)?;
     let integrity: Vec<String> = conn
         .prepare("PRAGMA integrity_check")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -205,8 +206,7 @@ pub fn check(path: &Path) -> Result<Checked, BackupError> {
                 .collect()
         });
         for (id, heads) in loaded {
-            let heads =
-                heads.map_err(|e| damaged(format!("document {id} does not load: {e}")))?;
+            let heads = heads.map_err(|e| damaged(format!("document {id} does not load: {e}")))?;
             documents.insert(id, heads);
         }
         Ok(())
@@ -219,8 +219,7 @@ pub fn check(path: &Path) -> Result<Checked, BackupError> {
         while let Some(row) = rows.next().map_err(sqlite)? {
             let key: String = row.get(0).map_err(sqlite)?;
             let mut parts = key.split('/');
-            let (Some(doc), Some("snapshot" | "incremental")) = (parts.next(), parts.next())
-            else {
+            let (Some(doc), Some("snapshot" | "incremental")) = (parts.next(), parts.next()) else {
                 continue;
             };
             let data: Vec<u8> = row.get(1).map_err(sqlite)?;
@@ -257,7 +256,9 @@ pub fn check(path: &Path) -> Result<Checked, BackupError> {
         .map_err(sqlite)?;
     expected.extend(plan);
     if let Some(missing) = expected.iter().find(|id| !documents.contains_key(*id)) {
-        return Err(damaged(format!("document {missing} is registered but has no data")));
+        return Err(damaged(format!(
+            "document {missing} is registered but has no data"
+        )));
     }
     let bytes = std::fs::metadata(path)
         .map_err(|source| BackupError::Io {
@@ -416,7 +417,8 @@ impl Schedule {
                 match outcome {
                     Ok(Ok(made)) => {
                         failures.succeeded();
-                        metrics::gauge!(crate::metrics::BACKUP_LAST_SUCCESS).set(now_ms() as f64 / 1000.0);
+                        metrics::gauge!(crate::metrics::BACKUP_LAST_SUCCESS)
+                            .set(now_ms() as f64 / 1000.0);
                         tracing::info!(
                             file = %made.file.display(),
                             documents = made.checked.documents.len(),
@@ -466,7 +468,9 @@ pub fn parse_every(text: &str) -> Result<Duration, String> {
         .find(|c: char| !c.is_ascii_digit())
         .ok_or("give a unit: s, m, h or d (such as 6h)")?;
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| "start with a number, such as 6h")?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| "start with a number, such as 6h")?;
     let seconds = match unit {
         "s" => 1,
         "m" => 60,
@@ -529,7 +533,10 @@ fn sync_file(path: &Path) -> Result<(), BackupError> {
 
 /// Makes a rename in `path`'s folder survive a power cut.
 fn sync_parent(path: &Path) -> Result<(), BackupError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     sync_file(dir)
 }
 
@@ -553,7 +560,10 @@ mod tests {
         crate::open_database(&data).await.unwrap();
         let backups = dir.path().join("backups");
         std::fs::create_dir_all(&backups).unwrap();
-        for old in ["papi-20200101-000000.sqlite3", "papi-20210101-000000.sqlite3"] {
+        for old in [
+            "papi-20200101-000000.sqlite3",
+            "papi-20210101-000000.sqlite3",
+        ] {
             std::fs::write(backups.join(old), "an old backup").unwrap();
         }
         std::fs::write(backups.join("notes.txt"), "kept").unwrap();
@@ -565,7 +575,10 @@ mod tests {
 
         // No database to copy: the older backups all stay.
         let empty = dir.path().join("empty");
-        assert!(matches!(schedule.run_once(&empty), Err(BackupError::NoDatabase(_))));
+        assert!(matches!(
+            schedule.run_once(&empty),
+            Err(BackupError::NoDatabase(_))
+        ));
         assert_eq!(names(&backups).len(), 3);
 
         let made = schedule.run_once(&data).unwrap();

@@ -426,20 +426,24 @@ pub async fn run(
     let redirecting = redirect.map(|listener| {
         let app = tls::redirect(local.port());
         let stop = shutdown.clone();
-        tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop).await })
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        })
     });
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = match certificates {
         Some(certificates) => {
             let watching = certificates.watch();
-            let listener = tls::TlsListener::new(listener, certificates.server_config())
-                .map_err(|source| StartError::Io {
+            let listener = tls::TlsListener::new(listener, certificates.server_config()).map_err(
+                |source| StartError::Io {
                     what: format!("serving HTTPS on {local}"),
                     source,
-                })?;
-            let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-                no_delay(stream.get_ref().0)
-            });
+                },
+            )?;
+            let listener =
+                axum::serve::ListenerExt::tap_io(listener, |stream| no_delay(stream.get_ref().0));
             let served = drained(
                 axum::serve(listener, service).with_graceful_shutdown(shutdown.clone()),
                 shutdown,
@@ -505,7 +509,10 @@ async fn drained(
     match tokio::time::timeout(DRAIN_LIMIT, serving).await {
         Ok(served) => served,
         Err(_) => {
-            tracing::warn!(limit_secs = DRAIN_LIMIT.as_secs(), "connections still open after the stop; closing them");
+            tracing::warn!(
+                limit_secs = DRAIN_LIMIT.as_secs(),
+                "connections still open after the stop; closing them"
+            );
             Ok(())
         }
     }
@@ -541,18 +548,28 @@ async fn print_start(
     } else {
         "demo"
     };
-    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!("PAPI workspace ({mode})");
     match &config.public_url {
         Some(url) => println!("  Open:  {url}"),
         None => println!("  Open:  {scheme}://{open}/"),
     }
     let secure = config.tls.is_some()
-        || config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+        || config
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
     if !secure && !local.ip().is_loopback() {
         println!("  Warning: plain HTTP on a network address. Browsers keep the app for offline");
         println!("  use only on HTTPS pages (or on this machine's own localhost), so phones that");
-        println!("  open http://THIS-MACHINE:{}/ will not open it without a network. Serve HTTPS", local.port());
+        println!(
+            "  open http://THIS-MACHINE:{}/ will not open it without a network. Serve HTTPS",
+            local.port()
+        );
         println!("  with --tls-cert and --tls-key, or behind a proxy (docs/deploy.md).");
     }
     println!("  Data:  {}", data.join(DB_FILE).display());

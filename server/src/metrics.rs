@@ -64,8 +64,15 @@ pub fn handle() -> PrometheusHandle {
             // Every figure is there from the start, at zero: an alert on a
             // failure count has something to watch before the first one.
             for counter in [
-                MESSAGES_IN, MESSAGES_OUT, BYTES_IN, BYTES_OUT, REFUSALS, STORAGE_ERRORS,
-                SIGN_IN_FAILURES, PANICS, BACKUP_FAILURES,
+                MESSAGES_IN,
+                MESSAGES_OUT,
+                BYTES_IN,
+                BYTES_OUT,
+                REFUSALS,
+                STORAGE_ERRORS,
+                SIGN_IN_FAILURES,
+                PANICS,
+                BACKUP_FAILURES,
             ] {
                 metrics::counter!(counter).increment(0);
             }
@@ -95,13 +102,27 @@ fn describe() {
     describe_counter!(BYTES_IN, Unit::Bytes, "Bytes received on /sync.");
     describe_counter!(BYTES_OUT, Unit::Bytes, "Bytes sent on /sync.");
     describe_counter!(REFUSALS, "Sync connections closed for a refused message.");
-    describe_gauge!(DOCUMENTS_LOADED, "Documents held in memory by the sync engine.");
-    describe_histogram!(COMMIT_SECONDS, Unit::Seconds, "One group commit of document chunks, fsync included.");
-    describe_counter!(STORAGE_ERRORS, "Storage operations that failed and were retried.");
+    describe_gauge!(
+        DOCUMENTS_LOADED,
+        "Documents held in memory by the sync engine."
+    );
+    describe_histogram!(
+        COMMIT_SECONDS,
+        Unit::Seconds,
+        "One group commit of document chunks, fsync included."
+    );
+    describe_counter!(
+        STORAGE_ERRORS,
+        "Storage operations that failed and were retried."
+    );
     describe_counter!(SIGN_IN_FAILURES, "Sign-ins refused.");
     describe_counter!(PANICS, "Panics contained since the start.");
     describe_counter!(BACKUP_FAILURES, "Scheduled backups that failed.");
-    describe_gauge!(BACKUP_LAST_SUCCESS, Unit::Seconds, "When the last scheduled backup was made and checked (Unix time).");
+    describe_gauge!(
+        BACKUP_LAST_SUCCESS,
+        Unit::Seconds,
+        "When the last scheduled backup was made and checked (Unix time)."
+    );
     describe_gauge!(USERS_SIGNED_IN, "Users with an unexpired session.");
 }
 
@@ -144,11 +165,15 @@ impl Network {
         };
         match (self.base, ip) {
             (IpAddr::V4(base), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(base) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(base), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(base) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -215,7 +240,10 @@ pub async fn endpoint(
         Err(error) => tracing::warn!(%error, "metrics: could not count the users signed in"),
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -230,7 +258,10 @@ mod tests {
         let net: Network = "10.0.0.0/8".parse().unwrap();
         assert!(net.contains("10.20.30.40".parse().unwrap()));
         assert!(!net.contains("11.0.0.1".parse().unwrap()));
-        assert!(net.contains("::ffff:10.1.1.1".parse().unwrap()), "an IPv4 client on a dual-stack socket");
+        assert!(
+            net.contains("::ffff:10.1.1.1".parse().unwrap()),
+            "an IPv4 client on a dual-stack socket"
+        );
         let one: Network = "192.168.1.7".parse().unwrap();
         assert!(one.contains("192.168.1.7".parse().unwrap()));
         assert!(!one.contains("192.168.1.8".parse().unwrap()));
@@ -239,7 +270,9 @@ mod tests {
         assert!(!v6.contains("fe80::1".parse().unwrap()));
         let all: Network = "0.0.0.0/0".parse().unwrap();
         assert!(all.contains("8.8.8.8".parse().unwrap()));
-        assert!(Network::loopback().iter().any(|n| n.contains("::1".parse().unwrap())));
+        assert!(Network::loopback()
+            .iter()
+            .any(|n| n.contains("::1".parse().unwrap())));
         assert!("10.0.0.0/33".parse::<Network>().is_err());
         assert!("ten".parse::<Network>().is_err());
     }

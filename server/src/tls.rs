@@ -118,7 +118,9 @@ impl Certificates {
                 let files = certificates.files.clone();
                 let check = certificates.clone();
                 match tokio::task::spawn_blocking(move || check.reload_if_changed()).await {
-                    Ok(Ok(true)) => tracing::info!(cert = %files.cert.display(), "new TLS certificate in use"),
+                    Ok(Ok(true)) => {
+                        tracing::info!(cert = %files.cert.display(), "new TLS certificate in use")
+                    }
                     Ok(Ok(false)) => {}
                     Ok(Err(error)) => {
                         tracing::error!(%error, "the changed TLS certificate cannot be used; the previous one is kept")
@@ -132,7 +134,12 @@ impl Certificates {
 
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(|p| p.into_inner()).clone())
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
     }
 }
 
@@ -166,11 +173,10 @@ fn read_pair(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey
     if chain.is_empty() {
         return Err(TlsError::NoCertificate(files.cert.clone()));
     }
-    let key = PrivateKeyDer::from_pem_slice(&key_pem)
-        .map_err(|e| TlsError::Pem {
-            path: files.key.clone(),
-            detail: e.to_string(),
-        })?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::Pem {
+        path: files.key.clone(),
+        detail: e.to_string(),
+    })?;
     let signing = provider
         .key_provider
         .load_private_key(key)
@@ -389,10 +395,10 @@ mod tests {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca.clone()).unwrap();
         let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let tcp = TcpStream::connect(addr).await.unwrap();
@@ -460,7 +466,10 @@ mod tests {
         std::fs::write(&files.cert, &other.cert_pem).unwrap();
         bump(&files.cert);
         let refused = certificates.reload_if_changed();
-        assert!(matches!(refused, Err(TlsError::Mismatch { .. })), "{refused:?}");
+        assert!(
+            matches!(refused, Err(TlsError::Mismatch { .. })),
+            "{refused:?}"
+        );
         let (shown, _, _) = connect(addr, "papi.test", &first.ca, BOTH).await;
         assert_eq!(shown, leaf(&first));
 
@@ -470,7 +479,10 @@ mod tests {
         assert!(certificates.reload_if_changed().unwrap());
         let (shown, _, _) = connect(addr, "papi.test", &other.ca, BOTH).await;
         assert_eq!(shown, leaf(&other));
-        assert!(!certificates.reload_if_changed().unwrap(), "nothing changed since");
+        assert!(
+            !certificates.reload_if_changed().unwrap(),
+            "nothing changed since"
+        );
     }
 
     /// Moves a file's modification time on, as a later write would: two
@@ -493,7 +505,10 @@ mod tests {
         std::fs::write(&files.cert, "not a certificate").unwrap();
         std::fs::write(&files.key, "nor a key").unwrap();
         let error = Certificates::load(files).unwrap_err().to_string();
-        assert!(error.contains("missing.pem") && error.contains("no PEM certificate"), "{error}");
+        assert!(
+            error.contains("missing.pem") && error.contains("no PEM certificate"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -531,7 +546,12 @@ mod tests {
         for host in ["localhost:8080", "127.0.0.1", "[::1]:8080", "app.localhost"] {
             assert!(is_loopback_host(host), "{host}");
         }
-        for host in ["10.0.0.5:8080", "papi.test", "[fd00::5]:80", "localhost.evil.vn"] {
+        for host in [
+            "10.0.0.5:8080",
+            "papi.test",
+            "[fd00::5]:80",
+            "localhost.evil.vn",
+        ] {
             assert!(!is_loopback_host(host), "{host}");
         }
     }

@@ -114,7 +114,9 @@ fn edits_waiting_on_the_device_are_kept_across_an_app_update() {
     let browser = Browser::on_the_first_dimension(&server, "vanphong");
     browser.wait_for_service_worker();
     browser.wait_for_sync_state("saved");
-    let old = shell_caches(&browser)[0].trim_start_matches("papi-shell-").to_string();
+    let old = shell_caches(&browser)[0]
+        .trim_start_matches("papi-shell-")
+        .to_string();
 
     // The edit is made offline, and waits on the device.
     assert!(server.stop());
@@ -142,9 +144,11 @@ fn edits_waiting_on_the_device_are_kept_across_an_app_update() {
     // The reload stays on the open dimension (its address).
     browser.wait_for_value(field, LIMIT, |v| v == typed);
     // The new version counts what waits on the device once it has read it.
-    wait_for("the edit to be counted as waiting on the device", LIMIT, || {
-        (browser.device_only().unwrap_or(0) > 0).then_some(())
-    });
+    wait_for(
+        "the edit to be counted as waiting on the device",
+        LIMIT,
+        || (browser.device_only().unwrap_or(0) > 0).then_some(()),
+    );
     assert_eq!(browser.sync_state(), "offline");
 
     // Sync comes back: the new version sends it.

@@ -291,8 +291,8 @@ fn free_port() -> u16 {
 /// The documented configuration, made to run here: the test's name,
 /// certificate and ports.
 fn documented(file: &str, ca: &TestCa, upstream: u16, https: u16, http: u16) -> String {
-    let text = std::fs::read_to_string(papi_e2e::workspace_root().join("docs/deploy").join(file))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(papi_e2e::workspace_root().join("docs/deploy").join(file)).unwrap();
     text.replace("papi.example.gov.vn", NAME)
         .replace("/etc/ssl/papi/fullchain.pem", ca.cert.to_str().unwrap())
         .replace("/etc/ssl/papi/privkey.pem", ca.key.to_str().unwrap())
@@ -360,7 +360,12 @@ impl Proxy {
         Proxy::started(child, https, dir, "caddy.log")
     }
 
-    fn started(mut child: std::process::Child, port: u16, dir: tempfile::TempDir, log: &str) -> Proxy {
+    fn started(
+        mut child: std::process::Child,
+        port: u16,
+        dir: tempfile::TempDir,
+        log: &str,
+    ) -> Proxy {
         papi_e2e::wait_for("the proxy to listen", LIMIT, || {
             if let Ok(Some(status)) = child.try_wait() {
                 let said = std::fs::read_to_string(dir.path().join(log)).unwrap_or_default();

@@ -47,7 +47,13 @@ fn scheduled_backups_are_checked_and_only_the_newest_are_kept() {
     let files = backups_in(&backups);
     let made: Vec<&PathBuf> = files
         .iter()
-        .filter(|f| f.file_name().unwrap().to_str().unwrap().starts_with("papi-"))
+        .filter(|f| {
+            f.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("papi-")
+        })
         .collect();
     assert!(
         (2..=3).contains(&made.len()),
@@ -68,7 +74,11 @@ fn a_backup_never_overwrites_and_a_restore_never_runs_under_a_server() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("one.sqlite3");
-    let first = server_command(server.data_dir(), &["backup", file.to_str().unwrap(), "--list"], None);
+    let first = server_command(
+        server.data_dir(),
+        &["backup", file.to_str().unwrap(), "--list"],
+        None,
+    );
     assert!(first.status.success(), "{}", stderr(&first));
     // The listing names the plan with its heads.
     let plan = server.get("/api/plan", None).1["url"]
@@ -76,13 +86,23 @@ fn a_backup_never_overwrites_and_a_restore_never_runs_under_a_server() {
         .unwrap()
         .trim_start_matches("automerge:")
         .to_string();
-    assert!(stdout(&first).lines().any(|l| l.starts_with(&plan) && l.len() > plan.len() + 60));
+    assert!(stdout(&first)
+        .lines()
+        .any(|l| l.starts_with(&plan) && l.len() > plan.len() + 60));
 
     let again = server_command(server.data_dir(), &["backup", file.to_str().unwrap()], None);
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
 
-    let restore = server_command(server.data_dir(), &["restore", file.to_str().unwrap()], None);
+    let restore = server_command(
+        server.data_dir(),
+        &["restore", file.to_str().unwrap()],
+        None,
+    );
     assert!(!restore.status.success());
     assert!(
         stderr(&restore).contains("a papi-server is using the data directory"),
@@ -113,7 +133,11 @@ fn a_database_of_the_previous_release_opens_with_every_document_unchanged() {
     let expected = std::fs::read_to_string(data.join("heads.txt")).unwrap();
     let mut server = Server::start_with(&[]);
     server.kill();
-    std::fs::copy(data.join("papi.sqlite3"), server.data_dir().join("papi.sqlite3")).unwrap();
+    std::fs::copy(
+        data.join("papi.sqlite3"),
+        server.data_dir().join("papi.sqlite3"),
+    )
+    .unwrap();
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(server.data_dir().join(format!("papi.sqlite3{suffix}")));
     }
@@ -137,7 +161,11 @@ fn a_database_of_the_previous_release_opens_with_every_document_unchanged() {
     // Every document, as the server left it after opening and serving it.
     let checked = server_command(
         server.data_dir(),
-        &["check", server.data_dir().join("papi.sqlite3").to_str().unwrap(), "--list"],
+        &[
+            "check",
+            server.data_dir().join("papi.sqlite3").to_str().unwrap(),
+            "--list",
+        ],
         None,
     );
     assert!(checked.status.success(), "{}", stderr(&checked));
@@ -160,7 +188,8 @@ fn metrics_are_served_to_the_allowed_addresses_only() {
     );
     assert_eq!(status, 401);
     let mut client = SyncClient::connect_as(&server, "vanphong");
-    let plan = papi::ids::DocId::parse(server.get("/api/plan", None).1["url"].as_str().unwrap()).unwrap();
+    let plan =
+        papi::ids::DocId::parse(server.get("/api/plan", None).1["url"].as_str().unwrap()).unwrap();
     assert!(client.open(plan));
 
     let text = wait_for("the figures", LIMIT, || {
@@ -170,18 +199,37 @@ fn metrics_are_served_to_the_allowed_addresses_only() {
         (figure(&text, "papi_documents_loaded") >= 1.0).then_some(text)
     });
     assert!(figure(&text, "papi_sync_connections") >= 1.0, "{text}");
-    assert!(figure(&text, "papi_sign_in_failures_total") >= 1.0, "{text}");
-    assert!(figure(&text, "papi_sync_received_bytes_total") > 0.0, "{text}");
-    assert!(figure(&text, "papi_sync_messages_sent_total") > 0.0, "{text}");
+    assert!(
+        figure(&text, "papi_sign_in_failures_total") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        figure(&text, "papi_sync_received_bytes_total") > 0.0,
+        "{text}"
+    );
+    assert!(
+        figure(&text, "papi_sync_messages_sent_total") > 0.0,
+        "{text}"
+    );
     assert!(figure(&text, "papi_users_signed_in") >= 1.0, "{text}");
-    assert!(text.contains("papi_storage_commit_seconds_bucket"), "{text}");
-    assert!(text.contains("# TYPE papi_sync_connections gauge"), "{text}");
+    assert!(
+        text.contains("papi_storage_commit_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE papi_sync_connections gauge"),
+        "{text}"
+    );
 
     // Any other address is refused, and told why.
     let only_elsewhere = Server::start_with(&["--metrics-from", "10.1.2.0/24"]);
     let mut answer = http().get(only_elsewhere.url("/metrics")).call().unwrap();
     assert_eq!(answer.status(), 403);
-    assert!(answer.body_mut().read_to_string().unwrap().contains("--metrics-from"));
+    assert!(answer
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .contains("--metrics-from"));
     only_elsewhere.wait_for_log("metrics refused");
 }
 
@@ -218,8 +266,14 @@ fn the_binary_alone_serves_the_app() {
         })
         .expect("the server says where it listens");
     let get = |path: &str| {
-        let mut answer = http().get(format!("http://127.0.0.1:{port}{path}")).call().unwrap();
-        (answer.status().as_u16(), answer.body_mut().read_to_vec().unwrap())
+        let mut answer = http()
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .call()
+            .unwrap();
+        (
+            answer.status().as_u16(),
+            answer.body_mut().read_to_vec().unwrap(),
+        )
     };
     let (status, page) = get("/");
     assert_eq!(status, 200);
@@ -247,7 +301,10 @@ fn the_documented_service_runs_this_binary_with_options_it_knows() {
     let docs = workspace_root().join("docs");
     let unit = std::fs::read_to_string(docs.join("deploy/papi.service")).unwrap();
     let page = std::fs::read_to_string(docs.join("deploy.md")).unwrap();
-    assert!(page.contains(&format!("```ini\n{unit}```")), "docs/deploy.md shows the unit as it is");
+    assert!(
+        page.contains(&format!("```ini\n{unit}```")),
+        "docs/deploy.md shows the unit as it is"
+    );
     let exec = unit
         .split("ExecStart=")
         .nth(1)
@@ -290,24 +347,44 @@ fn staff_are_not_imported_when_their_passwords_cannot_be_written() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("can-bo.csv");
-    std::fs::write(&csv, "username,full_name,unit,role\nlan.tran,Trần Thị Lan,van-phong,staff\n").unwrap();
+    std::fs::write(
+        &csv,
+        "username,full_name,unit,role\nlan.tran,Trần Thị Lan,van-phong,staff\n",
+    )
+    .unwrap();
     let nowhere = dir.path().join("no-such-folder/mat-khau.csv");
     let refused = server_command(
         server.data_dir(),
-        &["import-users", csv.to_str().unwrap(), "--passwords", nowhere.to_str().unwrap()],
+        &[
+            "import-users",
+            csv.to_str().unwrap(),
+            "--passwords",
+            nowhere.to_str().unwrap(),
+        ],
         None,
     );
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("nobody was imported"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("nobody was imported"),
+        "{}",
+        stderr(&refused)
+    );
     let users = server_command(server.data_dir(), &["users"], None);
     assert!(!stdout(&users).contains("lan.tran"), "{}", stdout(&users));
 
     let passwords = dir.path().join("mat-khau.csv");
     let done = server_command(
         server.data_dir(),
-        &["import-users", csv.to_str().unwrap(), "--passwords", passwords.to_str().unwrap()],
+        &[
+            "import-users",
+            csv.to_str().unwrap(),
+            "--passwords",
+            passwords.to_str().unwrap(),
+        ],
         None,
     );
     assert!(done.status.success(), "{}", stderr(&done));
-    assert!(std::fs::read_to_string(&passwords).unwrap().starts_with("username,password\nlan.tran,"));
+    assert!(std::fs::read_to_string(&passwords)
+        .unwrap()
+        .starts_with("username,password\nlan.tran,"));
 }

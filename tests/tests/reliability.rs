@@ -256,28 +256,59 @@ fn a_backup_during_an_edit_storm_restores_every_edit_acknowledged_before_it() {
             .all(|(_, _, n)| n.load(Ordering::SeqCst) >= 3)
             .then_some(())
     });
-    let before: Vec<usize> = acked.iter().map(|(_, _, n)| n.load(Ordering::SeqCst)).collect();
+    let before: Vec<usize> = acked
+        .iter()
+        .map(|(_, _, n)| n.load(Ordering::SeqCst))
+        .collect();
     let copy = tempfile::tempdir().unwrap();
     let file = copy.path().join("papi-backup.sqlite3");
     let made = server_command(server.data_dir(), &["backup", file.to_str().unwrap()], None);
     let said = String::from_utf8_lossy(&made.stdout);
-    assert!(made.status.success(), "{said}{}", String::from_utf8_lossy(&made.stderr));
-    assert!(said.contains("Backup written to") && said.contains("checked"), "{said}");
-    // The storm goes on a while after the backup, then ends.
-    thread::sleep(Duration::from_secs(1));
+    assert!(
+        made.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(
+        said.contains("Backup written to") && said.contains("checked"),
+        "{said}"
+    );
+    // The storm goes on after the backup (every editor has more edits
+    // acknowledged than when it began), then ends.
+    wait_for("edits acknowledged after the backup", LIMIT, || {
+        acked
+            .iter()
+            .zip(&before)
+            .all(|((_, _, n), b)| n.load(Ordering::SeqCst) > *b)
+            .then_some(())
+    });
     stop.store(true, Ordering::Relaxed);
     let editors: Vec<Editor> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     let total: usize = editors.iter().map(|e| e.made).sum();
-    assert!(total > before.iter().sum::<usize>(), "edits went on during the backup");
+    assert!(
+        total > before.iter().sum::<usize>(),
+        "edits went on during the backup"
+    );
 
     // Restored into another data directory (its server stopped), the
     // backup serves every edit acknowledged before it was started.
     let mut restored = Server::start();
     restored.kill();
-    let put = server_command(restored.data_dir(), &["restore", file.to_str().unwrap()], None);
+    let put = server_command(
+        restored.data_dir(),
+        &["restore", file.to_str().unwrap()],
+        None,
+    );
     let said = String::from_utf8_lossy(&put.stdout);
-    assert!(put.status.success(), "{said}{}", String::from_utf8_lossy(&put.stderr));
-    assert!(said.contains("kept as"), "the replaced database is kept: {said}");
+    assert!(
+        put.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    assert!(
+        said.contains("kept as"),
+        "the replaced database is kept: {said}"
+    );
     restored.restart();
     let mut reader = SyncClient::connect_as(&restored, STAFF);
     for ((index, doc, _), acked) in acked.iter().zip(&before) {

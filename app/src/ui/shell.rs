@@ -13,8 +13,8 @@ use super::repo::{self, Repo};
 use super::sign_in::{ChoosePassword, SignIn};
 use super::sign_out::SignOut;
 use super::{
-    admin, dashboard, early, http, i18n, insecure, outbox, proposals, reports, safety, scroll, session,
-    settings, status, update,
+    admin, dashboard, early, http, i18n, insecure, outbox, proposals, reports, safety, scroll,
+    session, settings, status, update,
 };
 use crate::access::{access, Access, Capability, DocKind, Role};
 use crate::api::PlanLocation;

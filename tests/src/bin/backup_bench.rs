@@ -19,7 +19,9 @@ use papi_e2e::{server_command, Server, SyncClient};
 
 fn main() {
     let option = |name: &str| std::env::args().skip_while(|a| a != name).nth(1);
-    let megabytes: usize = option("--megabytes").and_then(|s| s.parse().ok()).unwrap_or(500);
+    let megabytes: usize = option("--megabytes")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
 
     // A report of 5,000 typed words, saved as the server stores one.
     let report = typed_report(5_000);
@@ -52,7 +54,8 @@ fn main() {
             }
         }
         tx.commit().unwrap();
-        db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").unwrap();
+        db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap();
     }
     let size = std::fs::metadata(&db_file).unwrap().len();
     println!(
@@ -67,7 +70,9 @@ fn main() {
     let plan = DocId::parse(server.get("/api/plan", None).1["url"].as_str().unwrap()).unwrap();
     let mut typist = SyncClient::connect_as(&server, "vanphong");
     assert!(typist.open(plan));
-    typist.until("the plan", Duration::from_secs(60), |c| c.server_has_all(plan));
+    typist.until("the plan", Duration::from_secs(60), |c| {
+        c.server_has_all(plan)
+    });
     let text = measure_text(typist.doc(plan), "d1-m1").unwrap();
     let waits: Arc<Mutex<Vec<(Instant, f64)>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -102,7 +107,11 @@ fn main() {
     std::thread::sleep(Duration::from_secs(30));
     stop.store(true, Ordering::Relaxed);
     typing.join().unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     println!("{}", String::from_utf8_lossy(&made.stdout).trim());
 
     let waits = waits.lock().unwrap();
@@ -111,7 +120,11 @@ fn main() {
         .filter(|(at, _)| *at >= began && *at <= ended)
         .map(|(_, w)| *w)
         .collect();
-    let before: Vec<f64> = waits.iter().filter(|(at, _)| *at < began).map(|(_, w)| *w).collect();
+    let before: Vec<f64> = waits
+        .iter()
+        .filter(|(at, _)| *at < began)
+        .map(|(_, w)| *w)
+        .collect();
     let row = |name: &str, mut w: Vec<f64>| {
         w.sort_by(|a, b| a.total_cmp(b));
         let at = |q: f64| w[((w.len() as f64 - 1.0) * q).round() as usize];
@@ -129,7 +142,11 @@ fn main() {
         size as f64 / 1e6,
         took.as_secs_f64()
     );
-    let after: Vec<f64> = waits.iter().filter(|(at, _)| *at > ended).map(|(_, w)| *w).collect();
+    let after: Vec<f64> = waits
+        .iter()
+        .filter(|(at, _)| *at > ended)
+        .map(|(_, w)| *w)
+        .collect();
     row("in the 30 s before the backup", before);
     row("during the backup", during);
     row("in the 30 s after it", after);
@@ -140,15 +157,28 @@ fn main() {
         .filter(|(at, w)| *at >= began && *at <= ended && *w > 50.0)
         .map(|(at, w)| format!("{:.1} s: {w:.0} ms", at.duration_since(began).as_secs_f64()))
         .collect();
-    println!("keystrokes over 50 ms during the backup: {}", slow.join(", "));
+    println!(
+        "keystrokes over 50 ms during the backup: {}",
+        slow.join(", ")
+    );
 }
 
 /// A report as people write one: words typed at places all over its
 /// texts by four people, one change a word, saved whole.
 fn typed_report(changes: usize) -> Vec<u8> {
     const WORDS: [&str; 12] = [
-        "cải cách ", "hành chính ", "công khai ", "minh bạch ", "người dân ", "ngân sách ",
-        "thủ tục ", "đối thoại ", "kiểm tra ", "báo cáo ", "xã phường ", "tiếp nhận ",
+        "cải cách ",
+        "hành chính ",
+        "công khai ",
+        "minh bạch ",
+        "người dân ",
+        "ngân sách ",
+        "thủ tục ",
+        "đối thoại ",
+        "kiểm tra ",
+        "báo cáo ",
+        "xã phường ",
+        "tiếp nhận ",
     ];
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut next = move |below: usize| {
@@ -161,7 +191,10 @@ fn typed_report(changes: usize) -> Vec<u8> {
     let mut doc = Automerge::new();
     let mut tx = doc.transaction();
     let texts: Vec<_> = (0..16)
-        .map(|i| tx.put_object(ROOT, format!("text-{i}"), ObjType::Text).unwrap())
+        .map(|i| {
+            tx.put_object(ROOT, format!("text-{i}"), ObjType::Text)
+                .unwrap()
+        })
         .collect();
     tx.commit();
     for _ in 0..4 {

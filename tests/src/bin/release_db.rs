@@ -12,7 +12,9 @@ use papi_e2e::{server_command, workspace_root, Server, SyncClient};
 use serde_json::json;
 
 fn main() {
-    let name = std::env::args().nth(1).expect("usage: release_db NAME (such as 2026-12-07)");
+    let name = std::env::args()
+        .nth(1)
+        .expect("usage: release_db NAME (such as 2026-12-07)");
     let out = workspace_root().join(format!("tests/data/release-{name}"));
     assert!(!out.exists(), "{} exists already", out.display());
 
@@ -21,15 +23,20 @@ fn main() {
     let lead = server.token("truongphong");
 
     // The plan: a measure's text written by the Office.
-    let plan = papi::ids::DocId::parse(server.get("/api/plan", None).1["url"].as_str().unwrap()).unwrap();
+    let plan =
+        papi::ids::DocId::parse(server.get("/api/plan", None).1["url"].as_str().unwrap()).unwrap();
     let mut editor = SyncClient::connect_as(&server, "vanphong");
     assert!(editor.open(plan));
-    editor.until("the plan", std::time::Duration::from_secs(60), |c| c.server_has_all(plan));
+    editor.until("the plan", std::time::Duration::from_secs(60), |c| {
+        c.server_has_all(plan)
+    });
     let text = measure_text(editor.doc(plan), "d1-m1").expect("the first measure");
     editor.change(plan, |tx| {
         tx.splice_text(&text, 0, 0, "Đã rà soát: ").unwrap();
     });
-    editor.until("the edit stored", std::time::Duration::from_secs(60), |c| c.server_has_all(plan));
+    editor.until("the edit stored", std::time::Duration::from_secs(60), |c| {
+        c.server_has_all(plan)
+    });
 
     // Reports of two periods; one goes through a whole review.
     let budget = "phong-ngan-sach";
@@ -57,8 +64,16 @@ fn main() {
     std::fs::create_dir_all(&out).unwrap();
     let db = out.join("papi.sqlite3");
     std::fs::copy(server.data_dir().join("papi.sqlite3"), &db).unwrap();
-    let listed = server_command(server.data_dir(), &["check", db.to_str().unwrap(), "--list"], None);
-    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let listed = server_command(
+        server.data_dir(),
+        &["check", db.to_str().unwrap(), "--list"],
+        None,
+    );
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
     let heads: String = String::from_utf8_lossy(&listed.stdout)
         .lines()
         .filter(|l| !l.starts_with("Sound"))
