@@ -40,7 +40,10 @@ macro_rules! keyed {
 pub mod access;
 pub mod api;
 pub mod calendar;
-pub mod ids;
+/// Document ids: the sync engine's (`papi_sync::DocId`).
+pub mod ids {
+    pub use papi_sync::{DocId, IdError};
+}
 #[cfg(feature = "plan-file")]
 pub mod plan_file;
 pub mod presence;
@@ -52,7 +55,7 @@ pub mod text;
 // The interface texts; only the browser app shows them.
 #[cfg(any(feature = "ui", test))]
 pub mod texts;
-pub mod wire;
+pub use papi_sync::wire;
 pub mod workflow;
 
 #[cfg(test)]

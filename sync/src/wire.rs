@@ -9,7 +9,7 @@
 use minicbor::data::Type;
 use minicbor::{Decoder, Encoder};
 
-use crate::ids::DocId;
+use crate::DocId;
 
 pub const PROTOCOL_VERSION: &str = "1";
 pub const KEEPALIVE: &str = "papi-keepalive";
