@@ -21,11 +21,10 @@ use std::sync::{Arc, Mutex};
 
 use automerge::{ActorId, Change};
 use papi::api::{ActorAuthor, Authorship, Borrowed};
+use papi::ids::DocId;
 use rusqlite::params;
-use samod::DocumentId;
 
 use crate::db::{Db, DbError};
-use crate::durable::Durable;
 
 /// One change as the record needs it.
 #[derive(Clone)]
@@ -52,7 +51,7 @@ impl From<&Change> for Delivered {
 pub struct Authors {
     db: Db,
     /// (document, actor) → user.
-    owners: Arc<Mutex<HashMap<(DocumentId, ActorId), i64>>>,
+    owners: Arc<Mutex<HashMap<(DocId, ActorId), i64>>>,
 }
 
 impl Authors {
@@ -70,10 +69,10 @@ impl Authors {
     /// record.)
     pub async fn delivered(
         &self,
-        doc: &DocumentId,
+        doc: &DocId,
         user: i64,
         changes: Vec<Delivered>,
-        durable: &Durable,
+        held: impl Fn(&automerge::ChangeHash) -> bool,
     ) -> Result<(), DbError> {
         let mut new_actors = Vec::new();
         let mut others = Vec::new();
@@ -82,10 +81,10 @@ impl Authors {
             for change in changes {
                 // Sent again (a client resends what the server made, or what
                 // it already stored): not a first delivery.
-                if durable.is_durable(doc, &change.hash) {
+                if held(&change.hash) {
                     continue;
                 }
-                match owners.get(&(doc.clone(), change.actor.clone())) {
+                match owners.get(&(*doc, change.actor.clone())) {
                     Some(owner) if *owner == user => {}
                     Some(_) => others.push(change),
                     None => new_actors.push(change),
@@ -147,7 +146,7 @@ impl Authors {
             );
         }
         let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
-        owners.extend(owned.into_iter().map(|(a, u)| ((doc.clone(), a), u)));
+        owners.extend(owned.into_iter().map(|(a, u)| ((*doc, a), u)));
         Ok(())
     }
 

@@ -90,7 +90,7 @@ async fn create(
         .registry
         .find_or_make(
             &held,
-            &state.repo,
+            &state.engine,
             Made::Consolidated,
             None,
             &period,

@@ -7,11 +7,12 @@ mod assets;
 mod auth;
 mod authors;
 pub mod backup;
+mod chunks;
 mod consolidated;
 mod dashboard;
 mod db;
 pub mod directory;
-mod durable;
+mod engine;
 mod error;
 mod extract;
 mod logsafe;
@@ -35,16 +36,16 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use papi::ids::DocId;
 use papi::schema::Plan;
-use samod::{AcceptorHandle, DocHandle, DocumentId, Repo};
 use tower_http::trace::TraceLayer;
 
 pub use db::Db;
 pub use error::{ApiError, StartError};
 
 use assets::Assets;
-use durable::Durable;
-use storage::SqliteStorage;
+use engine::Engine;
+use storage::Store;
 
 /// What the server needs to start.
 #[derive(Clone, Debug)]
@@ -79,6 +80,8 @@ pub struct Config {
     pub backups: Option<backup::Schedule>,
     /// Who may read `/metrics`.
     pub metrics_from: Vec<metrics::Network>,
+    /// A document no one syncs leaves memory after this long.
+    pub unload_after: std::time::Duration,
 }
 
 /// Limits on what a client may send.
@@ -116,11 +119,9 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct AppState {
     db: Db,
-    repo: Repo,
+    engine: Engine,
     assets: Assets,
-    plan_id: DocumentId,
-    acceptor: AcceptorHandle,
-    durable: Durable,
+    plan_id: DocId,
     storage_health: storage::StorageHealth,
     limits: Limits,
     limiter: auth::Limiter,
@@ -168,9 +169,13 @@ impl Config {
             public_url: None,
             backups: None,
             metrics_from: Vec::new(),
+            unload_after: DEFAULT_UNLOAD_AFTER,
         }
     }
 }
+
+/// How long a document no one syncs stays in memory by default.
+pub const DEFAULT_UNLOAD_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl AppState {
     /// Opens the data directory (creating and seeding the database on the
@@ -178,39 +183,20 @@ impl AppState {
     pub async fn open(config: &Config) -> Result<AppState, StartError> {
         let db = open_database(&config.data_dir).await?;
         let lock = lock_data_dir(&config.data_dir)?;
-        let durable = if config.in_memory {
-            tracing::warn!("documents are kept in memory only: nothing written to them is stored");
-            Durable::nothing_stored()
-        } else {
-            Durable::default()
-        };
         let storage_health = storage::StorageHealth::default();
+        let store = if config.in_memory {
+            tracing::warn!("documents are kept in memory only: nothing written to them is stored");
+            Store::memory()
+        } else {
+            Store::sqlite(&db, storage_health.clone())?
+        };
+        let engine = Engine::new(store, config.unload_after);
         let registry = registry::Registry::new(db.clone());
         let policy = policy::AccessPolicy::new(db.clone(), registry.clone());
         let authors = authors::Authors::new(db.clone());
         let panics = panics::Panics::default();
-        let pool = panics.thread_pool().map_err(|source| StartError::Io {
-            what: "starting the document threads".into(),
-            source,
-        })?;
-        let builder = Repo::build_tokio()
-            .with_share_policy(policy.clone())
-            .with_observer(metrics::EngineObserver)
-            .with_concurrency(samod::ConcurrencyConfig::Threadpool(pool));
-        let repo = if config.in_memory {
-            builder
-                .with_storage(samod::storage::InMemoryStorage::new())
-                .load()
-                .await
-        } else {
-            let storage = SqliteStorage::new(&db, durable.clone(), storage_health.clone())?;
-            builder.with_storage(storage).load().await
-        };
-        let acceptor = repo
-            .make_acceptor(samod::Url::parse("ws://papi-server/sync").expect("a valid url"))
-            .map_err(|_| StartError::Stopped)?;
-        let plan_id = plan_import::ensure_plan(&db, &repo).await?;
-        policy.set_plan(plan_id.clone());
+        let plan_id = plan_import::ensure_plan(&db, &engine).await?;
+        policy.set_plan(plan_id);
         let assets = match &config.dist_dir {
             Some(dir) => Assets::load(dir).map_err(|source| StartError::Io {
                 what: format!("front end in {}", dir.display()),
@@ -220,11 +206,9 @@ impl AppState {
         };
         let state = AppState {
             db,
-            repo,
+            engine,
             assets,
             plan_id,
-            acceptor,
-            durable,
             storage_health,
             limits: config.limits,
             limiter: auth::Limiter::default(),
@@ -260,44 +244,31 @@ impl AppState {
         Ok(state)
     }
 
-    /// Stops the sync engine, which finishes storing what it holds, and
-    /// leaves one self-contained database file.
+    /// Waits until the sync engine has stored what it holds, and leaves
+    /// one self-contained database file.
     pub async fn stop(&self) -> Result<(), StartError> {
-        self.repo.stop().await;
+        if !self.engine.flush(STOP_LIMIT).await {
+            tracing::error!(
+                "stopping with writes not committed; their senders keep them and send them again"
+            );
+        }
         self.db.checkpoint().await?;
         Ok(())
     }
 
-    /// A document of the sync engine, which must exist (the server made it).
-    async fn document(&self, id: DocumentId) -> Result<DocHandle, ApiError> {
-        self.repo
-            .find(id.clone())
-            .await
-            .map_err(|_| ApiError::internal("the sync engine stopped"))?
-            .ok_or_else(|| ApiError::internal(format!("document {id} is missing")))
-    }
-
-    /// Runs the server's own `work` on a document. A panic in it fails this
-    /// request only: it is caught inside the document's lock, so the
-    /// document stays usable, and recorded for `/api/health`.
+    /// Runs the server's own `work` on a document, which must exist (the
+    /// server made it); returns once what it changed is stored. A panic in
+    /// it fails this request only, and is recorded for `/api/health`.
     async fn on_document<R>(
         &self,
-        id: DocumentId,
+        id: DocId,
         during: &str,
         work: impl FnOnce(&mut automerge::Automerge) -> R,
     ) -> Result<R, ApiError> {
-        let handle = self.document(id.clone()).await?;
-        handle.with_document(|d| {
-            let before = d.get_heads();
-            let result = self.panics.contain(during, || work(d));
-            // Changes the server makes are noted like a client's, so that
-            // storing them tells what they descend from (see `durable`).
-            for change in d.get_changes(&before) {
-                self.durable
-                    .arrived(&id, change.hash(), change.deps().to_vec());
-            }
-            result
-        })
+        self.engine
+            .change(id, |d| self.panics.contain(during, || work(d)))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
     }
 
     /// `on_document` for a registered document, by its stored id.
@@ -307,7 +278,7 @@ impl AppState {
         during: &str,
         work: impl FnOnce(&mut automerge::Automerge) -> R,
     ) -> Result<R, ApiError> {
-        let id: DocumentId = doc_id.parse().map_err(|_| {
+        let id: DocId = doc_id.parse().map_err(|_| {
             ApiError::internal(format!("a registered document id is malformed: {doc_id}"))
         })?;
         self.on_document(id, during, work).await
@@ -315,7 +286,7 @@ impl AppState {
 
     /// The plan, read from its document.
     async fn plan(&self) -> Result<Plan, ApiError> {
-        self.on_document(self.plan_id.clone(), "reading the plan", |d| Plan::read(d))
+        self.on_document(self.plan_id, "reading the plan", |d| Plan::read(d))
             .await?
             .map_err(|e| ApiError::Internal(e.into()))
     }

@@ -97,6 +97,10 @@ struct Cli {
     /// `X-Forwarded-For` is taken as the client's address.
     #[arg(long, env = "PAPI_TRUSTED_PROXY", value_delimiter = ',')]
     trusted_proxy: Vec<std::net::IpAddr>,
+    /// A document that no one has open leaves the server's memory after
+    /// this many seconds; the next request reads it from the database again.
+    #[arg(long, env = "PAPI_UNLOAD_AFTER", default_value_t = papi_server::DEFAULT_UNLOAD_AFTER.as_secs())]
+    unload_after: u64,
     /// Keep documents in memory only, for measuring what storing costs:
     /// nothing written to them survives a stop. Never for real use.
     #[arg(long, hide = true)]
@@ -231,6 +235,7 @@ async fn main() -> ExitCode {
                 secure_cookies: cli.secure_cookies,
                 trusted_proxies: cli.trusted_proxy,
                 in_memory: cli.in_memory,
+                unload_after: std::time::Duration::from_secs(cli.unload_after),
                 tls: cli
                     .tls_cert
                     .zip(cli.tls_key)

@@ -126,17 +126,6 @@ fn describe() {
     describe_gauge!(USERS_SIGNED_IN, "Users with an unexpired session.");
 }
 
-/// The sync engine's own events: documents opened and closed.
-pub struct EngineObserver;
-
-impl samod::RepoObserver for EngineObserver {
-    fn observe(&self, event: &samod::RepoEvent) {
-        if let samod::RepoEvent::HubEventProcessed { documents, .. } = event {
-            metrics::gauge!(DOCUMENTS_LOADED).set(*documents as f64);
-        }
-    }
-}
-
 /// Who may read `/metrics`: addresses and networks (`10.0.0.0/8`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Network {

@@ -57,17 +57,6 @@ impl Panics {
             ApiError::internal(format!("{during} failed"))
         })
     }
-
-    /// The thread pool that runs the sync engine's document work, with a
-    /// panic handler that records instead of aborting.
-    pub fn thread_pool(&self) -> std::io::Result<rayon::ThreadPool> {
-        let panics = self.clone();
-        rayon::ThreadPoolBuilder::new()
-            .thread_name(|i| format!("papi-doc-{i}"))
-            .panic_handler(move |payload| panics.record("document work", &*payload))
-            .build()
-            .map_err(std::io::Error::other)
-    }
 }
 
 /// Whether the fault `name` is switched on for a test (`PAPI_FAULT=name`);
@@ -91,20 +80,5 @@ mod tests {
             panics.summary(),
             Some((1, "assembling: bad section".to_string()))
         );
-    }
-
-    #[test]
-    fn the_pool_survives_a_panicking_job() {
-        let panics = Panics::default();
-        let pool = panics.thread_pool().unwrap();
-        pool.spawn(|| panic!("in a document"));
-        let (tx, rx) = std::sync::mpsc::channel();
-        pool.spawn(move || tx.send(7).unwrap());
-        assert_eq!(rx.recv().unwrap(), 7, "the pool goes on");
-        let started = std::time::Instant::now();
-        while panics.summary().is_none() && started.elapsed().as_secs() < 10 {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        assert_eq!(panics.summary().unwrap().0, 1);
     }
 }

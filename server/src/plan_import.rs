@@ -5,9 +5,11 @@
 
 use automerge::Automerge;
 use papi::api::{PlanImported, Problem};
+use papi::ids::DocId;
 use papi::plan_file::{self, PlanFile};
 use papi::schema::Plan;
-use samod::{DocumentId, Repo};
+
+use crate::engine::Engine;
 
 use crate::db::Db;
 use crate::directory;
@@ -26,20 +28,17 @@ pub fn demo_plan_file() -> PlanFile {
 
 /// Returns the plan document's id, creating an empty plan on the first
 /// start.
-pub async fn ensure_plan(db: &Db, repo: &Repo) -> Result<DocumentId, StartError> {
+pub async fn ensure_plan(db: &Db, engine: &Engine) -> Result<DocId, StartError> {
     if let Some(text) = db.setting(PLAN_SETTING).await? {
-        let id: DocumentId = text
+        let id: DocId = text
             .parse()
             .map_err(|_| StartError::Corrupt(format!("plan id {text:?} is not a document id")))?;
-        return match repo
-            .find(id.clone())
-            .await
-            .map_err(|_| StartError::Stopped)?
-        {
-            Some(_) => Ok(id),
-            None => Err(StartError::Corrupt(format!(
+        return if engine.exists(id).await {
+            Ok(id)
+        } else {
+            Err(StartError::Corrupt(format!(
                 "the plan document {id} is missing from storage"
-            ))),
+            )))
         };
     }
     let mut doc = Automerge::new();
@@ -48,8 +47,7 @@ pub async fn ensure_plan(db: &Db, repo: &Repo) -> Result<DocumentId, StartError>
         .map_err(|e| StartError::Corrupt(format!("empty plan: {e}")))?;
     // `create` returns once the document is in storage, so the setting never
     // names a document that was not stored.
-    let handle = repo.create(doc).await.map_err(|_| StartError::Stopped)?;
-    let id = handle.document_id().clone();
+    let id = engine.create(doc).await;
     db.set_setting(PLAN_SETTING, id.to_string()).await?;
     tracing::info!(plan = %id, "created the plan document, empty until a plan is imported");
     Ok(id)
@@ -102,9 +100,7 @@ impl AppState {
         let (units_added, units_changed) =
             directory::adopt_units(&self.db, file.units(), first).await?;
         let adopted = self
-            .on_document(self.plan_id.clone(), "importing the plan", |d| {
-                plan.adopt(d)
-            })
+            .on_document(self.plan_id, "importing the plan", |d| plan.adopt(d))
             .await?
             .map_err(|e| ApiError::Internal(e.into()))?;
         let imported = PlanImported {

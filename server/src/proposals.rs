@@ -204,9 +204,7 @@ async fn decide(
             }
         };
         state
-            .on_document(state.plan_id.clone(), "changing the plan", |d| {
-                edit.apply(d)
-            })
+            .on_document(state.plan_id, "changing the plan", |d| edit.apply(d))
             .await?
             .map_err(|e| match e {
                 EditError::Document(detail) => ApiError::internal(detail),

@@ -168,11 +168,6 @@ impl Registry {
         self.lock.lock().await
     }
 
-    /// Follows the changes to the registry.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-
     /// The version of the registry now; bumped by every change.
     pub fn version(&self) -> u64 {
         *self.changed.borrow()
@@ -244,7 +239,7 @@ impl Registry {
     pub async fn find_or_make<E>(
         &self,
         _held: &MutexGuard<'_, ()>,
-        repo: &samod::Repo,
+        engine: &crate::engine::Engine,
         made: Made,
         unit: Option<&str>,
         period: &str,
@@ -256,9 +251,9 @@ impl Registry {
         let mut doc = Automerge::new();
         generate(&mut doc).map_err(MakeError::Generate)?;
         // `create` returns once the document is stored.
-        let handle = repo.create(doc).await.map_err(|_| MakeError::Stopped)?;
+        let id = engine.create(doc).await;
         let doc = Registered {
-            doc_id: handle.document_id().to_string(),
+            doc_id: id.to_string(),
             made,
             unit: unit.map(str::to_string),
             period: period.to_string(),

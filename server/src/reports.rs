@@ -84,7 +84,7 @@ async fn create(
         .registry
         .find_or_make(
             &held,
-            &state.repo,
+            &state.engine,
             Made::UnitReport,
             Some(&new.unit),
             &period.key(),

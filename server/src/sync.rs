@@ -1,48 +1,47 @@
-//! The `/sync` WebSocket endpoint: the automerge-repo protocol, spoken by the
-//! samod sync engine, behind a guard of our own.
+//! The `/sync` WebSocket endpoint: the automerge-repo protocol, each
+//! message decoded once and judged once before the sync engine
+//! (`engine`) takes it.
 //!
-//! Inbound, every frame is decoded and checked (size, shape, sync data) before
-//! the engine sees it; a bad frame closes the connection with a logged reason
-//! and never reaches the engine. Every message that names a document
-//! (`request`, `sync`, `ephemeral`, `doc-unavailable`) is checked against the
-//! registry and the sender's access first: one about a document that does
-//! not exist, or that the sender may not read, never reaches the engine — a
-//! `request` or `sync` is answered `doc-unavailable` here, anything else is
-//! dropped — so made-up document ids create no state. One connection may
-//! name a limited number of documents, keep one ephemeral session, and one
-//! user may hold a limited number of connections. Outbound, a sync message
-//! to a client that has changes not yet stored waits until the heads it
-//! announces are committed (see `durable`), so an acknowledgement always
-//! means "stored"; relays of other peers' changes, and ephemeral messages,
-//! go at once. Each connection's inbound messages and bytes per
-//! second are limited (a token bucket): a connection over its limit is read
-//! more slowly, so that one flooding client cannot starve the others. The
-//! guard also answers the browser's keepalives and pings idle sockets.
+//! Inbound, every frame is decoded and checked (size, shape, sync data); a
+//! bad frame closes the connection with a logged reason. Every message that
+//! names a document (`request`, `sync`, `ephemeral`) is judged against the
+//! registry and the sender's access of now: one about a document that does
+//! not exist, or that the sender may not read, is answered
+//! `doc-unavailable` (or dropped), so made-up document ids create no state;
+//! a reader's changes are left out; one who may only comment may change
+//! only the comments; who delivered each change is on record before the
+//! engine takes it. One connection may name a limited number of documents,
+//! keep one ephemeral session, and one user may hold a limited number of
+//! connections. Each connection's inbound messages and bytes per second are
+//! limited (a token bucket): a connection over its limit is read more
+//! slowly, so that one flooding client cannot starve the others. The
+//! endpoint also answers the browser's keepalives and pings idle sockets.
+//!
+//! Outbound, the engine's messages go in its order; it holds an answer
+//! that would tell a client its changes are kept until they are stored
+//! (see `papi_sync::Document`).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use automerge::ChangeHash;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::channel::mpsc;
-use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
 use papi::access::Access;
 use papi::ids::DocId;
-use papi::wire::{DocMessage, Message};
-use samod::{AcceptorHandle, DocumentId, PeerId, Transport};
+use papi::wire::{Message, PeerMetadata, PROTOCOL_VERSION};
 use tracing::Instrument;
 
-use crate::authors::{Authors, Delivered};
-use crate::durable::{Chunk, Durable};
+use crate::authors::Delivered;
+use crate::chunks::Chunk;
+use crate::engine::Connection;
 use crate::logsafe::{clean, Quiet};
-use crate::policy::AccessPolicy;
 use crate::{auth, AppState, Limits};
 
 const PING_EVERY: Duration = Duration::from_secs(25);
@@ -50,7 +49,7 @@ const PING_EVERY: Duration = Duration::from_secs(25);
 const THROTTLE_LOG_EVERY: Duration = Duration::from_secs(10);
 /// The read buffer of each WebSocket.
 const READ_CHUNK: usize = 8 * 1024;
-/// Outgoing messages queued per connection before the engine waits.
+/// The server's own answers queued per connection (beyond, dropped).
 const OUTBOX: usize = 64;
 
 /// WebSocket close codes (RFC 6455).
@@ -61,12 +60,10 @@ const CLOSE_INVALID: u16 = 1007;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_INTERNAL: u16 = 1011;
-/// More new changes than this, and the engine stores them as one snapshot.
-const SNAPSHOT_BATCH: usize = 10;
 /// How often one connection's refused messages are logged.
 const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Message types of automerge-repo that this server does not use (heads
-/// gossip); they are dropped rather than passed to the engine.
+/// gossip); they are dropped.
 const UNUSED_KINDS: [&str; 2] = ["remote-heads-changed", "remote-subscription-change"];
 
 static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
@@ -158,7 +155,7 @@ pub async fn endpoint(
         )
             .into_response();
     };
-    let peer = PeerId::from(format!("{}{suffix}", auth::peer_prefix(&user)));
+    let peer = format!("{}{suffix}", auth::peer_prefix(&user));
     let limit = state.limits.max_message_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
@@ -168,113 +165,133 @@ pub async fn endpoint(
         .on_failed_upgrade(|error| tracing::warn!(%error, "sync upgrade failed"))
         .on_upgrade(move |socket| {
             let conn = CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
-            let guard = Guard {
-                policy: state.policy,
-                authors: state.authors,
-                repo: state.repo.clone(),
-                user_id: user.id,
-                server_peer: state.repo.peer_id().to_string(),
-                client_peer: peer.to_string(),
-                docs: HashMap::new(),
-                max_docs: state.limits.max_documents_per_connection,
-                durable: state.durable.clone(),
-                unconfirmed: Unconfirmed::default(),
-                session: None,
-                quiet: Quiet::new(REFUSAL_LOG_EVERY),
-            };
-            let stopping = state.stopping.subscribe();
+            let username = user.username.clone();
             async move {
-                serve(
-                    socket,
-                    state.acceptor,
-                    state.durable,
-                    state.limits,
-                    guard,
-                    peer,
-                    stopping,
-                )
-                .await;
+                serve(socket, state, user.id, peer).await;
                 drop(slot);
             }
-            .instrument(tracing::info_span!("sync", conn, user = %user.username))
+            .instrument(tracing::info_span!("sync", conn, user = %username))
         })
 }
 
-/// What the guard holds for one connection.
+/// What one connection knows as it judges its client's messages.
 struct Guard {
-    policy: AccessPolicy,
-    authors: Authors,
-    /// The engine's documents, to check what someone who may only comment
-    /// sends.
-    repo: samod::Repo,
+    state: AppState,
     user_id: i64,
-    server_peer: String,
     client_peer: String,
-    /// The documents this connection has named and the engine has seen,
-    /// with the sender's access to each when first named.
-    docs: HashMap<DocId, Access>,
-    max_docs: usize,
-    durable: Durable,
-    /// The changes this client sent that are not known to be stored.
-    unconfirmed: Unconfirmed,
+    conn: papi_sync::Conn,
+    /// The documents this connection has named.
+    docs: HashSet<DocId>,
     /// The connection's ephemeral session, once it sends one.
     session: Option<String>,
     quiet: Quiet,
 }
 
-/// The changes one client sent, per document, that are not known to be
-/// stored yet: shared by the connection's reader (which adds them) and its
-/// writer (which holds acknowledgements until they are stored).
-#[derive(Clone, Default)]
-struct Unconfirmed {
-    docs: Arc<Mutex<HashMap<DocId, HashSet<ChangeHash>>>>,
-}
-
-impl Unconfirmed {
-    fn add(&self, doc: DocId, hash: ChangeHash) {
-        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-        docs.entry(doc).or_default().insert(hash);
-    }
-
-    /// Whether the client has changes to `doc` that are not stored yet
-    /// (forgetting those that are).
-    fn any(&self, doc: &DocId, id: &DocumentId, durable: &Durable) -> bool {
-        let mut docs = self.docs.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(hashes) = docs.get_mut(doc) else {
-            return false;
-        };
-        hashes.retain(|h| !durable.is_durable(id, h));
-        if hashes.is_empty() {
-            docs.remove(doc);
-            return false;
-        }
-        true
-    }
-}
-
-/// What becomes of one checked message.
+/// What becomes of one message.
 enum Verdict {
-    Pass,
-    /// Not for the engine: this answer goes back instead.
+    /// Handled (passed to the engine, or answered).
+    Done,
+    /// This answer goes back.
     Answer(Vec<u8>),
-    /// Not for the engine, and no answer.
+    /// Dropped, for this reason.
     Drop(&'static str),
     Close(u16, String),
 }
 
 impl Guard {
-    async fn judge(&mut self, message: &Message) -> Verdict {
-        let (doc, ask) = match message {
-            Message::Request(m) | Message::Sync(m) => (m.document_id, true),
+    fn refuse_unknown(&mut self, doc: DocId, ask: bool) -> Verdict {
+        if !ask {
+            return Verdict::Drop(
+                "about a document that does not exist or that the sender may not read",
+            );
+        }
+        self.log_refusal("no such document for this user", Some(doc));
+        Verdict::Answer(
+            Message::DocUnavailable {
+                sender_id: self.state.engine.peer_id().to_string(),
+                target_id: self.client_peer.clone(),
+                document_id: doc,
+            }
+            .encode(),
+        )
+    }
+
+    /// Notes a document this connection names; past its limit, no more.
+    fn name(&mut self, doc: DocId) -> Option<Verdict> {
+        if !self.docs.contains(&doc) {
+            let max = self.state.limits.max_documents_per_connection;
+            if self.docs.len() >= max {
+                return Some(Verdict::Close(
+                    CLOSE_POLICY,
+                    format!("one connection may use at most {max} documents"),
+                ));
+            }
+            self.docs.insert(doc);
+        }
+        None
+    }
+
+    async fn judge(&mut self, message: Message) -> Verdict {
+        match message {
+            Message::Request(ref m) | Message::Sync(ref m) => {
+                let request = matches!(message, Message::Request(_));
+                let doc = m.document_id;
+                // The one decoding of the sync data.
+                let sync = match std::panic::catch_unwind(|| {
+                    automerge::sync::Message::decode(&m.data)
+                }) {
+                    Ok(Ok(sync)) => sync,
+                    Ok(Err(e)) => {
+                        return Verdict::Close(CLOSE_INVALID, format!("malformed sync data: {e}"))
+                    }
+                    Err(_) => return Verdict::Close(CLOSE_INVALID, "malformed sync data".into()),
+                };
+                if m.sender_id != self.client_peer {
+                    return Verdict::Close(CLOSE_POLICY, "a message in another peer's name".into());
+                }
+                // The access of now: a report submitted, or returned, since
+                // the document was first named changes what may pass.
+                let access = self.state.policy.access_of(&doc, self.user_id).await;
+                if access == Access::None {
+                    return self.refuse_unknown(doc, true);
+                }
+                if let Some(verdict) = self.name(doc) {
+                    return verdict;
+                }
+                let may_write = access >= Access::Comment;
+                if may_write && !sync.changes.is_empty() {
+                    if let Some(verdict) = self.before_changes(doc, access, &sync.changes).await {
+                        return verdict;
+                    }
+                }
+                let engine = self.state.engine.clone();
+                let conn = self.conn;
+                let panics = self.state.panics.clone();
+                let received = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    engine.receive(conn, doc, request, sync, may_write)
+                }));
+                match received {
+                    Ok(Ok(0)) => Verdict::Done,
+                    Ok(Ok(_)) => {
+                        self.log_refusal("changes from a reader, left out", Some(doc));
+                        Verdict::Done
+                    }
+                    Ok(Err(e)) => Verdict::Close(CLOSE_INVALID, e.to_string()),
+                    Err(payload) => {
+                        panics.record("a client's sync message", &*payload);
+                        Verdict::Close(CLOSE_INTERNAL, "the server failed on this message".into())
+                    }
+                }
+            }
             Message::Ephemeral {
-                sender_id,
+                ref sender_id,
                 document_id,
-                session_id,
+                ref session_id,
                 ..
             } => {
-                // The engine passes an ephemeral message on under the
-                // sender it names: it must be this connection's own peer,
-                // or one user could speak as another's presence.
+                // Passed on under the sender it names: it must be this
+                // connection's own peer, or one user could speak as
+                // another's presence.
                 if *sender_id != self.client_peer {
                     return Verdict::Drop("an ephemeral message in another peer's name");
                 }
@@ -285,134 +302,104 @@ impl Guard {
                     }
                     Some(_) => {}
                 }
-                (*document_id, false)
-            }
-            Message::DocUnavailable { document_id, .. } => (*document_id, false),
-            Message::Other { kind } if UNUSED_KINDS.contains(&kind.as_str()) => {
-                return Verdict::Drop("a message type this server does not use")
-            }
-            Message::Other { kind } => {
-                return Verdict::Close(
-                    CLOSE_UNSUPPORTED,
-                    format!("unknown message type {}", clean(kind)),
-                )
-            }
-            _ => return Verdict::Pass,
-        };
-        let access = match self.docs.get(&doc) {
-            Some(access) => *access,
-            None => match doc.to_string().parse::<DocumentId>() {
-                Ok(id) => self.policy.access_of(&id, self.user_id).await,
-                Err(_) => Access::None,
-            },
-        };
-        if access == Access::None {
-            if !ask {
-                return Verdict::Drop(
-                    "about a document that does not exist or that the sender may not read",
-                );
-            }
-            let answer = Message::DocUnavailable {
-                sender_id: self.server_peer.clone(),
-                target_id: self.client_peer.clone(),
-                document_id: doc,
-            };
-            self.log_refusal("no such document for this user", Some(doc));
-            return Verdict::Answer(answer.encode());
-        }
-        if !self.docs.contains_key(&doc) {
-            if self.docs.len() >= self.max_docs {
-                return Verdict::Close(
-                    CLOSE_POLICY,
-                    format!("one connection may use at most {} documents", self.max_docs),
-                );
-            }
-            self.docs.insert(doc, access);
-        }
-        // Changes from someone who may write are stored by the engine; note
-        // them, so that the answer that acknowledges them waits until they
-        // are (see `write_loop`).
-        if let Message::Sync(m) | Message::Request(m) = message {
-            if let (Ok(sync), Ok(id)) = (
-                automerge::sync::Message::decode(&m.data),
-                doc.to_string().parse::<DocumentId>(),
-            ) {
-                if sync.changes.is_empty() {
-                    return Verdict::Pass;
-                }
-                // The access noted when the document was first named may be
-                // out of date (a report submitted, or returned, meanwhile):
-                // changes are judged by the access of now.
-                let now = self.policy.access_of(&id, self.user_id).await;
-                self.docs.insert(doc, now);
-                if now < Access::Comment {
-                    // The engine refuses them too; nothing to record.
-                    return Verdict::Pass;
-                }
-                if now == Access::Comment && !self.only_comments(&id, &sync.changes).await {
-                    return Verdict::Close(
-                        CLOSE_POLICY,
-                        "this account may change only the comments of this document".into(),
-                    );
-                }
-                let changes: Vec<_> = sync
-                    .changes
-                    .iter()
-                    .flat_map(|chunk| crate::durable::changes_in(chunk))
-                    .collect();
-                // A batch (many changes, or a whole document, as a client
-                // sends a morning's offline edits) is stored as one snapshot
-                // only if no other is being written (see
-                // `Durable::settled`); a keystroke never waits.
-                let whole = sync
-                    .changes
-                    .iter()
-                    .any(|chunk| crate::durable::snapshot_heads(chunk).is_some());
-                if whole || changes.len() > SNAPSHOT_BATCH {
-                    self.durable.settled(&id).await;
-                }
-                // Who delivered them is on record before the engine sees
-                // them; without the record, they do not pass (the client
-                // sends them again on its next connection).
-                let delivered = delivered_in(&sync.changes);
-                if let Err(error) = self
-                    .authors
-                    .delivered(&id, self.user_id, delivered, &self.durable)
+                if self
+                    .state
+                    .policy
+                    .access_of(&document_id, self.user_id)
                     .await
+                    == Access::None
                 {
-                    tracing::error!(%error, "could not record who delivered changes");
-                    return Verdict::Close(
-                        CLOSE_INTERNAL,
-                        "the server could not record these changes; try again".into(),
-                    );
+                    return self.refuse_unknown(document_id, false);
                 }
-                for (hash, deps) in changes {
-                    self.durable.arrived(&id, hash, deps);
-                    self.unconfirmed.add(doc, hash);
+                if let Some(verdict) = self.name(document_id) {
+                    return verdict;
                 }
+                self.state.engine.relay(self.conn, document_id, &message);
+                Verdict::Done
             }
+            // The server never asks a client for a document.
+            Message::DocUnavailable { .. } => Verdict::Drop("doc-unavailable from a client"),
+            Message::Join { .. } | Message::Peer { .. } => Verdict::Close(
+                CLOSE_PROTOCOL,
+                "a second handshake on one connection".into(),
+            ),
+            Message::Leave { .. } => Verdict::Close(1000, "the client left".into()),
+            Message::Other { kind } if UNUSED_KINDS.contains(&kind.as_str()) => {
+                Verdict::Drop("a message type this server does not use")
+            }
+            Message::Other { kind } => Verdict::Close(
+                CLOSE_UNSUPPORTED,
+                format!("unknown message type {}", clean(&kind)),
+            ),
+            Message::Error { .. } | Message::Keepalive => Verdict::Done,
         }
-        Verdict::Pass
+    }
+
+    /// Checks a writer's changes and records who delivered them, before
+    /// the engine takes them; a verdict if they must not pass.
+    async fn before_changes(
+        &mut self,
+        doc: DocId,
+        access: Access,
+        chunks: &automerge::sync::ChunkList,
+    ) -> Option<Verdict> {
+        // Judged on the document as stored: loaded first if need be.
+        if !self.state.engine.exists(doc).await {
+            return Some(self.refuse_unknown(doc, true));
+        }
+        if access == Access::Comment && !self.only_comments(doc, chunks) {
+            return Some(Verdict::Close(
+                CLOSE_POLICY,
+                "this account may change only the comments of this document".into(),
+            ));
+        }
+        // Who delivered them is on record before the engine takes them;
+        // without the record, they do not pass (the client sends them again
+        // on its next connection). Changes the document holds already are
+        // no one's first delivery.
+        let delivered = delivered_in(chunks);
+        let hashes: Vec<automerge::ChangeHash> = delivered.iter().map(|d| d.hash).collect();
+        let held: HashSet<automerge::ChangeHash> = self
+            .state
+            .engine
+            .read(doc, |d| {
+                hashes
+                    .iter()
+                    .filter(|h| d.get_change_meta_by_hash(h).is_some())
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Err(error) = self
+            .state
+            .authors
+            .delivered(&doc, self.user_id, delivered, |h| held.contains(h))
+            .await
+        {
+            tracing::error!(%error, "could not record who delivered changes");
+            return Some(Verdict::Close(
+                CLOSE_INTERNAL,
+                "the server could not record these changes; try again".into(),
+            ));
+        }
+        None
     }
 
     /// Whether `chunks` change nothing of the document but its comments.
-    async fn only_comments(&self, id: &DocumentId, chunks: &automerge::sync::ChunkList) -> bool {
+    fn only_comments(&self, doc: DocId, chunks: &automerge::sync::ChunkList) -> bool {
         let mut changes = Vec::new();
         for bytes in chunks.iter() {
-            for chunk in crate::durable::chunks_in(bytes) {
+            for chunk in crate::chunks::chunks_in(bytes) {
                 match chunk {
-                    Chunk::Change(change) => changes.push(change),
+                    Chunk::Change(change) => changes.push(*change),
                     // A whole document is never a comment.
                     Chunk::Document(_) => return false,
                 }
             }
         }
-        let Ok(Some(handle)) = self.repo.find(id.clone()).await else {
-            return false;
-        };
-        handle
-            .with_document_async(move |doc| papi::report::comments::only_comments(doc, changes))
-            .await
+        self.state
+            .engine
+            .read(doc, |d| papi::report::comments::only_comments(d, changes))
             .unwrap_or(false)
     }
 
@@ -423,115 +410,160 @@ impl Guard {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Refused(String);
-
 enum Control {
     Keepalive,
     Close(u16, String),
 }
 
-async fn serve(
-    socket: WebSocket,
-    acceptor: AcceptorHandle,
-    durable: Durable,
-    limits: Limits,
-    guard: Guard,
-    peer: PeerId,
-    stopping: tokio::sync::watch::Receiver<bool>,
-) {
+/// Waits for the client's `join` and answers it; the peer's id, or why not.
+async fn handshake(
+    ws_in: &mut futures::stream::SplitStream<WebSocket>,
+    ws_out: &mut futures::stream::SplitSink<WebSocket, WsMessage>,
+    state: &AppState,
+    peer: &str,
+) -> Result<(), (u16, String)> {
+    loop {
+        let Some(frame) = ws_in.next().await else {
+            return Err((1000, "closed before the handshake".into()));
+        };
+        match check_frame(frame) {
+            Inbound::Pass(Message::Join {
+                sender_id,
+                supported_protocol_versions,
+                ..
+            }) => {
+                if sender_id != peer {
+                    return Err((CLOSE_POLICY, "the handshake names another peer".into()));
+                }
+                if !supported_protocol_versions
+                    .iter()
+                    .any(|v| v == PROTOCOL_VERSION)
+                {
+                    return Err((CLOSE_PROTOCOL, "no protocol version in common".into()));
+                }
+                let answer = Message::Peer {
+                    sender_id: state.engine.peer_id().to_string(),
+                    target_id: sender_id,
+                    selected_protocol_version: PROTOCOL_VERSION.into(),
+                    metadata: Some(PeerMetadata {
+                        storage_id: None,
+                        is_ephemeral: false,
+                    }),
+                };
+                return if send(ws_out, answer.encode()).await {
+                    Ok(())
+                } else {
+                    Err((1000, "closed during the handshake".into()))
+                };
+            }
+            Inbound::Keepalive => {
+                if !send(ws_out, Message::Keepalive.encode()).await {
+                    return Err((1000, "closed during the handshake".into()));
+                }
+            }
+            Inbound::Skip => {}
+            Inbound::End => return Err((1000, "closed before the handshake".into())),
+            Inbound::Pass(_) => {
+                return Err((CLOSE_PROTOCOL, "the handshake must come first".into()))
+            }
+            Inbound::Refuse(code, reason) => return Err((code, reason)),
+        }
+    }
+}
+
+async fn serve(socket: WebSocket, state: AppState, user_id: i64, peer: String) {
+    let (mut ws_out, mut ws_in) = socket.split();
+    if let Err((code, reason)) = handshake(&mut ws_in, &mut ws_out, &state, &peer).await {
+        tracing::warn!(%reason, "handshake refused; closing");
+        let _ = ws_out
+            .send(WsMessage::Close(Some(CloseFrame {
+                code,
+                reason: truncate(&reason, 120).into(),
+            })))
+            .await;
+        return;
+    }
     tracing::info!("connected");
-    let throttle = Arc::new(Mutex::new(Throttle::new(&limits)));
-    let unconfirmed = guard.unconfirmed.clone();
-    let guard = Arc::new(tokio::sync::Mutex::new(guard));
+    let Connection {
+        conn,
+        messages,
+        queued,
+    } = state.engine.connect(peer.clone());
+    let mut throttle = Throttle::new(&state.limits);
     // Answers of the guard's own; dropped if the client does not read them.
-    let (replies, replies_rx) = mpsc::channel::<Vec<u8>>(OUTBOX);
-
-    let (ws_out, ws_in) = socket.split();
-    let (engine_out, engine_rx) = mpsc::channel::<Vec<u8>>(OUTBOX);
+    let (mut replies, replies_rx) = mpsc::channel::<Vec<u8>>(OUTBOX);
     let (control, control_rx) = mpsc::unbounded::<Control>();
-
     let writer = tokio::spawn(
         write_loop(
             ws_out,
-            engine_rx,
+            messages,
+            queued,
             control_rx,
             replies_rx,
-            (durable, unconfirmed),
-            stopping,
+            state.stopping.subscribe(),
         )
         .instrument(tracing::Span::current()),
     );
-
-    let inbound = ws_in.filter_map(move |frame| {
-        let control = control.clone();
-        let throttle = throttle.clone();
-        let guard = guard.clone();
-        let mut replies = replies.clone();
-        async move {
-            // Over its rate, the connection is not read until its allowance
-            // has refilled: TCP then pushes back on the sender.
-            let wait = match &frame {
-                Ok(WsMessage::Binary(bytes)) => throttle
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take(bytes.len(), Instant::now()),
-                _ => Duration::ZERO,
-            };
+    let mut guard = Guard {
+        state: state.clone(),
+        user_id,
+        client_peer: peer,
+        conn,
+        docs: HashSet::new(),
+        session: None,
+        quiet: Quiet::new(REFUSAL_LOG_EVERY),
+    };
+    let refuse = |code: u16, reason: String| {
+        tracing::warn!(%reason, "refused a message; closing");
+        metrics::counter!(crate::metrics::REFUSALS).increment(1);
+        let _ = control.unbounded_send(Control::Close(code, reason));
+    };
+    while let Some(frame) = ws_in.next().await {
+        // Over its rate, the connection is not read until its allowance
+        // has refilled: TCP then pushes back on the sender.
+        if let Ok(WsMessage::Binary(bytes)) = &frame {
+            let wait = throttle.take(bytes.len(), Instant::now());
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
-            let refuse = |code: u16, reason: String| {
-                tracing::warn!(%reason, "refused a message; closing");
-                metrics::counter!(crate::metrics::REFUSALS).increment(1);
-                let _ = control.unbounded_send(Control::Close(code, reason.clone()));
-                Some(Err(Refused(reason)))
-            };
-            match check_frame(frame) {
-                Inbound::Pass(bytes, message) => {
-                    let mut guard = guard.lock().await;
-                    match guard.judge(&message).await {
-                        Verdict::Pass => Some(Ok(bytes)),
-                        Verdict::Answer(answer) => {
-                            let _ = replies.try_send(answer);
-                            None
-                        }
-                        Verdict::Drop(why) => {
-                            guard.log_refusal(why, None);
-                            None
-                        }
-                        Verdict::Close(code, reason) => refuse(code, reason),
-                    }
+        }
+        match check_frame(frame) {
+            Inbound::Pass(message) => match guard.judge(message).await {
+                Verdict::Done => {}
+                Verdict::Answer(answer) => {
+                    let _ = replies.try_send(answer);
                 }
-                Inbound::Skip | Inbound::End => None,
-                Inbound::Keepalive => {
-                    let _ = control.unbounded_send(Control::Keepalive);
-                    None
+                Verdict::Drop(why) => guard.log_refusal(why, None),
+                Verdict::Close(1000, reason) => {
+                    tracing::info!(%reason, "disconnected");
+                    let _ = control.unbounded_send(Control::Close(1000, reason));
+                    break;
                 }
-                Inbound::Refuse(code, reason) => refuse(code, reason),
+                Verdict::Close(code, reason) => {
+                    refuse(code, reason);
+                    break;
+                }
+            },
+            Inbound::Skip => {}
+            Inbound::Keepalive => {
+                let _ = control.unbounded_send(Control::Keepalive);
+            }
+            Inbound::End => break,
+            Inbound::Refuse(code, reason) => {
+                refuse(code, reason);
+                break;
             }
         }
-    });
-    let outbound = engine_out.sink_map_err(|e| Refused(format!("connection closed: {e}")));
-    // samod closes the connection if the client's handshake claims another id.
-    let transport = Transport::new(Box::pin(inbound), outbound).with_expected_peer_id(peer);
-    let handle = match acceptor.accept(transport) {
-        Ok(handle) => handle,
-        Err(_) => {
-            tracing::warn!("sync engine stopped; connection dropped");
-            return;
-        }
-    };
-    // The first event is the handshake's; wait for the end.
-    let mut events = handle.events();
-    while let Some(event) = events.next().await {
-        if let samod::AcceptorEvent::ClientDisconnected { reason, .. } = event {
-            tracing::info!(?reason, "disconnected");
+        if writer.is_finished() {
             break;
         }
     }
+    tracing::info!("disconnected");
+    // The writer says the last word (a close asked for, or none), then the
+    // engine forgets the connection.
+    drop(control);
     let _ = writer.await;
+    state.engine.disconnect(conn, guard.docs.iter().copied());
 }
 
 /// Token buckets for one connection's inbound messages and bytes.
@@ -622,7 +654,7 @@ impl Bucket {
 
 enum Inbound {
     /// A decoded message for the guard to judge.
-    Pass(Vec<u8>, Message),
+    Pass(Message),
     Skip,
     Keepalive,
     End,
@@ -636,9 +668,9 @@ fn check_frame(frame: Result<WsMessage, axum::Error>) -> Inbound {
             metrics::counter!(crate::metrics::BYTES_IN).increment(bytes.len() as u64);
             // Decoding runs on bytes from the network: a panic in it must
             // cost this connection, not the server.
-            match std::panic::catch_unwind(AssertUnwindSafe(|| Message::decode_checked(&bytes))) {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| Message::decode(&bytes))) {
                 Ok(Ok(Message::Keepalive)) => Inbound::Keepalive,
-                Ok(Ok(message)) => Inbound::Pass(bytes.to_vec(), message),
+                Ok(Ok(message)) => Inbound::Pass(message),
                 Ok(Err(error)) => {
                     Inbound::Refuse(CLOSE_INVALID, format!("malformed message: {error}"))
                 }
@@ -668,76 +700,22 @@ fn check_frame(frame: Result<WsMessage, axum::Error>) -> Inbound {
     }
 }
 
-/// Sends the engine's messages, each once it is safe to, plus keepalive
-/// answers and pings; ends with a close frame. Sync messages go in the
-/// engine's order, each held until what it acknowledges is stored;
-/// ephemeral messages (presence) are never stored, so they pass the held
-/// ones and go at once.
+/// Sends the engine's messages in order, the guard's answers, keepalive
+/// answers and pings; ends with a close frame.
 async fn write_loop(
     mut ws: futures::stream::SplitSink<WebSocket, WsMessage>,
-    mut engine: mpsc::Receiver<Vec<u8>>,
+    mut engine: mpsc::UnboundedReceiver<Vec<u8>>,
+    queued: Arc<std::sync::atomic::AtomicUsize>,
     mut control: mpsc::UnboundedReceiver<Control>,
     mut replies: mpsc::Receiver<Vec<u8>>,
-    (durable, unconfirmed): (Durable, Unconfirmed),
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
-    // Engine messages not sent yet, in order, each decoded once (a sync
-    // message's document and data); the first waits on `storing` when it
-    // has one.
-    let mut held: VecDeque<(Vec<u8>, Option<DocMessage>)> = VecDeque::new();
-    let mut storing: Option<BoxFuture<'static, ()>> = None;
     let close = loop {
-        // Send what need not wait, up to the first that must.
-        while storing.is_none() {
-            let Some((bytes, sync)) = held.pop_front() else {
-                break;
-            };
-            match sync.and_then(|m| stored_first(&durable, &unconfirmed, m)) {
-                Some(wait) => {
-                    storing = Some(wait);
-                    held.push_front((bytes, None));
-                }
-                None => {
-                    if !send(&mut ws, bytes).await {
-                        return;
-                    }
-                }
-            }
-        }
         tokio::select! {
-            // While OUTBOX messages are held, the engine waits: one slow
-            // disk does not make a connection hoard messages.
-            next = engine.next(), if held.len() < OUTBOX => match next {
-                Some(bytes) => match Message::decode(&bytes) {
-                    Ok(Message::Ephemeral { .. }) => {
-                        if !send(&mut ws, bytes).await {
-                            return;
-                        }
-                    }
-                    Ok(Message::Sync(m) | Message::Request(m)) => held.push_back((bytes, Some(m))),
-                    _ => held.push_back((bytes, None)),
-                },
-                // The engine has dropped the connection: say why, if we know.
-                None => break std::iter::from_fn(|| control.try_recv().ok())
-                    .find_map(|c| match c {
-                        Control::Close(code, reason) => Some((code, reason)),
-                        Control::Keepalive => None,
-                    }),
-            },
-            () = async {
-                if let Some(wait) = storing.as_mut() {
-                    wait.await;
-                }
-            }, if storing.is_some() => {
-                storing = None;
-                if let Some((bytes, _)) = held.pop_front() {
-                    if !send(&mut ws, bytes).await {
-                        return;
-                    }
-                }
-            }
+            // The reader's word first: a close it asks for is the one said.
+            biased;
             next = control.next() => match next {
                 Some(Control::Keepalive) => {
                     if !send(&mut ws, Message::Keepalive.encode()).await {
@@ -745,7 +723,18 @@ async fn write_loop(
                     }
                 }
                 Some(Control::Close(code, reason)) => break Some((code, reason)),
-                None => {}
+                // The reader is done: the client went away.
+                None => break None,
+            },
+            next = engine.next() => match next {
+                Some(bytes) => {
+                    queued.fetch_sub(1, Ordering::Relaxed);
+                    if !send(&mut ws, bytes).await {
+                        return;
+                    }
+                }
+                // The engine has dropped the connection (it did not read).
+                None => break Some((CLOSE_POLICY, "the connection does not keep up".to_string())),
             },
             Some(bytes) = replies.next() => {
                 if !send(&mut ws, bytes).await {
@@ -787,9 +776,9 @@ async fn send(ws: &mut futures::stream::SplitSink<WebSocket, WsMessage>, bytes: 
 fn delivered_in(chunks: &automerge::sync::ChunkList) -> Vec<Delivered> {
     let mut out = Vec::new();
     for bytes in chunks.iter() {
-        for chunk in crate::durable::chunks_in(bytes) {
+        for chunk in crate::chunks::chunks_in(bytes) {
             match chunk {
-                Chunk::Change(change) => out.push(Delivered::from(&change)),
+                Chunk::Change(change) => out.push(Delivered::from(&*change)),
                 Chunk::Document(doc) => {
                     // Bytes from the network: a panic in loading them must
                     // cost this message, not the connection's task.
@@ -806,26 +795,6 @@ fn delivered_in(chunks: &automerge::sync::ChunkList) -> Vec<Delivered> {
         }
     }
     out
-}
-
-/// For a sync message that may acknowledge this client's own changes, the
-/// wait until the heads it announces are committed, with their history. A
-/// message to a client with nothing unconfirmed — a relay of others'
-/// changes, an answer to a reader — need not wait.
-fn stored_first(
-    durable: &Durable,
-    unconfirmed: &Unconfirmed,
-    m: DocMessage,
-) -> Option<BoxFuture<'static, ()>> {
-    let doc_id = m.document_id.to_string().parse::<DocumentId>().ok()?;
-    if !unconfirmed.any(&m.document_id, &doc_id, durable) {
-        return None;
-    }
-    let sync = automerge::sync::Message::decode(&m.data).ok()?;
-    let durable = durable.clone();
-    Some(Box::pin(async move {
-        durable.wait_for(&doc_id, &sync.heads).await
-    }))
 }
 
 fn truncate(text: &str, max: usize) -> &str {

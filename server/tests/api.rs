@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 async fn api() -> Api {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
+        unload_after: papi_server::DEFAULT_UNLOAD_AFTER,
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),
         dist_dir: Some(dir.path().join("no-front-end")),

@@ -154,7 +154,7 @@ pub struct Document {
     peers: HashMap<Conn, Peer>,
     disk: Disk,
     /// Messages that arrived while loading, handled once loaded.
-    early: Vec<(Conn, bool, Vec<u8>)>,
+    early: Vec<(Conn, bool, sync::Message)>,
     /// The heads a peer last announced: what it has confirmed.
     confirmed: Vec<ChangeHash>,
     /// The count of unconfirmed changes, with the heads it was counted at.
@@ -253,10 +253,10 @@ impl Document {
             self.set_phase(Phase::Ready);
             self.effects.push(Effect::Changed);
         }
-        for (from, request, data) in std::mem::take(&mut self.early) {
-            // Checked when it arrived; an error now is logged by nobody,
-            // and the peer hears the document's state anyway.
-            let _ = self.receive(from, request, &data);
+        for (from, request, message) in std::mem::take(&mut self.early) {
+            // A reader's changes were left out when it arrived. An error now
+            // reaches no one; the peer hears the document's state anyway.
+            let _ = self.receive_message(from, request, message, true);
         }
         self.sync_all();
     }
@@ -279,38 +279,30 @@ impl Document {
         self.check_unavailable();
     }
 
-    /// A `request` or `sync` message from `from`. `may_write`: changes are
-    /// taken from this peer; a reader's changes are left out (it keeps them
-    /// as unconfirmed). Returns how many changes were left out.
+    /// A `request` or `sync` message's data from `from`, a peer that may
+    /// change the document.
     pub fn receive(&mut self, from: Conn, request: bool, data: &[u8]) -> Result<usize, SyncError> {
-        self.receive_as(from, request, data, true)
+        let message =
+            sync::Message::decode(data).map_err(|e| SyncError::Malformed(e.to_string()))?;
+        self.receive_message(from, request, message, true)
     }
 
-    /// `receive` from a peer that may not change the document.
-    pub fn receive_read_only(
+    /// A decoded `request` or `sync` message from `from`. `may_write`:
+    /// whether its changes are taken; a reader's are left out (it keeps
+    /// them as unconfirmed). Returns how many changes were left out.
+    pub fn receive_message(
         &mut self,
         from: Conn,
         request: bool,
-        data: &[u8],
-    ) -> Result<usize, SyncError> {
-        self.receive_as(from, request, data, false)
-    }
-
-    fn receive_as(
-        &mut self,
-        from: Conn,
-        request: bool,
-        data: &[u8],
+        mut message: sync::Message,
         may_write: bool,
     ) -> Result<usize, SyncError> {
-        let mut message =
-            sync::Message::decode(data).map_err(|e| SyncError::Malformed(e.to_string()))?;
         if self.phase == Phase::Loading {
             if !may_write {
                 message.changes = automerge::sync::ChunkList::empty();
             }
             self.peers.entry(from).or_insert_with(Peer::new);
-            self.early.push((from, request, message.encode()));
+            self.early.push((from, request, message));
             return Ok(0);
         }
         let mut left_out = 0;
@@ -377,6 +369,16 @@ impl Document {
             self.sync_all();
         }
         result
+    }
+
+    /// The ticket of the last write asked for (0 before any).
+    pub fn last_ticket(&self) -> u64 {
+        self.disk.next_ticket
+    }
+
+    /// Whether every write up to `ticket` is committed.
+    pub fn stored_through(&self, ticket: u64) -> bool {
+        self.disk.pending.keys().all(|t| *t > ticket)
     }
 
     /// A write is committed.

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::Automerge;
 
-use crate::document::{Conn, Document, Effect, Phase, Settings, Write};
+use crate::document::{Conn, Document, Effect, Phase, Settings, SyncError, Write};
 use crate::key::Key;
 use crate::wire::{DocMessage, Message, PeerMetadata, PROTOCOL_VERSION};
 use crate::DocId;
@@ -362,11 +362,9 @@ impl Repo {
                     return;
                 };
                 self.links.get_mut(&conn).map(|l| l.docs.insert(id));
-                let result = if may_write {
-                    doc.receive(conn, request, &m.data)
-                } else {
-                    doc.receive_read_only(conn, request, &m.data)
-                };
+                let result = automerge::sync::Message::decode(&m.data)
+                    .map_err(|e| SyncError::Malformed(e.to_string()))
+                    .and_then(|message| doc.receive_message(conn, request, message, may_write));
                 self.drain(id);
                 if let Err(e) = result {
                     self.close(conn, e.to_string());
