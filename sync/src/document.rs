@@ -329,11 +329,9 @@ impl Document {
             self.confirmed = message.heads.clone();
         }
         let before = self.doc.get_heads();
+        // (A peer that has lost everything, as a `request` says, sends empty
+        // heads: automerge then starts its side of the sync over.)
         let peer = self.peers.get_mut(&from).expect("inserted above");
-        if request {
-            // A peer asking afresh has nothing of ours: start its sync over.
-            peer.state = sync::State::new();
-        }
         self.doc
             .receive_sync_message(&mut peer.state, message)
             .map_err(|e| SyncError::Refused(e.to_string()))?;

@@ -269,3 +269,56 @@ fn hostile_messages_are_refused_and_logged_and_others_keep_working() {
     }
     server.wait_for_log("refused a message");
 }
+
+/// A figure of `/metrics`.
+fn metric(server: &Server, name: &str) -> f64 {
+    let mut answer = http().get(server.url("/metrics")).call().unwrap();
+    let text = answer.body_mut().read_to_string().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(-1.0)
+}
+
+/// The keys of a document's stored chunks, read from the database file.
+fn stored_keys(server: &Server, id: DocId) -> Vec<String> {
+    let db = rusqlite::Connection::open_with_flags(
+        server.data_dir().join("papi.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare("SELECT key FROM docs WHERE key LIKE ?1 ORDER BY key")
+        .unwrap();
+    stmt.query_map([format!("{id}/%")], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// A document no one has open leaves the server's memory after
+/// `--unload-after`, comes back whole when it is asked for again, and is
+/// not written again by being loaded.
+#[test]
+fn an_idle_document_leaves_memory_and_comes_back_whole_without_a_rewrite() {
+    let server = Server::start_with(&["--unload-after", "1"]);
+    let id = plan_id(&server);
+    let mut writer = connect(&server, COORDINATOR);
+    assert!(writer.open(id));
+    append(&mut writer, id, " trước khi rời bộ nhớ.");
+    writer.until("the change stored", LIMIT, |c| c.server_has_all(id));
+    let expected = text(&writer, id);
+    // The figure is brought up to date every half second here.
+    wait_for("the plan counted in memory", LIMIT, || {
+        (metric(&server, "papi_documents_loaded") >= 1.0).then_some(())
+    });
+    drop(writer);
+    wait_for("the plan to leave memory", LIMIT, || {
+        (metric(&server, "papi_documents_loaded") == 0.0).then_some(())
+    });
+    let stored = stored_keys(&server, id);
+    assert!(!stored.is_empty());
+
+    assert_eq!(server_text(&server), expected, "loaded again, whole");
+    assert_eq!(stored_keys(&server, id), stored, "loading wrote nothing");
+}

@@ -213,18 +213,26 @@ fn Workspace(identity: session::Identity) -> impl IntoView {
             {move || started.get().map(|r| match r {
                 Ok((repo, plan)) => {
                     let status = repo.status;
+                    // The form below is drawn again only when this changes,
+                    // not on every change of the status: a form drawn again
+                    // while its sign-in is under way loses it.
+                    let signed_out = Memo::new(move |_| status.get().signed_out);
                     outbox::Outbox::start();
                     let pages = pages.clone();
                     let tabs = pages.clone();
                     view! {
                     <status::StatusBar/>
                     <safety::SafetyPanel/>
-                    {move || status.get().signed_out.then(|| view! {
+                    {move || signed_out.get().then(|| view! {
                         <div class="expired" role="alert">
                             <p>{t!("app.session_expired").to_string()}</p>
                             <SignIn on_done=Callback::new(move |again: session::Identity| {
                                 if again.id == who.get_value().id {
-                                    repo::repo().resume();
+                                    // Not from inside the form's own handler:
+                                    // resuming takes the form away.
+                                    wasm_bindgen_futures::spawn_local(async {
+                                        repo::repo().resume();
+                                    });
                                 } else if let Some(w) = web_sys::window() {
                                     // Another user: their own workspace, and
                                     // nothing of this one's.

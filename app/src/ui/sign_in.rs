@@ -16,15 +16,19 @@ pub fn SignIn(on_done: Callback<session::Identity>) -> impl IntoView {
     let password = RwSignal::new(typed.password);
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
+    // The answer may come when this form is gone (its signals with it):
+    // `try_set`, and `on_done` last, as it may take the form away.
     let answered = move |answer: Result<session::Identity, String>| {
+        busy.try_set(false);
         match answer {
             Ok(who) => {
-                password.set(String::new());
+                password.try_set(String::new());
                 on_done.run(who);
             }
-            Err(message) => error.set(Some(message)),
+            Err(message) => {
+                error.try_set(Some(message));
+            }
         }
-        busy.set(false);
     };
     let send = move || {
         if busy.get_untracked() {
@@ -114,11 +118,16 @@ pub fn ChoosePassword(on_done: Callback<session::Identity>) -> impl IntoView {
         busy.set(true);
         error.set(None);
         wasm_bindgen_futures::spawn_local(async move {
-            match session::change_password(&c, &n).await {
+            let answer = session::change_password(&c, &n).await;
+            // The form may be gone by now; `on_done` last, as it may take
+            // the form away.
+            busy.try_set(false);
+            match answer {
                 Ok(who) => on_done.run(who),
-                Err(message) => error.set(Some(message)),
+                Err(message) => {
+                    error.try_set(Some(message));
+                }
             }
-            busy.set(false);
         });
     };
     let field = move |id: &'static str,

@@ -13,7 +13,7 @@
 //! Run it with `scripts/bench`, which installs the reference server from npm
 //! and builds our server with the `server` profile. Options: `--seconds N`
 //! for each latency run (default 10), `--runs N`, `--only
-//! latency,presence,merge,cold,rush,large,idle`, `--servers
+//! latency,typists,presence,merge,cold,rush,large,idle`, `--servers
 //! ours,reference,memory`.
 
 use std::collections::HashMap;
@@ -49,8 +49,8 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
     let runs: usize = option("--runs").and_then(|s| s.parse().ok()).unwrap_or(3);
-    let only =
-        option("--only").unwrap_or_else(|| "latency,presence,merge,cold,rush,large,idle".into());
+    let only = option("--only")
+        .unwrap_or_else(|| "latency,typists,presence,merge,cold,rush,large,idle".into());
     let wants = |w: &str| only.split(',').any(|o| o == w);
     let servers = option("--servers").unwrap_or_else(|| "ours,reference,memory".into());
     // The load on core 0; each server is moved to core 1 when it starts.
@@ -146,6 +146,28 @@ async fn measure(
             );
         }
     }
+    if wants("typists") {
+        // 20 people in one report, all typing (5 keys a second each).
+        let (mut p50, mut p99) = (Vec::new(), Vec::new());
+        for run in 0..runs {
+            println!("{name}: 20 typing in one report, run {}", run + 1);
+            let target = Target::start(kind);
+            let doc = target.typing_docs(1).await;
+            let load = latency(&target, &doc, (20, 20), seconds, false).await;
+            p50.push(load.p50);
+            p99.push(load.p99);
+        }
+        table.put(
+            "20 in one report, all typing: keystroke to peer, p50 (ms)",
+            c,
+            &p50,
+        );
+        table.put(
+            "20 in one report, all typing: keystroke to peer, p99 (ms)",
+            c,
+            &p99,
+        );
+    }
     if wants("presence") {
         // 20 people in one report, 2 of them typing, without and then
         // with everyone's presence.
@@ -185,17 +207,31 @@ async fn measure(
     }
     if wants("merge") {
         let (mut times, mut rss) = (Vec::new(), Vec::new());
+        let (mut thirds, mut idles) = (Vec::new(), Vec::new());
         for run in 0..runs {
             println!("{name}: reconnect merge, run {}", run + 1);
             let target = Target::start(kind);
             let doc = target.typing_docs(1).await[0];
-            times.push(merge(&target, doc).await);
+            let (merged, third, idle) = merge(&target, doc).await;
+            times.push(merged);
+            thirds.push(third);
+            idles.push(idle);
             // Then ten people typing for a while, as after a morning merge.
             let docs = target.typing_docs(20).await;
             latency(&target, &docs, (10, 10), seconds.min(5), false).await;
             rss.push(target.rss_mb());
         }
         table.put("reconnect merge of 2 × 2,000 offline edits (ms)", c, &times);
+        table.put(
+            "a third client opens it 1 s after the reconnect (ms)",
+            c,
+            &thirds,
+        );
+        table.put(
+            "the server busy after the reconnect, until idle (ms)",
+            c,
+            &idles,
+        );
         table.put(
             "resident memory after the merge and 10 typing (MB)",
             c,
@@ -377,12 +413,53 @@ impl Target {
         Client::connect(url, peer).await
     }
 
-    fn rss_mb(&self) -> f64 {
-        let pid = match (&self.ours, &self.reference) {
+    fn pid(&self) -> u32 {
+        match (&self.ours, &self.reference) {
             (Some(o), _) => o.server.pid().expect("running"),
             (_, Some(r)) => r.child.id(),
             _ => unreachable!(),
+        }
+    }
+
+    /// The server's processor time so far (user and system, in clock
+    /// ticks of 10 ms).
+    fn cpu_ticks(&self) -> u64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // After the command's name in parentheses: fields 14 and 15 of
+        // the whole line are the 12th and 13th after it.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let field = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
         };
+        field(11) + field(12)
+    }
+
+    /// Waits until the server has used no processor time for half a
+    /// second; the time from `since` to the last moment it was busy (ms).
+    async fn idle_since(&self, since: Instant) -> f64 {
+        let mut last = self.cpu_ticks();
+        let mut busy_at = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = self.cpu_ticks();
+            if now > last + 1 {
+                busy_at = Instant::now();
+            }
+            last = now;
+            if busy_at.elapsed() >= Duration::from_millis(500) {
+                return busy_at.duration_since(since).as_secs_f64() * 1000.0;
+            }
+            assert!(since.elapsed() < LIMIT, "the server never became idle");
+        }
+    }
+
+    fn rss_mb(&self) -> f64 {
+        let pid = self.pid();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         status
             .lines()
@@ -942,8 +1019,11 @@ fn edit_offline(c: &mut Client, doc: DocId, field: &str, n: usize, letter: &str,
 
 /// Two clients each make 2,000 edits to the same text of one report while
 /// disconnected, then reconnect; the time until both hold the same heads
-/// and the server has all (ms).
-async fn merge(target: &Target, doc: DocId) -> f64 {
+/// and the server has all (ms). Then, 1 s after the reconnect, a third
+/// client opens the report: the time until it holds what the two agreed
+/// on (ms). Last, the time from the reconnect until the server's process
+/// stops using the processor (ms): what anyone else waits behind.
+async fn merge(target: &Target, doc: DocId) -> (f64, f64, f64) {
     let mut a = target.client(0).await;
     a.open(doc).await;
     a.doc_mut(doc)
@@ -986,7 +1066,24 @@ async fn merge(target: &Target, doc: DocId) -> f64 {
         }
         assert!(Instant::now() < deadline, "the merge did not finish");
     }
-    started.elapsed().as_secs_f64() * 1000.0
+    let merged = started.elapsed().as_secs_f64() * 1000.0;
+    let agreed = a.heads(doc);
+    // The two stay connected, as phones do; the third comes 1 s after the
+    // reconnect (or at once, if the merge took longer).
+    let (_a, _b) = (a, b);
+    tokio::time::sleep(
+        (started + Duration::from_secs(1)).saturating_duration_since(Instant::now()),
+    )
+    .await;
+    let mut third = target.reader().await;
+    let opened = Instant::now();
+    third.open(doc).await;
+    third
+        .until("what the two agreed on", |c| c.heads(doc) == agreed)
+        .await;
+    let third_ms = opened.elapsed().as_secs_f64() * 1000.0;
+    let idle_ms = target.idle_since(started).await;
+    (merged, third_ms, idle_ms)
 }
 
 // -------------------------------------------------------------- cold open
