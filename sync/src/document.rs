@@ -335,6 +335,14 @@ impl Document {
         self.doc
             .receive_sync_message(&mut peer.state, message)
             .map_err(|e| SyncError::Refused(e.to_string()))?;
+        self.after_change(&before);
+        self.sync_all();
+        Ok(left_out)
+    }
+
+    /// If the heads moved from `before`: ready, the application told, the
+    /// new changes written.
+    fn after_change(&mut self, before: &[ChangeHash]) {
         if self.doc.get_heads() != before {
             if self.phase != Phase::Ready {
                 self.set_phase(Phase::Ready);
@@ -342,8 +350,6 @@ impl Document {
             self.effects.push(Effect::Changed);
             self.save();
         }
-        self.sync_all();
-        Ok(left_out)
     }
 
     /// A peer that does not have the document either.
@@ -359,11 +365,7 @@ impl Document {
         let before = self.doc.get_heads();
         let result = f(&mut self.doc);
         if self.doc.get_heads() != before {
-            if self.phase != Phase::Ready {
-                self.set_phase(Phase::Ready);
-            }
-            self.effects.push(Effect::Changed);
-            self.save();
+            self.after_change(&before);
             self.sync_all();
         }
         result

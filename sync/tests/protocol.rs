@@ -171,6 +171,41 @@ fn settle(browser: &mut Node, server: &mut Node) {
     panic!("the two do not settle");
 }
 
+/// Joins a browser to the server on connection 1, whose handshake the
+/// server has done already (`server_with`): the browser's `join` is checked
+/// and the server's `peer` handed to it, then the two settle.
+fn join_server(browser: &mut Node, server: &mut Node) {
+    browser.repo.connected(1, None);
+    browser.pump();
+    let join = browser.take_sent();
+    assert!(matches!(&join[..], [(1, Message::Join { .. })]));
+    browser.repo.receive(
+        1,
+        Message::Peer {
+            sender_id: "server".into(),
+            target_id: BROWSER.into(),
+            selected_protocol_version: "1".into(),
+            metadata: None,
+        },
+        true,
+    );
+    settle(browser, server);
+}
+
+/// The browser changes `doc` and the server receives what it sends (from a
+/// writer, or not), without committing anything yet.
+fn edit_and_send(browser: &mut Node, server: &mut Node, doc: DocId, may_write: bool) {
+    browser.repo.change(doc, |d| {
+        d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "k", 1))
+            .unwrap();
+    });
+    browser.pump();
+    for (conn, m) in browser.take_sent() {
+        server.repo.receive(conn, m, may_write);
+    }
+    server.pump();
+}
+
 fn connect(browser: &mut Node, server: &mut Node, conn: Conn) {
     server.repo.connected(conn, Some(BROWSER.into()));
     browser.repo.connected(conn, None);
@@ -244,23 +279,7 @@ fn a_browser_fetches_a_document_it_does_not_have() {
         browser.repo.document(doc).unwrap().phase(),
         Phase::Requesting
     );
-    // Connection 1 is the server's, past its handshake; the browser's own
-    // handshake is answered by the server already, so replay it here.
-    browser.repo.connected(1, None);
-    browser.pump();
-    let join = browser.take_sent();
-    assert!(matches!(&join[..], [(1, Message::Join { .. })]));
-    browser.repo.receive(
-        1,
-        Message::Peer {
-            sender_id: "server".into(),
-            target_id: BROWSER.into(),
-            selected_protocol_version: "1".into(),
-            metadata: None,
-        },
-        true,
-    );
-    settle(&mut browser, &mut server);
+    join_server(&mut browser, &mut server);
     let d = browser.repo.document(doc).unwrap();
     assert_eq!(d.phase(), Phase::Ready);
     assert_eq!(
@@ -279,20 +298,7 @@ fn a_browser_is_told_when_no_one_has_the_document() {
     let mut browser = Node::browser();
     browser.repo.open(id(7));
     browser.pump();
-    browser.repo.connected(1, None);
-    browser.pump();
-    browser.take_sent();
-    browser.repo.receive(
-        1,
-        Message::Peer {
-            sender_id: "server".into(),
-            target_id: BROWSER.into(),
-            selected_protocol_version: "1".into(),
-            metadata: None,
-        },
-        true,
-    );
-    settle(&mut browser, &mut server);
+    join_server(&mut browser, &mut server);
     assert_eq!(
         browser.repo.document(id(7)).unwrap().phase(),
         Phase::Unavailable
@@ -305,20 +311,7 @@ fn an_answer_to_a_writer_waits_until_its_changes_are_stored() {
     let mut browser = Node::browser();
     browser.repo.open(doc);
     browser.pump();
-    browser.repo.connected(1, None);
-    browser.pump();
-    browser.take_sent();
-    browser.repo.receive(
-        1,
-        Message::Peer {
-            sender_id: "server".into(),
-            target_id: BROWSER.into(),
-            selected_protocol_version: "1".into(),
-            metadata: None,
-        },
-        true,
-    );
-    settle(&mut browser, &mut server);
+    join_server(&mut browser, &mut server);
 
     browser.repo.change(doc, |d| {
         d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "k", 1))
@@ -351,15 +344,7 @@ fn a_readers_changes_are_left_out_and_stay_unconfirmed() {
     let mut browser = Node::browser();
     browser.repo.open(doc);
     connect(&mut browser, &mut server, 1);
-    browser.repo.change(doc, |d| {
-        d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "k", 1))
-            .unwrap();
-    });
-    browser.pump();
-    for (conn, m) in browser.take_sent() {
-        server.repo.receive(conn, m, false);
-    }
-    server.pump();
+    edit_and_send(&mut browser, &mut server, doc, false);
     assert!(server.writes.is_empty(), "nothing of a reader's is stored");
     assert!(server
         .repo
@@ -443,15 +428,7 @@ fn a_peer_that_goes_away_mid_sync_leaves_nothing_behind() {
     let mut browser = Node::browser();
     browser.repo.open(doc);
     connect(&mut browser, &mut server, 1);
-    browser.repo.change(doc, |d| {
-        d.transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "k", 1))
-            .unwrap();
-    });
-    browser.pump();
-    for (conn, m) in browser.take_sent() {
-        server.repo.receive(conn, m, true);
-    }
-    server.pump();
+    edit_and_send(&mut browser, &mut server, doc, true);
     // Gone before its change is stored.
     server.repo.disconnected(1);
     server.pump();
