@@ -29,6 +29,34 @@ pub const TARGET_KINDS: [&str; 3] = [
 /// The eight PAPI dimensions are numbered 1 to 8.
 pub const DIMENSIONS: u8 = 8;
 
+/// The eight PAPI dimensions' standard names, in Vietnamese and English:
+/// what a plan file that leaves a name out gets.
+pub const STANDARD_NAMES: [(&str, &str); DIMENSIONS as usize] = [
+    (
+        "Tham gia của người dân ở cấp cơ sở",
+        "Participation at local levels",
+    ),
+    (
+        "Công khai, minh bạch trong hoạch định chính sách",
+        "Transparency in decision making",
+    ),
+    (
+        "Trách nhiệm giải trình với người dân",
+        "Vertical accountability",
+    ),
+    (
+        "Kiểm soát tham nhũng trong khu vực công",
+        "Control of corruption in the public sector",
+    ),
+    (
+        "Thủ tục hành chính công",
+        "Public administrative procedures",
+    ),
+    ("Cung ứng dịch vụ công", "Public service delivery"),
+    ("Quản trị môi trường", "Environmental governance"),
+    ("Quản trị điện tử", "E-governance"),
+];
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanFile {
@@ -77,7 +105,19 @@ pub struct FileUnit {
 /// Reads and checks a plan file. `Err` holds every problem found (a
 /// syntax error stops the reading, so it comes alone).
 pub fn parse(text: &str) -> Result<PlanFile, Vec<Problem>> {
-    let file: PlanFile = serde_norway::from_str(text).map_err(|e| vec![syntax(&e)])?;
+    let mut file: PlanFile = serde_norway::from_str(text).map_err(|e| vec![syntax(&e)])?;
+    // The eight dimensions are PAPI's: a name left out is the standard one.
+    for d in &mut file.dimensions {
+        let Some((vi, en)) = STANDARD_NAMES.get(usize::from(d.number).wrapping_sub(1)) else {
+            continue;
+        };
+        if d.name.trim().is_empty() {
+            d.name = vi.to_string();
+        }
+        if d.name_en.trim().is_empty() {
+            d.name_en = en.to_string();
+        }
+    }
     let problems = file.problems(text);
     if problems.is_empty() {
         Ok(file)
@@ -638,6 +678,44 @@ mod tests {
         let again = PlanFile::export(&plan, &units).unwrap();
         assert_eq!(again, file);
         assert_eq!(parse(&again.to_yaml()).unwrap(), file);
+    }
+
+    #[test]
+    fn a_dimension_without_names_gets_the_standard_ones_and_its_own_names_stay() {
+        // The district plan's dimension 3 with no names at all, and 5 with
+        // only its Vietnamese name, its own.
+        let text = DISTRICT
+            .replacen("  name: Trách nhiệm giải trình với người dân\n", "", 1)
+            .replacen("  name_en: Vertical accountability\n", "", 1)
+            .replacen(
+                "  name: Thủ tục hành chính công\n",
+                "  name: Thủ tục hành chính (huyện)\n",
+                1,
+            )
+            .replacen("  name_en: Public administrative procedures\n", "", 1);
+        assert_ne!(text, DISTRICT);
+        let plan = parse(&text).unwrap_or_else(|p| panic!("{p:#?}")).plan();
+        let d3 = &plan.dimensions[2];
+        assert_eq!(
+            (d3.name.as_str(), d3.name_en.as_str()),
+            (
+                "Trách nhiệm giải trình với người dân",
+                "Vertical accountability"
+            )
+        );
+        let d5 = &plan.dimensions[4];
+        assert_eq!(
+            (d5.name.as_str(), d5.name_en.as_str()),
+            (
+                "Thủ tục hành chính (huyện)",
+                "Public administrative procedures"
+            )
+        );
+        // And every standard name is what the demo plan names them.
+        let demo = parse(include_str!("../../server/seed/demo-plan.yaml")).unwrap();
+        for (d, (vi, en)) in demo.dimensions.iter().zip(STANDARD_NAMES) {
+            assert_eq!((d.name.as_str(), d.name_en.as_str()), (vi, en));
+        }
     }
 
     #[test]

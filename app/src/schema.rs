@@ -70,7 +70,10 @@ pub struct Target {
 #[serde(deny_unknown_fields)]
 pub struct Dimension {
     pub number: u8,
+    /// Left out of a plan file, the standard name (`plan_file::parse`).
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub name_en: String,
     pub measures: Vec<Measure>,
 }

@@ -50,6 +50,8 @@ pub enum DirectoryError {
     Taken(String),
     #[error("a unit id is 2 to 64 lowercase letters, digits or '-'")]
     BadUnitId,
+    #[error("the workspace has its agency already ({0}); a unit added under it is a division, an office, a board or a commune")]
+    SecondAgency(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
     /// A file to import has problems; nothing was imported.
@@ -222,16 +224,28 @@ pub async fn add_unit(db: &Db, unit: Unit) -> Result<(), DirectoryError> {
     if !valid_unit_id(&unit.id) {
         return Err(DirectoryError::BadUnitId);
     }
-    let parent = unit.parent.clone();
     let id = unit.id.clone();
     let outcome = db
         .call(move |c| {
+            // One agency: the top of the tree, which a plan file names.
+            if unit.kind == UnitKind::Agency {
+                let agency: Option<String> = c
+                    .query_row(
+                        "SELECT id FROM units WHERE kind = ?1",
+                        [UnitKind::Agency.key()],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(agency) = agency {
+                    return Ok(Err(DirectoryError::SecondAgency(agency)));
+                }
+            }
             if let Some(p) = &unit.parent {
                 let exists: Option<i64> = c
                     .query_row("SELECT 1 FROM units WHERE id = ?1", [p], |r| r.get(0))
                     .optional()?;
                 if exists.is_none() {
-                    return Ok(Err(()));
+                    return Ok(Err(DirectoryError::NoSuchUnit(p.clone())));
                 }
             }
             let inserted = c.execute(
@@ -242,7 +256,7 @@ pub async fn add_unit(db: &Db, unit: Unit) -> Result<(), DirectoryError> {
         })
         .await?;
     match outcome {
-        Err(()) => Err(DirectoryError::NoSuchUnit(parent.unwrap_or_default())),
+        Err(refused) => Err(refused),
         Ok(0) => Err(DirectoryError::Taken(id)),
         Ok(_) => Ok(()),
     }

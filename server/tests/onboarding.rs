@@ -194,6 +194,43 @@ async fn a_production_workspace_starts_empty_and_takes_an_agencys_plan() {
     assert!(after.dimensions[0].measures[0].text.ends_with("mỗi tháng."));
 }
 
+/// The admin page cannot add a second agency (there is one, the top of the
+/// tree), and a plan exported after the administrator's edits imports again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_admin_edits_the_exported_plan_imports_again() {
+    let (api, admin) = production().await;
+    let (status, body) = api.import(&admin, DISTRICT).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let unit = |id: &str, kind: &str| {
+        json!({ "id": id, "name": "Đơn vị mới", "kind": kind, "parent": "ubnd-huyen-my-xuyen" })
+            .to_string()
+    };
+    let (status, body) = api
+        .send(
+            Method::POST,
+            "/api/admin/units",
+            Some(&admin),
+            unit("co-quan-2", "agency"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("agency already"), "{body}");
+    let (status, body) = api
+        .send(
+            Method::POST,
+            "/api/admin/units",
+            Some(&admin),
+            unit("phong-moi", "office"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let exported = api.export(&admin).await;
+    assert!(exported.contains("phong-moi"), "{exported}");
+    let (status, body) = api.import(&admin, &exported).await;
+    assert_eq!(status, StatusCode::OK, "the export imports again: {body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_file_with_five_errors_reports_them_all_and_imports_nothing() {
     let (api, admin) = production().await;

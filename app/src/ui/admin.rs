@@ -181,7 +181,10 @@ pub fn AdminPage() -> impl IntoView {
                 <TextInput id="unit-id" label=t!("admin.unit_id").to_string() value=unit_id/>
                 <TextInput id="unit-name" label=t!("admin.unit_name").to_string() value=unit_name/>
                 <Choice id="unit-kind" label=t!("admin.unit_kind").to_string() value=unit_kind
-                    choices=UnitKind::ALL.into_iter().map(|k| (k, k.key(), unit_kind_label(k))).collect()/>
+                    choices=UnitKind::ALL.into_iter()
+                        // The agency is the top of the tree, one only.
+                        .filter(|k| *k != UnitKind::Agency)
+                        .map(|k| (k, k.key(), unit_kind_label(k))).collect()/>
                 <label for="unit-parent">{t!("admin.parent").to_string()}</label>
                 <select id="unit-parent" on:change=move |ev| unit_parent.set(event_target_value(&ev))>
                     {move || unit_options(true)}
