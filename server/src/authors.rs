@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use automerge::{ActorId, Change};
 use papi::api::{ActorAuthor, Authorship, Borrowed};
 use papi::ids::DocId;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use crate::db::{Db, DbError};
 
@@ -148,6 +148,22 @@ impl Authors {
         let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
         owners.extend(owned.into_iter().map(|(a, u)| ((*doc, a), u)));
         Ok(())
+    }
+
+    /// The user who first delivered changes of `actor` (hex) to `doc`, if
+    /// anyone has.
+    pub async fn owner(&self, doc: &DocId, actor: &str) -> Result<Option<i64>, DbError> {
+        let (doc, actor) = (doc.to_string(), actor.to_string());
+        self.db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT user_id FROM authors WHERE doc_id = ?1 AND actor = ?2",
+                    params![doc, actor],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await
     }
 
     /// Everything the record says of one document, with each user's name

@@ -132,6 +132,15 @@ impl AccessPolicy {
         access(&actor, &kind)
     }
 
+    /// Whether `user_id` reviews reports (the Office, the Director): who
+    /// may resolve any comment thread, not only their own.
+    pub async fn reviews(&self, user_id: i64) -> bool {
+        match self.actor(user_id).await {
+            Ok(Some(actor)) => actor.role.may(papi::access::Capability::OverseeReports),
+            _ => false,
+        }
+    }
+
     async fn actor(&self, user_id: i64) -> Result<Option<Actor>, crate::db::DbError> {
         self.db
             .call(move |c| {

@@ -347,11 +347,19 @@ impl Guard {
         if !self.state.engine.exists(doc).await {
             return Some(self.refuse_unknown(doc, true));
         }
-        if access == Access::Comment && !self.only_comments(doc, chunks) {
-            return Some(Verdict::Close(
-                CLOSE_POLICY,
-                "this account may change only the comments of this document".into(),
-            ));
+        if access == Access::Comment {
+            let Some(resolved) = self.comment_edits(doc, chunks) else {
+                return Some(Verdict::Close(
+                    CLOSE_POLICY,
+                    "this account may change only the comments of this document".into(),
+                ));
+            };
+            if !resolved.is_empty() && !self.may_resolve(doc, &resolved, chunks).await {
+                return Some(Verdict::Close(
+                    CLOSE_POLICY,
+                    "only a thread's writer or a reviewer may resolve it".into(),
+                ));
+            }
         }
         // Who delivered them is on record before the engine takes them;
         // without the record, they do not pass (the client sends them again
@@ -385,22 +393,50 @@ impl Guard {
         None
     }
 
-    /// Whether `chunks` change nothing of the document but its comments.
-    fn only_comments(&self, doc: DocId, chunks: &automerge::sync::ChunkList) -> bool {
-        let mut changes = Vec::new();
-        for bytes in chunks.iter() {
-            for chunk in crate::chunks::chunks_in(bytes) {
-                match chunk {
-                    Chunk::Change(change) => changes.push(*change),
-                    // A whole document is never a comment.
-                    Chunk::Document(_) => return false,
-                }
-            }
-        }
+    /// The comment threads `chunks` resolve, if they change nothing of the
+    /// document but its comments.
+    fn comment_edits(
+        &self,
+        doc: DocId,
+        chunks: &automerge::sync::ChunkList,
+    ) -> Option<Vec<automerge::ObjId>> {
+        let changes = changes_in(chunks)?;
         self.state
             .engine
-            .read(doc, |d| papi::report::comments::only_comments(d, changes))
-            .unwrap_or(false)
+            .read(doc, |d| papi::report::comments::comment_edits(d, changes))
+            .flatten()
+    }
+
+    /// Whether this user may resolve these threads: a reviewer any, anyone
+    /// else only their own (the server's record of who delivered the
+    /// change that made the thread, or this very message).
+    async fn may_resolve(
+        &self,
+        doc: DocId,
+        threads: &[automerge::ObjId],
+        chunks: &automerge::sync::ChunkList,
+    ) -> bool {
+        if self.state.policy.reviews(self.user_id).await {
+            return true;
+        }
+        let sending: HashSet<String> = changes_in(chunks)
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.actor_id().to_hex_string())
+            .collect();
+        for thread in threads {
+            let Some((actor, _)) = papi::report::comments::author_object(thread) else {
+                return false;
+            };
+            match self.state.authors.owner(&doc, &actor).await {
+                Ok(Some(owner)) if owner == self.user_id => {}
+                // Made by a change in this message, from an actor no one
+                // has delivered before: the sender's own new thread.
+                Ok(None) if sending.contains(&actor) => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     fn log_refusal(&mut self, why: &str, doc: Option<DocId>) {
@@ -772,29 +808,34 @@ async fn send(ws: &mut futures::stream::SplitSink<WebSocket, WsMessage>, bytes: 
     ws.send(WsMessage::Binary(bytes.into())).await.is_ok()
 }
 
-/// The changes in a sync message's chunks, a whole document's included.
-fn delivered_in(chunks: &automerge::sync::ChunkList) -> Vec<Delivered> {
-    let mut out = Vec::new();
+/// The changes in a sync message's chunks, a whole document's included
+/// (an automerge client sends one when it has more than a third of a small
+/// document to send); `None` if a document does not load.
+fn changes_in(chunks: &automerge::sync::ChunkList) -> Option<Vec<automerge::Change>> {
+    let mut changes = Vec::new();
     for bytes in chunks.iter() {
         for chunk in crate::chunks::chunks_in(bytes) {
             match chunk {
-                Chunk::Change(change) => out.push(Delivered::from(&*change)),
+                Chunk::Change(change) => changes.push(*change),
                 Chunk::Document(doc) => {
                     // Bytes from the network: a panic in loading them must
                     // cost this message, not the connection's task.
                     let loaded = std::panic::catch_unwind(|| automerge::Automerge::load(doc));
-                    if let Ok(Ok(doc)) = loaded {
-                        out.extend(
-                            doc.get_changes(&[])
-                                .into_iter()
-                                .map(|c| Delivered::from(&c)),
-                        );
-                    }
+                    changes.extend(loaded.ok()?.ok()?.get_changes(&[]));
                 }
             }
         }
     }
-    out
+    Some(changes)
+}
+
+/// Who delivered what: each change in a sync message's chunks.
+fn delivered_in(chunks: &automerge::sync::ChunkList) -> Vec<Delivered> {
+    changes_in(chunks)
+        .unwrap_or_default()
+        .iter()
+        .map(Delivered::from)
+        .collect()
 }
 
 fn truncate(text: &str, max: usize) -> &str {

@@ -224,3 +224,99 @@ fn the_server_lets_a_reviewer_change_only_the_comments() {
         comments::all(c.doc(report)).len() == 1
     });
 }
+
+/// Makes a change to `report` with `f` on a copy of the client's document
+/// (as the comment functions work on a whole document), and sends it.
+fn send_made(client: &mut SyncClient, report: DocId, f: impl FnOnce(&mut automerge::Automerge)) {
+    let mut doc = client.doc(report).clone();
+    f(&mut doc);
+    let made = doc.get_changes(&client.doc(report).get_heads());
+    client.doc_mut(report).apply_changes(made).unwrap();
+    client.offer(report);
+}
+
+/// While its report is under review, a unit may comment but resolve only
+/// its own threads: a hand-made change that resolves the Office's is
+/// refused and not kept; the Office, a reviewer, resolves its own.
+#[test]
+fn only_a_threads_writer_or_a_reviewer_may_resolve_it() {
+    let server = Server::start();
+    let report = budget_report(&server);
+    let mut lead = SyncClient::connect_as(&server, "truongphong");
+    assert!(lead.open(report));
+    let text = RESULTS_AT.locate(lead.doc(report)).unwrap();
+    lead.change(report, |tx| {
+        tx.splice_text(&text, 0, 0, "Báo cáo kết quả.").unwrap();
+    });
+    lead.until("the text stored", LIMIT, |c| c.server_has_all(report));
+
+    let office_writer = Writer {
+        user_id: 3,
+        name: "Chuyên viên Văn phòng".into(),
+        unit: "van-phong".into(),
+    };
+    let mut office = SyncClient::connect_as(&server, "vanphong");
+    assert!(office.open(report));
+    office.until("the lead's text", LIMIT, |c| {
+        c.doc(report).text(&text).unwrap() == "Báo cáo kết quả."
+    });
+    let mut thread = String::new();
+    send_made(&mut office, report, |d| {
+        thread = comments::add(d, &RESULTS_AT, (0, 7), "Số liệu?", &office_writer, 1).unwrap();
+    });
+    office.until("the Office's thread stored", LIMIT, |c| {
+        c.server_has_all(report)
+    });
+    step(&server, "truongphong", report, "submit", "");
+
+    // Under review the unit only comments: resolving the Office's thread
+    // is refused.
+    let mut lead = SyncClient::connect_as(&server, "truongphong");
+    assert!(lead.open(report));
+    lead.until("the Office's thread", LIMIT, |c| {
+        comments::all(c.doc(report)).len() == 1
+    });
+    send_made(&mut lead, report, |d| {
+        comments::resolve(d, &thread, "Trưởng phòng").unwrap()
+    });
+    let closed = lead.closed(LIMIT);
+    assert_eq!(closed.code, Some(1008), "{closed:?}");
+    assert!(closed.reason.contains("may resolve"), "{closed:?}");
+
+    // Its own new thread it may resolve, in the same message.
+    let lead_writer = Writer {
+        user_id: 5,
+        name: "Trưởng phòng".into(),
+        unit: "phong-ngan-sach".into(),
+    };
+    let mut lead = SyncClient::connect_as(&server, "truongphong");
+    assert!(lead.open(report));
+    send_made(&mut lead, report, |d| {
+        let own = comments::add(d, &RESULTS_AT, (8, 12), "Đã rõ.", &lead_writer, 2).unwrap();
+        comments::resolve(d, &own, "Trưởng phòng").unwrap();
+    });
+    lead.until("its own thread resolved and stored", LIMIT, |c| {
+        c.server_has_all(report)
+    });
+
+    // The Office resolves its own; everyone then reads both resolved, and
+    // the Office's thread by the Office, not by the unit.
+    let mut office = SyncClient::connect_as(&server, "vanphong");
+    assert!(office.open(report));
+    send_made(&mut office, report, |d| {
+        comments::resolve(d, &thread, "Chuyên viên Văn phòng").unwrap()
+    });
+    office.until("the resolution stored", LIMIT, |c| c.server_has_all(report));
+    let mut reader = SyncClient::connect_as(&server, "giamdoc");
+    assert!(reader.open(report));
+    reader.until("both threads resolved", LIMIT, |c| {
+        let all = comments::all(c.doc(report));
+        all.len() == 2 && all.iter().all(|t| t.resolved_by.is_some())
+    });
+    let all = comments::all(reader.doc(report));
+    let offices = all.iter().find(|t| t.id == thread).unwrap();
+    assert_eq!(
+        offices.resolved_by.as_deref(),
+        Some("Chuyên viên Văn phòng")
+    );
+}

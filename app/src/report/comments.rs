@@ -304,6 +304,13 @@ pub fn author_object(object: &ObjId) -> Option<(String, u64)> {
 /// applied yet (their history is missing) are refused too, since what they
 /// change cannot be known.
 pub fn only_comments(doc: &Automerge, changes: Vec<automerge::Change>) -> bool {
+    comment_edits(doc, changes).is_some()
+}
+
+/// What `changes` do to `doc`'s comments: the threads they mark resolved
+/// (each thread's object, whose id names the change that made it), or
+/// `None` if they change anything but the comments (see `only_comments`).
+pub fn comment_edits(doc: &Automerge, changes: Vec<automerge::Change>) -> Option<Vec<ObjId>> {
     let hashes: Vec<automerge::ChangeHash> = changes.iter().map(|c| c.hash()).collect();
     let had_map = child(doc, &ROOT, KEY).is_some();
     let mut fork = doc.fork();
@@ -311,18 +318,33 @@ pub fn only_comments(doc: &Automerge, changes: Vec<automerge::Change>) -> bool {
     if fork.apply_changes(changes).is_err()
         || hashes.iter().any(|h| fork.get_change_by_hash(h).is_none())
     {
-        return false;
+        return None;
     }
     let after = fork.get_heads();
-    fork.diff(&before, &after).iter().all(|patch| match patch.path.first() {
-        Some((obj, automerge::Prop::Map(key))) => *obj == ROOT && key == KEY,
-        Some(_) => false,
-        None => {
-            !had_map
-                && patch.obj == ROOT
-                && matches!(&patch.action, automerge::PatchAction::PutMap { key, value: (automerge::Value::Object(ObjType::Map), _), .. } if key == KEY)
+    let mut resolved = Vec::new();
+    for patch in fork.diff(&before, &after) {
+        let inside = match patch.path.first() {
+            Some((obj, automerge::Prop::Map(key))) => *obj == ROOT && key == KEY,
+            Some(_) => false,
+            None => {
+                !had_map
+                    && patch.obj == ROOT
+                    && matches!(&patch.action, automerge::PatchAction::PutMap { key, value: (automerge::Value::Object(ObjType::Map), _), .. } if key == KEY)
+            }
+        };
+        if !inside {
+            return None;
         }
-    })
+        // A thread is a map right under `comments`; its `resolved_by`.
+        if patch.path.len() == 2 {
+            if let automerge::PatchAction::PutMap { key, .. } = &patch.action {
+                if key == "resolved_by" {
+                    resolved.push(patch.obj.clone());
+                }
+            }
+        }
+    }
+    Some(resolved)
 }
 
 #[cfg(test)]
@@ -415,6 +437,34 @@ mod tests {
         assert_eq!(c.replies[0].body, "Đã sửa.");
         assert_eq!(c.resolved_by.as_deref(), Some("Minh"));
         assert!(author_object(&c.object).is_some());
+    }
+
+    #[test]
+    fn the_threads_a_change_resolves_are_named() {
+        let mut doc = report_with("abc");
+        let id = add(&mut doc, &RESULTS, (0, 2), "Sửa lại?", &lan(), 0).unwrap();
+        let thread = all(&doc)[0].object.clone();
+        let step = |doc: &Automerge, f: &dyn Fn(&mut Automerge)| {
+            let mut fork = doc.fork();
+            f(&mut fork);
+            let changes = fork.get_changes(&doc.get_heads());
+            comment_edits(doc, changes)
+        };
+        assert_eq!(
+            step(&doc, &|d| resolve(d, &id, "Minh").unwrap()),
+            Some(vec![thread])
+        );
+        assert_eq!(
+            step(&doc, &|d| reply(d, &id, "Đã sửa.", &lan(), 1).unwrap()),
+            Some(vec![])
+        );
+        assert_eq!(step(&doc, &|d| splice(d, 0, 0, "x")), None);
+        // A new thread resolved at once: its own object.
+        let both = step(&doc, &|d| {
+            let own = add(d, &RESULTS, (1, 3), "Rõ.", &lan(), 2).unwrap();
+            resolve(d, &own, "Lan").unwrap();
+        });
+        assert_eq!(both.map(|r| r.len()), Some(1));
     }
 
     #[test]
