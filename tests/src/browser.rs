@@ -94,6 +94,12 @@ impl Browser {
     }
 
     fn command(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_command(method, path, body)
+            .unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// A WebDriver command; why it failed, if it did.
+    fn try_command(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let url = format!("{}{}", self.base, path);
         let result = match (method, body) {
             ("GET", _) => self.agent.get(&url).call(),
@@ -103,11 +109,10 @@ impl Browser {
         let mut response = result.unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
         let status = response.status();
         let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
-        assert!(
-            status.is_success(),
-            "WebDriver {path} failed ({status}): {answer}"
-        );
-        answer["value"].clone()
+        if !status.is_success() {
+            return Err(format!("WebDriver {path} failed ({status}): {answer}"));
+        }
+        Ok(answer["value"].clone())
     }
 
     /// The cookies of the current page, as WebDriver lists them.
@@ -278,6 +283,29 @@ impl Browser {
     /// back to where it was), so this waits until what is at the element's
     /// middle is the element, as a user waits to see what they tap.
     pub fn click(&self, element: &Element) {
+        // What covers the element may move away (the status bar's text
+        // changes its height): a click that something else would receive
+        // is tried again once the element is uncovered, for a while.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            self.wait_until_uncovered(element);
+            match self.try_command(
+                "POST",
+                &format!("/element/{}/click", element.0),
+                Some(json!({})),
+            ) {
+                Ok(_) => return,
+                Err(e)
+                    if e.contains("element click intercepted")
+                        && std::time::Instant::now() < deadline => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    /// Waits (at most 10 s) until the element is on the screen and what is
+    /// at its middle is the element.
+    fn wait_until_uncovered(&self, element: &Element) {
         let reference = json!([{ "element-6066-11e4-a52e-4f735466cecf": element.0 }]);
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(
@@ -296,11 +324,6 @@ impl Browser {
                 },
             )
         }));
-        self.command(
-            "POST",
-            &format!("/element/{}/click", element.0),
-            Some(json!({})),
-        );
     }
 
     /// Types into an element as a user would, key by key.
