@@ -135,13 +135,7 @@ impl Engine {
             slot.used.store(self.now_ms(), Ordering::Relaxed);
             return slot.clone();
         }
-        let slot = Arc::new(Slot {
-            doc: Mutex::new(Document::loading(id, self.inner.settings)),
-            version: watch::Sender::new(0),
-            used: AtomicU64::new(self.now_ms()),
-        });
-        docs.insert(id, slot.clone());
-        metrics::gauge!(crate::metrics::DOCUMENTS_LOADED).set(docs.len() as f64);
+        let slot = self.insert(&mut docs, Document::loading(id, self.inner.settings));
         drop(docs);
         let engine = self.clone();
         self.inner.runtime.spawn(async move {
@@ -149,6 +143,19 @@ impl Engine {
             let bytes: usize = chunks.iter().map(|(_, c)| c.len()).sum();
             engine.on(id, bytes > HEAVY_BYTES, |doc| doc.loaded(chunks));
         });
+        slot
+    }
+
+    /// Puts a document in memory.
+    fn insert(&self, docs: &mut HashMap<DocId, Arc<Slot>>, doc: Document) -> Arc<Slot> {
+        let id = doc.id();
+        let slot = Arc::new(Slot {
+            doc: Mutex::new(doc),
+            version: watch::Sender::new(0),
+            used: AtomicU64::new(self.now_ms()),
+        });
+        docs.insert(id, slot.clone());
+        metrics::gauge!(crate::metrics::DOCUMENTS_LOADED).set(docs.len() as f64);
         slot
     }
 
@@ -195,7 +202,6 @@ impl Engine {
                     let engine = self.clone();
                     let ticket = write.ticket;
                     self.inner.store.write(
-                        id,
                         write,
                         Box::new(move || {
                             // Never under the document's lock (a store may
@@ -256,22 +262,9 @@ impl Engine {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).expect("the system's random numbers");
         let id = DocId::from_bytes(bytes);
-        let slot = Arc::new(Slot {
-            doc: Mutex::new(Document::create(id, self.inner.settings, doc)),
-            version: watch::Sender::new(0),
-            used: AtomicU64::new(self.now_ms()),
-        });
-        {
-            let mut docs = lock(&self.inner.docs);
-            docs.insert(id, slot.clone());
-            metrics::gauge!(crate::metrics::DOCUMENTS_LOADED).set(docs.len() as f64);
-        }
-        let through = {
-            let mut doc = lock(&slot.doc);
-            let t = doc.last_ticket();
-            self.carry_out(&mut doc);
-            t
-        };
+        let document = Document::create(id, self.inner.settings, doc);
+        let slot = self.insert(&mut lock(&self.inner.docs), document);
+        let through = self.on(id, false, |doc| doc.last_ticket());
         self.stored_through(&slot, through).await;
         id
     }
@@ -284,14 +277,7 @@ impl Engine {
         work: impl FnOnce(&mut Automerge) -> R,
     ) -> Result<R, EngineError> {
         let slot = self.ready(id).await?;
-        let (result, through) = blocking(true, || {
-            let mut doc = lock(&slot.doc);
-            let result = doc.change(work);
-            let through = doc.last_ticket();
-            self.carry_out(&mut doc);
-            (result, through)
-        });
-        slot.version.send_modify(|v| *v += 1);
+        let (result, through) = self.on(id, true, |doc| (doc.change(work), doc.last_ticket()));
         self.stored_through(&slot, through).await;
         Ok(result)
     }
@@ -300,10 +286,8 @@ impl Engine {
     /// guard looks at before it lets a message through.
     pub fn read<R>(&self, id: DocId, read: impl FnOnce(&Automerge) -> R) -> Option<R> {
         let slot = lock(&self.inner.docs).get(&id).cloned()?;
-        blocking(false, || {
-            let doc = lock(&slot.doc);
-            (doc.phase() == Phase::Ready).then(|| read(doc.doc()))
-        })
+        let doc = lock(&slot.doc);
+        (doc.phase() == Phase::Ready).then(|| read(doc.doc()))
     }
 
     async fn stored_through(&self, slot: &Slot, ticket: u64) {
@@ -347,11 +331,9 @@ impl Engine {
         for id in docs {
             let slot = lock(&self.inner.docs).get(&id).cloned();
             if let Some(slot) = slot {
-                blocking(false, || {
-                    let mut doc = lock(&slot.doc);
-                    doc.remove_peer(conn);
-                    self.carry_out(&mut doc);
-                });
+                let mut doc = lock(&slot.doc);
+                doc.remove_peer(conn);
+                self.carry_out(&mut doc);
             }
         }
         if none_left {

@@ -189,7 +189,7 @@ impl Store {
     }
 
     /// Queues a write; `done` is called once it is committed.
-    pub fn write(&self, _doc: DocId, write: Write, done: Done) {
+    pub fn write(&self, write: Write, done: Done) {
         match self {
             Store::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
@@ -310,10 +310,9 @@ mod tests {
         (dir, s)
     }
 
-    async fn write(s: &Store, doc: DocId, put: Vec<(Key, Vec<u8>)>, delete: Vec<Key>) {
+    async fn write(s: &Store, put: Vec<(Key, Vec<u8>)>, delete: Vec<Key>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         s.write(
-            doc,
             Write {
                 ticket: 1,
                 put,
@@ -333,7 +332,6 @@ mod tests {
         let h = automerge::ChangeHash([3; 32]);
         write(
             &s,
-            a,
             vec![
                 (Key::incremental(a, h), vec![1]),
                 (Key::snapshot(a, &[h]), vec![2]),
@@ -341,11 +339,11 @@ mod tests {
             vec![],
         )
         .await;
-        write(&s, b, vec![(Key::incremental(b, h), vec![3])], vec![]).await;
+        write(&s, vec![(Key::incremental(b, h), vec![3])], vec![]).await;
         let loaded = s.load(a).await;
         assert_eq!(loaded.len(), 2);
         assert!(loaded.iter().all(|(k, _)| k.doc == a));
-        write(&s, a, vec![], vec![Key::incremental(a, h)]).await;
+        write(&s, vec![], vec![Key::incremental(a, h)]).await;
         assert_eq!(s.load(a).await, vec![(Key::snapshot(a, &[h]), vec![2])]);
     }
 
@@ -361,7 +359,6 @@ mod tests {
             let change = d.get_last_local_change().unwrap();
             let (tx, rx) = tokio::sync::oneshot::channel();
             s.write(
-                doc,
                 Write {
                     ticket: i as u64,
                     put: vec![(

@@ -35,7 +35,7 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use papi::access::Access;
 use papi::ids::DocId;
-use papi::wire::{Message, PeerMetadata, PROTOCOL_VERSION};
+use papi::wire::Message;
 use tracing::Instrument;
 
 use crate::authors::Delivered;
@@ -463,33 +463,19 @@ async fn handshake(
             return Err((1000, "closed before the handshake".into()));
         };
         match check_frame(frame) {
-            Inbound::Pass(Message::Join {
-                sender_id,
-                supported_protocol_versions,
-                ..
-            }) => {
-                if sender_id != peer {
-                    return Err((CLOSE_POLICY, "the handshake names another peer".into()));
-                }
-                if !supported_protocol_versions
-                    .iter()
-                    .any(|v| v == PROTOCOL_VERSION)
-                {
-                    return Err((CLOSE_PROTOCOL, "no protocol version in common".into()));
-                }
-                let answer = Message::Peer {
-                    sender_id: state.engine.peer_id().to_string(),
-                    target_id: sender_id,
-                    selected_protocol_version: PROTOCOL_VERSION.into(),
-                    metadata: Some(PeerMetadata {
-                        storage_id: None,
-                        is_ephemeral: false,
-                    }),
-                };
-                return if send(ws_out, answer.encode()).await {
-                    Ok(())
-                } else {
-                    Err((1000, "closed during the handshake".into()))
+            Inbound::Pass(message) => {
+                return match papi_sync::accept_join(state.engine.peer_id(), Some(peer), message) {
+                    Ok((_, answer)) => {
+                        if send(ws_out, answer.encode()).await {
+                            Ok(())
+                        } else {
+                            Err((1000, "closed during the handshake".into()))
+                        }
+                    }
+                    Err(refused @ papi_sync::Refused::OtherPeer) => {
+                        Err((CLOSE_POLICY, refused.to_string()))
+                    }
+                    Err(refused) => Err((CLOSE_PROTOCOL, refused.to_string())),
                 };
             }
             Inbound::Keepalive => {
@@ -499,9 +485,6 @@ async fn handshake(
             }
             Inbound::Skip => {}
             Inbound::End => return Err((1000, "closed before the handshake".into())),
-            Inbound::Pass(_) => {
-                return Err((CLOSE_PROTOCOL, "the handshake must come first".into()))
-            }
             Inbound::Refuse(code, reason) => return Err((code, reason)),
         }
     }

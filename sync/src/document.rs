@@ -279,14 +279,6 @@ impl Document {
         self.check_unavailable();
     }
 
-    /// A `request` or `sync` message's data from `from`, a peer that may
-    /// change the document.
-    pub fn receive(&mut self, from: Conn, request: bool, data: &[u8]) -> Result<usize, SyncError> {
-        let message =
-            sync::Message::decode(data).map_err(|e| SyncError::Malformed(e.to_string()))?;
-        self.receive_message(from, request, message, true)
-    }
-
     /// A decoded `request` or `sync` message from `from`. `may_write`:
     /// whether its changes are taken; a reader's are left out (it keeps
     /// them as unconfirmed). Returns how many changes were left out.

@@ -17,4 +17,4 @@ pub mod wire;
 pub use document::{Conn, Document, Effect, Phase, Settings, SyncError, Write};
 pub use id::{DocId, IdError};
 pub use key::{Chunk, Key};
-pub use repo::{Output, Repo, Role};
+pub use repo::{accept_join, Output, Refused, Repo, Role};

@@ -73,6 +73,53 @@ struct Link {
     docs: BTreeSet<DocId>,
 }
 
+/// Why a server refuses a client's handshake.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refused {
+    #[error("the handshake must come first")]
+    NotAJoin,
+    #[error("the handshake names another peer")]
+    OtherPeer,
+    #[error("no protocol version in common")]
+    NoCommonVersion,
+}
+
+/// A server's side of the handshake: the client's `join` (from the peer
+/// `expected`, if given) gives its peer id and the `peer` answer.
+pub fn accept_join(
+    me: &str,
+    expected: Option<&str>,
+    join: Message,
+) -> Result<(String, Message), Refused> {
+    let Message::Join {
+        sender_id,
+        supported_protocol_versions,
+        ..
+    } = join
+    else {
+        return Err(Refused::NotAJoin);
+    };
+    if expected.is_some_and(|e| e != sender_id) {
+        return Err(Refused::OtherPeer);
+    }
+    if !supported_protocol_versions
+        .iter()
+        .any(|v| v == PROTOCOL_VERSION)
+    {
+        return Err(Refused::NoCommonVersion);
+    }
+    let answer = Message::Peer {
+        sender_id: me.to_string(),
+        target_id: sender_id.clone(),
+        selected_protocol_version: PROTOCOL_VERSION.into(),
+        metadata: Some(PeerMetadata {
+            storage_id: None,
+            is_ephemeral: false,
+        }),
+    };
+    Ok((sender_id, answer))
+}
+
 pub struct Repo {
     me: String,
     role: Role,
@@ -108,12 +155,6 @@ impl Repo {
     /// Documents idle this long with no peer leave memory (see `tick`).
     pub fn unload_after(mut self, ms: u64) -> Repo {
         self.unload_after_ms = Some(ms);
-        self
-    }
-
-    /// The session id of this repository's ephemeral messages.
-    pub fn with_ephemeral_session(mut self, session: String) -> Repo {
-        self.ephemeral_session = session;
         self
     }
 
@@ -332,11 +373,6 @@ impl Repo {
         }
     }
 
-    /// The peer of a connection, once the handshake is done.
-    pub fn peer_of(&self, conn: Conn) -> Option<&str> {
-        self.links.get(&conn)?.peer.as_deref()
-    }
-
     /// A message from a connection, decoded (`Message::decode_checked`).
     /// `may_write`: whether this peer's changes to the document are taken.
     pub fn receive(&mut self, conn: Conn, message: Message, may_write: bool) {
@@ -456,40 +492,16 @@ impl Repo {
 
     fn handshake(&mut self, conn: Conn, message: Message) {
         match (self.role, message) {
-            (
-                Role::Server,
-                Message::Join {
-                    sender_id,
-                    supported_protocol_versions,
-                    ..
-                },
-            ) => {
+            (Role::Server, join @ Message::Join { .. }) => {
                 let link = self.links.get_mut(&conn).expect("checked by the caller");
-                if link.expected.as_ref().is_some_and(|e| *e != sender_id) {
-                    self.close(conn, "the handshake names another peer".into());
-                    return;
+                match accept_join(&self.me, link.expected.as_deref(), join) {
+                    Ok((peer, answer)) => {
+                        link.peer = Some(peer.clone());
+                        self.out.push(Output::Send(conn, answer));
+                        self.out.push(Output::Connected(conn, peer));
+                    }
+                    Err(refused) => self.close(conn, refused.to_string()),
                 }
-                if !supported_protocol_versions
-                    .iter()
-                    .any(|v| v == PROTOCOL_VERSION)
-                {
-                    self.close(conn, "no protocol version in common".into());
-                    return;
-                }
-                link.peer = Some(sender_id.clone());
-                self.out.push(Output::Send(
-                    conn,
-                    Message::Peer {
-                        sender_id: self.me.clone(),
-                        target_id: sender_id.clone(),
-                        selected_protocol_version: PROTOCOL_VERSION.into(),
-                        metadata: Some(PeerMetadata {
-                            storage_id: None,
-                            is_ephemeral: false,
-                        }),
-                    },
-                ));
-                self.out.push(Output::Connected(conn, sender_id));
             }
             (Role::Client, Message::Peer { sender_id, .. }) => {
                 let link = self.links.get_mut(&conn).expect("checked by the caller");
