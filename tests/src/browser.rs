@@ -138,7 +138,14 @@ impl Browser {
 
     /// Runs a script that answers by calling its last argument.
     pub fn execute_async(&self, script: &str, args: Value) -> Value {
-        self.command(
+        self.try_execute_async(script, args)
+            .unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// `execute_async`, or why it failed: a page that navigates meanwhile
+    /// (a reload) never answers.
+    pub fn try_execute_async(&self, script: &str, args: Value) -> Result<Value, String> {
+        self.try_command(
             "POST",
             "/execute/async",
             Some(json!({ "script": script, "args": args })),

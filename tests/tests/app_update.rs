@@ -26,16 +26,21 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn shell_caches(browser: &Browser) -> Vec<String> {
-    let v = browser.execute_async(
+    try_shell_caches(browser).unwrap_or_else(|failure| panic!("{failure}"))
+}
+
+/// The shell's caches, or why the page did not say (it was reloading).
+fn try_shell_caches(browser: &Browser) -> Result<Vec<String>, String> {
+    let v = browser.try_execute_async(
         "const done = arguments[arguments.length - 1];
          caches.keys().then((keys) => done(keys.filter((k) => k.startsWith('papi-shell-'))));",
         json!([]),
-    );
-    v.as_array()
+    )?;
+    Ok(v.as_array()
         .unwrap()
         .iter()
         .map(|k| k.as_str().unwrap().to_string())
-        .collect()
+        .collect())
 }
 
 /// A copy of the built front end, which a test may change into a "new
@@ -99,7 +104,7 @@ fn a_new_version_is_offered_and_taken_only_when_asked() {
             .then_some(())
     });
     wait_for("the old version's cache to go", LIMIT, || {
-        let now = shell_caches(&browser);
+        let now = try_shell_caches(&browser).ok()?;
         (now == vec![format!("papi-shell-{old}next")]).then_some(())
     });
     browser.wait_for_text(&["Tham gia của người dân ở cấp cơ sở"], LIMIT);
@@ -139,7 +144,8 @@ fn edits_waiting_on_the_device_are_kept_across_an_app_update() {
     );
     browser.click_on(".reload-to-update");
     wait_for("the new version to run", LIMIT, || {
-        (shell_caches(&browser) == vec![format!("papi-shell-{old}next")]).then_some(())
+        // While the page reloads, it does not answer: asked again.
+        (try_shell_caches(&browser).ok()? == vec![format!("papi-shell-{old}next")]).then_some(())
     });
     // The reload stays on the open dimension (its address).
     browser.wait_for_value(field, LIMIT, |v| v == typed);
